@@ -1,0 +1,26 @@
+# Two commands on a fresh machine: `make run` (install, then a real local generate) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+
+run: install
+	$(BIN)/python -m pipelines.generate --datasets films,clients --rows 1000000 --output ./out --format csv --overwrite
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/generate.py
+
+clean:
+	rm -rf out .pytest_cache build *.egg-info

@@ -1,0 +1,346 @@
+"""Generate the films and clients datasets as sharded CSV or Parquet, locally or on Cloud Storage.
+
+    python -m pipelines.generate --datasets films,clients --rows 1000000 --output ./out --format csv
+
+writes ``out/films/films-SSSSS-of-NNNNN.csv`` and ``out/clients/clients-SSSSS-of-NNNNN.csv``. Any Beam
+pipeline option can be added (``--runner DataflowRunner --project ... --region ... --temp_location gs://...
+--setup_file ./setup.py`` for Dataflow; ``--direct_num_workers 2 --direct_running_mode multi_threading``
+locally). ``--help`` lists the options of this job.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
+
+from pipelines import cli
+from transforms import schema
+from transforms.progress import NAMESPACE, CountRows
+from transforms.sinks import CSV_COMPRESSIONS, PARQUET_CODECS, WriteCsv, WriteParquet, file_suffix
+from transforms.sizes import encoded_bytes_per_row, parse_size, rows_for_size
+from transforms.source import DEFAULT_BLOCK_ROWS, GenerateDataset
+
+PROG = "python -m pipelines.generate"
+DEFAULT_SEED = 42
+FORMATS = ("csv", "parquet")
+MAX_BLOCK_ROWS = 1 << 22
+
+
+class GenerateOptions(PipelineOptions):
+    """The options of ``pipelines.generate`` (values are checked by :func:`parse_config`)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument(
+            "--datasets", default="films,clients",
+            help="Comma-separated datasets to generate, among: " + ", ".join(schema.DATASETS) + ".")
+        parser.add_argument(
+            "--rows", default=None,
+            help="Rows per dataset (a positive whole number). Give --rows or --target_size, not both.")
+        parser.add_argument(
+            "--target_size", default=None,
+            help="Written size per dataset instead of --rows: one size for all (1.7GB, 500MB, 2GiB) or one per "
+                 "dataset (films=1.7GB,clients=2GB). The row count is worked out from a sample so that the "
+                 "files land within a few percent of it.")
+        parser.add_argument(
+            "--output", default="./out",
+            help="Local folder or gs://bucket/prefix; each dataset goes to <output>/<dataset>/.")
+        parser.add_argument("--format", default="csv", help="csv or parquet.")
+        parser.add_argument(
+            "--compression", default=None,
+            help="CSV: none or gzip (default none). Parquet: snappy, gzip, zstd or none (default snappy).")
+        parser.add_argument(
+            "--num_shards", default="0",
+            help="Files per dataset; 0 lets the runner decide (one per bundle of work).")
+        parser.add_argument(
+            "--seed", default=str(DEFAULT_SEED),
+            help="Seed of the generators (0 to 2**64-1). Row i of a dataset depends only on (seed, dataset, i).")
+        parser.add_argument(
+            "--date_format", default="%Y-%m-%d",
+            help="strftime format of dates in CSV; '%%y/%%m/%%d' reproduces the original design's. "
+                 "BigQuery loads DATE columns from the ISO default only.")
+        parser.add_argument(
+            "--block_rows", default=str(DEFAULT_BLOCK_ROWS),
+            help="Rows generated per element (record batch). Changes speed and memory, never the data.")
+        parser.add_argument(
+            "--overwrite", action="store_true", default=False,
+            help="Replace the shards a previous run left in <output>/<dataset>/ (refused otherwise).")
+        parser.add_argument(
+            "--no_progress", action="store_true", default=False,
+            help="Do not print progress lines while a local run works.")
+
+
+@dataclass(frozen=True)
+class DatasetPlan:
+    name: str
+    rows: int
+    bytes_per_row: float
+    output_prefix: str  # <output>/<name>/<name>
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    datasets: tuple[DatasetPlan, ...]
+    output: str
+    file_format: str
+    compression: str
+    num_shards: int
+    seed: int
+    date_format: str
+    block_rows: int
+    overwrite: bool
+    show_progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def suffix(self) -> str:
+        return file_suffix(self.file_format, self.compression)
+
+    def shard_pattern(self, plan: DatasetPlan) -> str:
+        return f"{plan.output_prefix}-*-of-*{self.suffix}"
+
+
+# --- checking the command line ------------------------------------------------------------------------------
+
+def _whole(name: str, text: str, minimum: int, what: str, maximum: int | None = None) -> int:
+    try:
+        value = int(str(text).strip().replace("_", ""))
+    except ValueError:
+        raise cli.UsageError(f"{name}: expected {what}, got {text!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise cli.UsageError(f"{name}: expected {what}, got {text!r}")
+    return value
+
+
+def _datasets(text: str) -> list[str]:
+    names = [n.strip() for n in str(text).split(",")]
+    for n in names:
+        if n not in schema.DATASETS:
+            raise cli.UsageError(
+                f"--datasets: unknown dataset {n!r}: expected a comma-separated list of "
+                f"{', '.join(schema.DATASETS)}")
+    if len(set(names)) != len(names):
+        raise cli.UsageError(f"--datasets: {text!r} names a dataset twice")
+    return names
+
+
+def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
+    def size(t):
+        try:
+            return parse_size(t)
+        except ValueError as e:
+            raise cli.UsageError(f"--target_size: {e}") from None
+
+    if "=" not in text:
+        return {d: size(text) for d in datasets}
+    sizes = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in schema.DATASETS:
+            raise cli.UsageError(
+                f"--target_size: expected dataset=size pairs such as films=1.7GB,clients=2GB, got {part!r}")
+        sizes[name] = size(value)
+    missing = [d for d in datasets if d not in sizes]
+    if missing:
+        raise cli.UsageError(f"--target_size: no size for dataset {missing[0]!r} in {text!r}")
+    return sizes
+
+
+_GCS = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(/.*)?$")
+
+
+def _check_output(output: str) -> str:
+    output = output.rstrip("/") if output not in ("/",) else output
+    if output.startswith("gs://"):
+        if not _GCS.match(output):
+            raise cli.UsageError(
+                f"--output: expected gs://BUCKET/prefix with a valid bucket name, got {output!r}")
+        return output
+    if "://" in output:
+        raise cli.UsageError(f"--output: expected a local folder or gs://bucket/prefix, got {output!r}")
+    path = os.path.abspath(output)
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise cli.UsageError(f"--output: {output!r} is not a folder ({probe!r} is a file)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise cli.UsageError(f"--output: cannot write to {output!r} ({probe!r} is not writable)")
+    return output
+
+
+def _check_date_format(fmt: str) -> str:
+    if any(c in fmt for c in ',"\r\n'):
+        raise cli.UsageError(f"--date_format: expected a strftime format without commas or quotes, got {fmt!r}")
+    try:
+        rendered = datetime.date(2001, 2, 3).strftime(fmt)
+    except ValueError:
+        rendered = ""
+    if "%" not in fmt or not rendered or rendered == fmt:
+        raise cli.UsageError(f"--date_format: expected a strftime format such as %Y-%m-%d, got {fmt!r}")
+    return fmt
+
+
+def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
+    """Parses and checks this job's options; returns the config and the remaining (Beam) arguments."""
+    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
+    GenerateOptions._add_argparse_args(p)
+    args, beam_args = p.parse_known_args(argv)
+    names = _datasets(args.datasets)
+    file_format = args.format.strip().lower()
+    if file_format not in FORMATS:
+        raise cli.UsageError(f"--format: expected csv or parquet, got {args.format!r}")
+    allowed = tuple(CSV_COMPRESSIONS) if file_format == "csv" else PARQUET_CODECS
+    compression = (args.compression or allowed[0]).strip().lower()
+    if compression not in allowed:
+        raise cli.UsageError(
+            f"--compression: expected one of {', '.join(allowed)} for {file_format}, got {args.compression!r}")
+    if args.rows is not None and args.target_size is not None:
+        raise cli.UsageError("give --rows or --target_size, not both")
+    if args.rows is None and args.target_size is None:
+        raise cli.UsageError("give --rows N or --target_size SIZE (e.g. --rows 1000000 or --target_size 1.7GB)")
+    seed = _whole("--seed", args.seed, 0, "a whole number from 0 to 2**64-1", (1 << 64) - 1)
+    num_shards = _whole("--num_shards", args.num_shards, 0, "a whole number of files >= 0 (0: the runner decides)")
+    block_rows = _whole("--block_rows", args.block_rows, 1, f"a whole number from 1 to {MAX_BLOCK_ROWS}",
+                        MAX_BLOCK_ROWS)
+    date_format = _check_date_format(args.date_format)
+    output = _check_output(args.output)
+    if args.rows is not None:
+        rows = _whole("--rows", args.rows, 1, "a positive whole number of rows")
+        targets = None
+    else:
+        targets = _target_sizes(args.target_size, names)
+    plans = []
+    for name in names:
+        bpr = encoded_bytes_per_row(name, file_format, compression, seed, date_format)
+        n = rows if targets is None else rows_for_size(targets[name], bpr)
+        plans.append(DatasetPlan(name, n, bpr, f"{output}/{name}/{name}"))
+    config = GenerateConfig(
+        datasets=tuple(plans), output=output, file_format=file_format, compression=compression,
+        num_shards=num_shards, seed=seed, date_format=date_format, block_rows=block_rows,
+        overwrite=args.overwrite, show_progress=not args.no_progress)
+    return config, beam_args
+
+
+def _check_dataflow(options: PipelineOptions, config: GenerateConfig):
+    if options.view_as(StandardOptions).runner not in ("DataflowRunner", "dataflow"):
+        return
+    gcp = options.view_as(GoogleCloudOptions)
+    missing = [flag for flag, value in (("--project", gcp.project), ("--region", gcp.region),
+                                        ("--temp_location", gcp.temp_location)) if not value]
+    if missing:
+        raise cli.UsageError(f"DataflowRunner needs {', '.join(missing)}")
+    if not config.output.startswith("gs://"):
+        raise cli.UsageError(f"--output: DataflowRunner workers write to gs:// only, got {config.output!r}")
+    if not str(gcp.temp_location).startswith("gs://"):
+        raise cli.UsageError(f"--temp_location: expected gs://bucket/path, got {gcp.temp_location!r}")
+
+
+def _existing_shards(config: GenerateConfig) -> list[str]:
+    found = []
+    for plan in config.datasets:
+        for result in FileSystems.match([config.shard_pattern(plan)]):
+            found.extend(m.path for m in result.metadata_list)
+    return found
+
+
+def _remove_temp_dirs(config: GenerateConfig):
+    """After a failed or interrupted run: remove the sinks' temporary folders (final paths were never made)."""
+    for plan in config.datasets:
+        folder = plan.output_prefix.rsplit("/", 1)[0]
+        try:
+            temps = [m.path for r in FileSystems.match([f"{folder}/beam-temp-{plan.name}-*"]) for m in r.metadata_list]
+            if temps:
+                FileSystems.delete(temps)
+        except Exception:
+            pass
+
+
+# --- the pipeline -------------------------------------------------------------------------------------------
+
+def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = None) -> beam.Pipeline:
+    """The unrun pipeline: for each dataset, generate record batches and write them as shards."""
+    options = options or PipelineOptions()
+    local = options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct")
+    p = beam.Pipeline(options=options)
+    for plan in config.datasets:
+        ds = schema.get(plan.name)
+        batches = (
+            p
+            | f"Generate_{plan.name}" >> GenerateDataset(
+                plan.name, plan.rows, config.seed, config.block_rows, plan.bytes_per_row)
+            | f"Count_{plan.name}" >> beam.ParDo(
+                CountRows(plan.name, plan.rows, show_progress=local and config.show_progress)))
+        if config.file_format == "csv":
+            _ = batches | f"Write_{plan.name}" >> WriteCsv(
+                plan.output_prefix, ds.csv_header(), config.compression, config.num_shards,
+                config.date_format, metrics_name=plan.name)
+        else:
+            _ = batches | f"Write_{plan.name}" >> WriteParquet(
+                plan.output_prefix, ds.arrow_schema, config.compression, config.num_shards)
+    return p
+
+
+def summarise(config: GenerateConfig, result, seconds: float) -> str:
+    counters = {}
+    try:
+        for c in result.metrics().query()["counters"]:
+            if c.key.metric.namespace == NAMESPACE:
+                counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + c.committed
+    except Exception:  # some runners keep no metrics
+        pass
+    lines = [f"{'dataset':<10} {'rows':>14} {'files':>6} {'bytes':>16} {'seconds':>8} {'rows/s':>12} {'MB/s':>8}"]
+    for plan in config.datasets:
+        files = [m for r in FileSystems.match([config.shard_pattern(plan)]) for m in r.metadata_list]
+        size = sum(m.size_in_bytes for m in files)
+        rows = counters.get(f"{plan.name}_rows", plan.rows)
+        lines.append(f"{plan.name:<10} {rows:>14,} {len(files):>6} {size:>16,} {seconds:>8.1f} "
+                     f"{rows / seconds:>12,.0f} {size / seconds / 1e6:>8.1f}")
+    lines.append(f"output: {config.output}/<dataset>/<dataset>-SSSSS-of-NNNNN{config.suffix}")
+    return "\n".join(lines)
+
+
+def run(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    config, beam_args = parse_config(argv)
+    if not any(a.startswith(("--runner", "--direct_num_workers", "--direct_running_mode")) for a in beam_args):
+        # Locally, use every core by default: numpy and Arrow release the GIL, so threads scale.
+        argv += ["--direct_num_workers", "0", "--direct_running_mode", "multi_threading"]
+    options = PipelineOptions(argv)  # Beam's options and this job's, recorded with the pipeline
+    _check_dataflow(options, config)
+    existing = _existing_shards(config)
+    if existing and not config.overwrite:
+        raise cli.UsageError(
+            f"--output: {config.output!r} already holds {len(existing)} shard(s) such as {existing[0]!r}; "
+            "add --overwrite to replace them or choose another --output")
+    if existing:
+        FileSystems.delete(existing)
+    for plan in config.datasets:
+        print(f"{plan.name}: {plan.rows:,} rows (about {plan.rows * plan.bytes_per_row / 1e6:,.0f} MB of "
+              f"{config.file_format}) -> {plan.output_prefix}-SSSSS-of-NNNNN{config.suffix}", file=sys.stderr)
+    started = time.monotonic()
+    try:
+        result = build_pipeline(config, options).run()
+        result.wait_until_finish()
+    except BaseException:
+        _remove_temp_dirs(config)
+        raise
+    print(summarise(config, result, time.monotonic() - started))
+    return 0
+
+
+def main(argv=None) -> int:
+    return cli.main_wrapper(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Installs the project's packages, for local runs and for Dataflow workers (``--setup_file ./setup.py``)."""
+
+from setuptools import find_packages, setup
+
+BEAM = "apache-beam[gcp]==2.77.0"  # the launcher and the workers must run the same Beam
+
+setup(
+    name="ml-dataset-pipeline",
+    version="0.1.0",
+    description="Apache Beam pipelines that generate and extract multi-GB ML training datasets and land "
+                "them in BigQuery.",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*",
+                                    "functions", "functions.*"]),
+    package_data={"transforms": ["data/*.json"]},
+    install_requires=[
+        BEAM,
+        "numpy>=1.26,<3",
+        "pyarrow>=16,<27",
+        "psycopg2-binary>=2.9,<3",
+        "google-cloud-workflows>=1.14,<2",
+        "faker>=30,<50",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8,<10",
+            "ruff>=0.6",
+            "gcp-storage-emulator>=2024.8",
+        ],
+        "vocabulary": ["faker-vehicle==0.2.0"],
+    },
+)

@@ -1,0 +1,55 @@
+"""Beam metrics for rows and bytes per dataset, and a progress line while a local run works."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.metrics import Metrics
+
+NAMESPACE = "ml_dataset_pipeline"
+
+
+class _Progress:
+    """Rows done per dataset in this process; prints at most one line every ``interval`` seconds."""
+
+    lock = threading.Lock()
+    done: dict[str, int] = {}
+    started = time.monotonic()
+    last_print = 0.0
+    interval = 2.0
+
+    @classmethod
+    def add(cls, dataset: str, rows: int, total: int):
+        with cls.lock:
+            cls.done[dataset] = cls.done.get(dataset, 0) + rows
+            now = time.monotonic()
+            if now - cls.last_print < cls.interval and cls.done[dataset] < total:
+                return
+            cls.last_print = now
+            elapsed = max(now - cls.started, 1e-9)
+            done = cls.done[dataset]
+            line = (f"  {dataset}: {done:,} of {total:,} rows ({100.0 * done / total:.0f}%), "
+                    f"{done / elapsed / 1e6:.2f}M rows/s")
+        print(line, file=sys.stderr, flush=True)
+
+
+class CountRows(beam.DoFn):
+    """Passes record batches through, counting rows (and showing progress when ``show_progress``)."""
+
+    def __init__(self, dataset: str, total_rows: int, show_progress: bool = False):
+        self._dataset = dataset
+        self._total = total_rows
+        self._show = show_progress
+        self._rows = Metrics.counter(NAMESPACE, f"{dataset}_rows")
+        self._arrow_bytes = Metrics.counter(NAMESPACE, f"{dataset}_arrow_bytes")
+
+    def process(self, batch: pa.RecordBatch):
+        self._rows.inc(batch.num_rows)
+        self._arrow_bytes.inc(batch.nbytes)
+        if self._show:
+            _Progress.add(self._dataset, batch.num_rows, self._total)
+        yield batch

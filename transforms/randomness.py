@@ -1,0 +1,123 @@
+"""Counter-based random numbers: the draws of row ``i`` are a pure function of (seed, dataset, stream, i).
+
+There is no generator state to carry from one row to the next, so any range of rows can be made on its own,
+in any order, on any worker, and always comes out the same: this is what lets the source split anywhere and
+still write identical data whatever the runner, the worker count or the split points.
+
+Each stream gives 64 random bits per row (SplitMix64 of a per-stream key plus the row index times the golden
+ratio, the construction of Steele, Lea and Flood 2014). Generators cut those bits into fields and map each
+field through a lookup table (:class:`WeightedChoice`), so every distribution is integer arithmetic and the
+output is bit-identical on every platform.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+
+
+def _mix(z: int) -> int:
+    """SplitMix64's finaliser on a Python int."""
+    z &= _MASK
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return z ^ (z >> 31)
+
+
+def stream_key(seed: int, dataset: str, stream: str) -> int:
+    """A 64-bit key for one named stream of one dataset under one seed."""
+    z = _mix(seed & _MASK)
+    z = _mix(z ^ zlib.crc32(dataset.encode()))
+    return _mix(z ^ (zlib.crc32(stream.encode()) << 32))
+
+
+def row_bits(key: int, start: int, stop: int) -> np.ndarray:
+    """64 random bits for each row index in [start, stop), as uint64."""
+    z = np.arange(start, stop, dtype=np.uint64)
+    z *= np.uint64(_GOLDEN)
+    z += np.uint64(key)
+    t = z >> np.uint64(30)
+    z ^= t
+    z *= np.uint64(_M1)
+    np.right_shift(z, np.uint64(27), out=t)
+    z ^= t
+    z *= np.uint64(_M2)
+    np.right_shift(z, np.uint64(31), out=t)
+    z ^= t
+    return z
+
+
+class Fields:
+    """Cuts consecutive bit fields, from the top down, out of one stream's 64 bits per row.
+
+    ``take(16)`` returns the next 16 bits of every row as int64 values in [0, 2**16).
+    """
+
+    def __init__(self, bits: np.ndarray):
+        self._bits = bits
+        self._used = 0
+
+    def take(self, width: int) -> np.ndarray:
+        self._used += width
+        if self._used > 64:
+            raise ValueError("a stream has 64 bits per row; draw from another stream")
+        out = self._bits >> np.uint64(64 - self._used)
+        if self._used > width:
+            out &= np.uint64((1 << width) - 1)
+        return out.astype(np.int64)
+
+    def uniform(self, m: int, width: int = 16) -> np.ndarray:
+        """Values 0..m-1, uniform to within m / 2**width (multiply-shift of a ``width``-bit field)."""
+        return (self.take(width) * m) >> width
+
+
+class WeightedChoice:
+    """Draws indices 0..k-1 with given weights from a ``bits``-bit random field, through a lookup table.
+
+    The weights are rounded to multiples of 2**-bits (largest remainders; every positive weight keeps at least
+    one slot), so a draw is one table look-up: cheaper than a search of the cumulative distribution and exact
+    integer arithmetic.
+    """
+
+    def __init__(self, weights, bits: int = 16):
+        w = np.asarray(weights, dtype=np.float64)
+        if w.ndim != 1 or len(w) == 0 or (w < 0).any() or w.sum() <= 0:
+            raise ValueError("weights must be a non-empty list of non-negative numbers, not all zero")
+        size = 1 << bits
+        if np.count_nonzero(w) > size:
+            raise ValueError(f"{np.count_nonzero(w)} weights do not fit a {bits}-bit table")
+        exact = w / w.sum() * size
+        counts = np.floor(exact).astype(np.int64)
+        counts[(w > 0) & (counts == 0)] = 1
+        # Give the slots still missing (or take the excess) by largest remainder.
+        remainder = exact - np.floor(exact)
+        diff = size - counts.sum()
+        order = np.argsort(-remainder, kind="stable")
+        if diff > 0:
+            counts[order[:diff]] += 1
+        while diff < 0:
+            for i in order[::-1]:
+                if diff == 0:
+                    break
+                if counts[i] > 1:
+                    counts[i] -= 1
+                    diff += 1
+        dtype = np.int16 if len(w) < (1 << 15) else np.int32
+        self.bits = bits
+        self.table = np.repeat(np.arange(len(w), dtype=dtype), counts)
+        self.probabilities = counts / size
+
+    def __call__(self, field_values: np.ndarray) -> np.ndarray:
+        return self.table[field_values]
+
+
+def discretised(density, lo: int, hi: int, bits: int = 16) -> WeightedChoice:
+    """A WeightedChoice over the integers lo..hi (index 0 is lo) with weights ``density(x)``."""
+    xs = np.arange(lo, hi + 1, dtype=np.float64)
+    return WeightedChoice(density(xs), bits=bits)

@@ -1,0 +1,101 @@
+"""Sharded CSV and Parquet writers for PCollections of Arrow record batches.
+
+Both go through Beam's file-based sinks: each bundle writes a temporary file, and only a successful run
+renames them to ``<prefix>-SSSSS-of-NNNNN<suffix>``, so an interrupted run leaves no partial file at the final
+path. Every CSV shard starts with the header row.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam import coders
+from apache_beam.io import filebasedsink
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.iobase import Write
+from apache_beam.io.parquetio import WriteToParquetBatched
+from apache_beam.metrics import Metrics
+
+from transforms.progress import NAMESPACE
+from transforms.text import record_batch_to_csv
+
+CSV_COMPRESSIONS = {"none": CompressionTypes.UNCOMPRESSED, "gzip": CompressionTypes.GZIP}
+PARQUET_CODECS = ("snappy", "gzip", "zstd", "none")
+SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
+
+
+def file_suffix(file_format: str, compression: str) -> str:
+    if file_format == "csv":
+        return ".csv.gz" if compression == "gzip" else ".csv"
+    return ".parquet"
+
+
+class _CsvChunkSink(filebasedsink.FileBasedSink):
+    """Writes elements that are already CSV text (bytes), after a header at the top of each shard."""
+
+    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression_type):
+        super().__init__(
+            file_path_prefix, coder=coders.BytesCoder(), file_name_suffix=file_name_suffix,
+            num_shards=num_shards, shard_name_template=SHARD_TEMPLATE, mime_type="text/csv",
+            compression_type=compression_type)
+        self._header = header
+
+    def open(self, temp_path):
+        handle = super().open(temp_path)
+        handle.write(self._header)
+        return handle
+
+    def write_record(self, file_handle, value):
+        file_handle.write(value)
+
+
+class EncodeCsv(beam.DoFn):
+    """A record batch -> its rows as CSV text (bytes), counted in the metric ``<metrics_name>_csv_bytes``."""
+
+    def __init__(self, date_format: str | None = None, metrics_name: str = "csv"):
+        self._date_format = date_format
+        self._bytes = Metrics.counter(NAMESPACE, f"{metrics_name}_csv_bytes")
+
+    def process(self, batch: pa.RecordBatch):
+        text = record_batch_to_csv(batch, self._date_format)
+        self._bytes.inc(len(text))
+        yield text
+
+
+class WriteCsv(beam.PTransform):
+    """Writes record batches as CSV shards ``<prefix>-SSSSS-of-NNNNN.csv[.gz]``, each with ``header``."""
+
+    def __init__(self, file_path_prefix: str, header: bytes, compression: str = "none", num_shards: int = 0,
+                 date_format: str | None = None, metrics_name: str = "csv"):
+        super().__init__()
+        self._sink = _CsvChunkSink(
+            file_path_prefix, header, file_suffix("csv", compression), num_shards, CSV_COMPRESSIONS[compression])
+        self._date_format = date_format
+        self._metrics_name = metrics_name
+
+    def expand(self, batches):
+        return (batches
+                | "EncodeCsv" >> beam.ParDo(EncodeCsv(self._date_format, self._metrics_name)).with_output_types(bytes)
+                | "WriteShards" >> Write(self._sink))
+
+
+class WriteParquet(beam.PTransform):
+    """Writes record batches as Parquet shards ``<prefix>-SSSSS-of-NNNNN.parquet`` with ``schema``'s types.
+
+    Dictionary-encoded strings are stored as plain strings (Parquet dictionary-encodes them on disk anyway).
+    """
+
+    def __init__(self, file_path_prefix: str, schema: pa.Schema, codec: str = "snappy", num_shards: int = 0):
+        super().__init__()
+        self._prefix = file_path_prefix
+        self._schema = schema
+        self._codec = codec
+        self._num_shards = num_shards
+
+    def expand(self, batches):
+        schema = self._schema
+        return (batches
+                | "ToTable" >> beam.Map(lambda b: pa.Table.from_batches([b]).cast(schema))
+                | "WriteShards" >> WriteToParquetBatched(
+                    self._prefix, schema=schema, codec=self._codec, file_name_suffix=".parquet",
+                    num_shards=self._num_shards, shard_name_template=SHARD_TEMPLATE))

@@ -1,0 +1,55 @@
+"""Sizes: parsing ``1.7GB``-style values and turning a target file size into a row count."""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from transforms.generators import generator
+from transforms.text import record_batch_to_csv
+
+_UNITS = {
+    "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+    "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40,
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]+)\s*$")
+SAMPLE_ROWS = 1 << 17
+
+
+def parse_size(text: str) -> int:
+    """``'1.7GB'`` -> 1700000000. Units B, KB, MB, GB, TB (powers of 1000) and KiB, MiB, GiB, TiB."""
+    m = _SIZE.match(text)
+    if not m or m.group(2).upper() not in _UNITS:
+        raise ValueError(f"expected a size such as 1.7GB, 500MB or 2GiB, got {text!r}")
+    size = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    if size <= 0:
+        raise ValueError(f"expected a size above zero, got {text!r}")
+    return size
+
+
+def encoded_bytes_per_row(dataset: str, file_format: str, compression: str, seed: int,
+                          date_format: str | None = None, sample_rows: int = SAMPLE_ROWS) -> float:
+    """Bytes per row of ``dataset`` as written in ``file_format``, measured on a sample of generated rows.
+
+    The sample is as large as one generated block, so Parquet row groups and compression behave as in the
+    real files.
+    """
+    batch = generator(dataset).batch(seed, 0, sample_rows)
+    if file_format == "csv":
+        text = record_batch_to_csv(batch, date_format)
+        if compression == "gzip":
+            c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            return (len(c.compress(text)) + len(c.flush())) / sample_rows
+        return len(text) / sample_rows
+    sink = io.BytesIO()
+    table = pa.Table.from_batches([batch]).cast(generator(dataset).schema.arrow_schema)
+    pq.write_table(table, sink, compression=compression)
+    return sink.tell() / sample_rows
+
+
+def rows_for_size(target_bytes: int, bytes_per_row: float) -> int:
+    return max(1, round(target_bytes / bytes_per_row))

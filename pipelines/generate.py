@@ -159,14 +159,14 @@ _GCS = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(/.*)?$")
 
 
 def _check_output(output: str) -> str:
-    output = output.rstrip("/") if output not in ("/",) else output
-    if output.startswith("gs://"):
-        if not _GCS.match(output):
+    if output.lower().startswith("gs:") or "://" in output:
+        if not _GCS.match(output.rstrip("/")):
             raise cli.UsageError(
-                f"--output: expected gs://BUCKET/prefix with a valid bucket name, got {output!r}")
-        return output
-    if "://" in output:
+                f"--output: expected a local folder or gs://BUCKET/prefix with a valid bucket name, got {output!r}")
+        return output.rstrip("/")
+    if not output.strip():
         raise cli.UsageError(f"--output: expected a local folder or gs://bucket/prefix, got {output!r}")
+    output = output.rstrip("/") or "/"
     path = os.path.abspath(output)
     probe = path
     while not os.path.exists(probe):

@@ -1,0 +1,169 @@
+"""pipelines.generate end to end on the DirectRunner: files, counts, formats, sizes and determinism."""
+
+import csv
+import glob
+import gzip
+import hashlib
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines import cli, generate
+from transforms import schema
+
+HEADERS = {name: ds.column_names for name, ds in schema.DATASETS.items()}
+
+
+def run(tmp_path, *args, output="out"):
+    out = str(tmp_path / output)
+    assert generate.run(["--output", out, "--no_progress", *args]) == 0
+    return out
+
+
+def csv_rows(paths, opener=open):
+    rows = []
+    for path in paths:
+        with opener(path, "rt", newline="") as f:
+            records = list(csv.reader(f))
+        assert records[0] == HEADERS[os.path.basename(path).split("-")[0]], path
+        rows.extend(tuple(r) for r in records[1:])
+    return rows
+
+
+def digest(rows):
+    return hashlib.sha256("\n".join(sorted(",".join(r) for r in rows)).encode()).hexdigest()
+
+
+def test_csv_shards_with_headers_hold_exactly_the_rows(tmp_path):
+    out = run(tmp_path, "--rows", "30000", "--num_shards", "3", "--block_rows", "4096")
+    for name in ("films", "clients"):
+        files = sorted(glob.glob(f"{out}/{name}/*"))
+        assert [os.path.basename(f) for f in files] == [f"{name}-0000{i}-of-00003.csv" for i in range(3)]
+        rows = csv_rows(files)
+        assert len(rows) == 30000
+        assert all(len(r) == len(HEADERS[name]) for r in rows)
+
+
+def test_runner_decided_shards_and_gzip(tmp_path):
+    out = run(tmp_path, "--datasets", "clients", "--rows", "20000", "--compression", "gzip", "--block_rows", "3000")
+    files = sorted(glob.glob(f"{out}/clients/*"))
+    assert files and all(f.endswith(".csv.gz") for f in files)
+    assert not os.path.exists(f"{out}/films")
+    assert len(csv_rows(files, gzip.open)) == 20000
+
+
+def test_parquet_has_arrow_types(tmp_path):
+    out = run(tmp_path, "--rows", "5000", "--format", "parquet", "--num_shards", "2")
+    for name, ds in schema.DATASETS.items():
+        files = sorted(glob.glob(f"{out}/{name}/*"))
+        assert [os.path.basename(f) for f in files] == [f"{name}-0000{i}-of-00002.parquet" for i in range(2)]
+        table = pa.concat_tables(pq.read_table(f) for f in files)
+        assert table.num_rows == 5000
+        assert table.schema.equals(ds.arrow_schema, check_metadata=False)
+        assert table.schema.field(ds.column_names[-1]).type != pa.string() or name == "films"
+
+
+def test_csv_and_parquet_hold_the_same_rows(tmp_path):
+    out_csv = run(tmp_path, "--datasets", "films", "--rows", "3000", output="c")
+    out_pq = run(tmp_path, "--datasets", "films", "--rows", "3000", "--format", "parquet", output="p")
+    from_csv = csv_rows(sorted(glob.glob(f"{out_csv}/films/*")))
+    table = pa.concat_tables(pq.read_table(f) for f in sorted(glob.glob(f"{out_pq}/films/*")))
+    from_parquet = [tuple(f"{v:g}" if isinstance(v, float) else str(v) for v in row)
+                    for row in zip(*(c.to_pylist() for c in table.columns))]
+    norm = [tuple(f"{float(v):g}" if i == 4 else v for i, v in enumerate(r)) for r in from_csv]
+    assert sorted(norm) == sorted(from_parquet)
+
+
+@pytest.mark.slow
+def test_same_seed_same_rows_whatever_the_runner_mode_workers_shards_and_blocks(tmp_path):
+    rows = "70000"
+    variants = [
+        ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"],
+        ["--direct_running_mode", "multi_threading", "--direct_num_workers", "2", "--block_rows", "5000"],
+        ["--direct_running_mode", "multi_processing", "--direct_num_workers", "2", "--num_shards", "3"],
+        ["--block_rows", "65536", "--num_shards", "1"],
+    ]
+    digests = {name: set() for name in HEADERS}
+    for i, extra in enumerate(variants):
+        out = run(tmp_path, "--rows", rows, *extra, output=f"v{i}")
+        for name in HEADERS:
+            got = csv_rows(sorted(glob.glob(f"{out}/{name}/*.csv")))
+            assert len(got) == int(rows)
+            digests[name].add(digest(got))
+    assert all(len(d) == 1 for d in digests.values()), digests
+    other = run(tmp_path, "--rows", rows, "--seed", "7", output="seed7")
+    assert digest(csv_rows(sorted(glob.glob(f"{other}/films/*.csv")))) not in digests["films"]
+
+
+@pytest.mark.parametrize("fmt,compression,target", [
+    ("csv", "none", "6MB"), ("csv", "gzip", "2MB"), ("parquet", "snappy", "films=3MB,clients=4MB")])
+def test_target_size_lands_within_five_percent(tmp_path, fmt, compression, target):
+    out = run(tmp_path, "--target_size", target, "--format", fmt, "--compression", compression)
+    wanted = {"films": 6e6, "clients": 6e6} if target == "6MB" else (
+        {"films": 2e6, "clients": 2e6} if target == "2MB" else {"films": 3e6, "clients": 4e6})
+    for name, size in wanted.items():
+        written = sum(os.path.getsize(f) for f in glob.glob(f"{out}/{name}/*"))
+        assert abs(written - size) / size < 0.05, (name, written, size)
+
+
+def test_date_format_reproduces_the_original_yy_mm_dd(tmp_path):
+    out = run(tmp_path, "--datasets", "films", "--rows", "500", "--date_format", "%y/%m/%d")
+    rows = csv_rows(glob.glob(f"{out}/films/*"))
+    assert all(len(r[2]) == 8 and r[2][2] == "/" and r[2][5] == "/" for r in rows)
+
+
+def test_existing_shards_are_kept_unless_overwrite(tmp_path):
+    out = run(tmp_path, "--datasets", "films", "--rows", "100", "--num_shards", "2")
+    with pytest.raises(cli.UsageError, match="already holds 2 shard"):
+        generate.run(["--output", out, "--datasets", "films", "--rows", "100", "--no_progress"])
+    assert sorted(os.listdir(f"{out}/films")) == ["films-00000-of-00002.csv", "films-00001-of-00002.csv"]
+    run(tmp_path, "--datasets", "films", "--rows", "100", "--num_shards", "1", "--overwrite")
+    assert sorted(os.listdir(f"{out}/films")) == ["films-00000-of-00001.csv"]
+
+
+def test_pipeline_builds_unrun_with_a_step_per_dataset(tmp_path):
+    config, _ = generate.parse_config(["--rows", "10", "--output", str(tmp_path / "o")])
+    p = generate.build_pipeline(config)
+    labels = {t.unique_name.split("/")[0] for t in p.to_runner_api().components.transforms.values()}
+    assert {"Generate_films", "Generate_clients", "Write_films", "Write_clients"} <= labels
+    assert not (tmp_path / "o").exists()
+
+
+def test_dataflow_graph_builds_and_its_options_validate_without_an_account(gcs_emulator, monkeypatch):
+    # Beam's validator looks at the temp bucket: the GCS emulator answers instead of Google.
+    for key, value in gcs_emulator.items():
+        monkeypatch.setenv(key, value)
+    argv = ["--rows", "1000000", "--output", "gs://test-bucket/data", "--runner", "DataflowRunner",
+            "--project", "my-project", "--region", "europe-west1", "--temp_location", "gs://test-bucket/tmp",
+            "--setup_file", "./setup.py"]
+    config, _ = generate.parse_config(argv)
+    options = PipelineOptions(argv)
+    generate._check_dataflow(options, config)
+    from apache_beam.options.pipeline_options import GoogleCloudOptions, SetupOptions
+    assert options.view_as(GoogleCloudOptions).project == "my-project"
+    assert options.view_as(SetupOptions).setup_file == "./setup.py"
+    assert options.view_as(generate.GenerateOptions).rows == "1000000"
+    from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
+    from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
+    assert PipelineOptionsValidator(options, DataflowRunner()).validate() == []
+    proto = generate.build_pipeline(config, options).to_runner_api()
+    assert any("Generate_films" in t.unique_name for t in proto.components.transforms.values())
+    for missing in ("--project", "--region", "--temp_location"):
+        i = argv.index(missing)
+        partial = argv[:i] + argv[i + 2:]
+        with pytest.raises(cli.UsageError, match=missing):
+            generate._check_dataflow(PipelineOptions(partial), generate.parse_config(partial)[0])
+    local = argv[:]
+    local[local.index("gs://test-bucket/data")] = "./out"
+    with pytest.raises(cli.UsageError, match="gs://"):
+        generate._check_dataflow(PipelineOptions(local), generate.parse_config(local)[0])
+
+
+def test_metrics_count_rows_per_dataset(tmp_path, capsys):
+    run(tmp_path, "--rows", "2000")
+    summary = capsys.readouterr().out
+    lines = {line.split()[0]: line.split() for line in summary.splitlines() if line.strip()}
+    assert lines["films"][1] == "2,000" and lines["clients"][1] == "2,000"

@@ -1,0 +1,127 @@
+"""Generation speed: the original approach, our generator without Beam, and pipelines.generate, in one run.
+
+    python benchmarks/generate.py [--rows 5000000] [--baseline_rows 20000] [--films_size 1.7GB]
+
+Prints a table of rows/s and MB/s (CSV) per approach and dataset, the ratios between them, and the peak memory
+of the pipeline. Machines are noisy: compare figures of one run, not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from transforms import schema  # noqa: E402
+from transforms.generators import generator  # noqa: E402
+from transforms.text import record_batch_to_csv  # noqa: E402
+from transforms.vocabulary import load  # noqa: E402
+
+
+def original_approach(dataset: str, rows: int, path: Path) -> None:
+    """Faker per row into csv.writer, as the original design's generate_upload_csv.py did."""
+    from faker import Faker
+
+    fake = Faker()
+    cars = load().cars
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(schema.get(dataset).column_names)
+        for _ in range(rows):
+            if dataset == "films":
+                w.writerow([" ".join(fake.words(random.randint(2, 4))).title(), random.choice(schema.GENRES),
+                            fake.date(pattern="%y/%m/%d"), random.randint(60, 360), random.uniform(0, 10),
+                            random.choice(schema.LANGUAGES), fake.name()])
+            else:
+                sex = random.choice(schema.SEXES)
+                first = fake.first_name_male() if sex == "Male" else fake.first_name_female()
+                last = fake.last_name()
+                w.writerow([f"{first} {last}", sex,
+                            f"{first}{last}".lower() + "@" + random.choice(schema.MAIL_DOMAINS),
+                            ",".join(random.sample(schema.GENRES, random.randint(1, len(schema.GENRES)))),
+                            ",".join(random.sample(schema.LANGUAGES, random.randint(1, 3))),
+                            random.choice(cars), random.randint(300, 850)])
+
+
+def generator_only(dataset: str, rows: int, path: Path, block: int = 1 << 17) -> None:
+    """Our vectorised generator and CSV encoder in one thread, no Beam."""
+    g = generator(dataset)
+    with open(path, "wb") as f:
+        f.write(g.schema.csv_header())
+        for start in range(0, rows, block):
+            f.write(record_batch_to_csv(g.batch(42, start, min(start + block, rows))))
+
+
+def timed(fn, *args) -> float:
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t
+
+
+def pipeline(datasets: str, size_args: list[str], out: Path) -> tuple[float, float]:
+    """pipelines.generate on the DirectRunner (both cores, its default); wall seconds and peak RSS in MiB."""
+    cmd = [sys.executable, "-m", "pipelines.generate", "--datasets", datasets, *size_args,
+           "--output", str(out), "--overwrite", "--no_progress"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - t
+    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    return seconds, peak
+
+
+def size_of(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=5_000_000, help="rows per dataset for (b) and (c)")
+    ap.add_argument("--baseline_rows", type=int, default=20_000, help="rows per dataset for (a), which is slow")
+    ap.add_argument("--films_size", default="1.7GB", help="also time (c) on this much films CSV; '' to skip")
+    args = ap.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
+        tmp = Path(tmp)
+        for dataset in ("films", "clients"):
+            path = tmp / f"{dataset}-a.csv"
+            s = timed(original_approach, dataset, args.baseline_rows, path)
+            results.append(("(a) Faker per row, csv.writer", dataset, args.baseline_rows, s, path.stat().st_size, None))
+            path = tmp / f"{dataset}-b.csv"
+            s = timed(generator_only, dataset, args.rows, path)
+            results.append(("(b) our generator, no Beam, 1 thread", dataset, args.rows, s, path.stat().st_size, None))
+            path.unlink()
+            s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c")
+            results.append(("(c) pipelines.generate, DirectRunner", dataset, args.rows, s, size_of(tmp / "c"), peak))
+        if args.films_size:
+            s, peak = pipeline("films", ["--target_size", args.films_size], tmp / "big")
+            size = size_of(tmp / "big")
+            rows = sum(1 for p in (tmp / "big").rglob("*.csv") for _ in open(p, "rb")) - len(
+                list((tmp / "big").rglob("*.csv")))
+            results.append((f"(c) pipelines.generate, {args.films_size} films", "films", rows, s, size, peak))
+
+    print(f"{'approach':<40} {'dataset':<8} {'rows':>11} {'seconds':>8} {'rows/s':>11} {'MB/s':>7} {'peak MiB':>9}")
+    rate = {}
+    for name, dataset, rows, s, size, peak in results:
+        rate[(name[:3], dataset)] = rows / s
+        print(f"{name:<40} {dataset:<8} {rows:>11,} {s:>8.2f} {rows / s:>11,.0f} {size / s / 1e6:>7.1f} "
+              f"{'' if peak is None else f'{peak:,.0f}':>9}")
+    print()
+    for dataset in ("films", "clients"):
+        print(f"{dataset}: (c)/(a) = {rate[('(c)', dataset)] / rate[('(a)', dataset)]:,.0f}x, "
+              f"(b)/(c) = {rate[('(b)', dataset)] / rate[('(c)', dataset)]:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+import pytest
+
+from transforms.sizes import encoded_bytes_per_row, parse_size, rows_for_size
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("1.7GB", 1_700_000_000), ("2gb", 2_000_000_000), ("500 MB", 500_000_000), ("2GiB", 2 * 2**30),
+    ("10KB", 10_000), (".5TB", 500_000_000_000), ("123B", 123)])
+def test_parse_size(text, expected):
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2XB", "GB", "1.7", "-1GB", "0MB", "1,5GB", ""])
+def test_bad_sizes_name_the_value(text):
+    with pytest.raises(ValueError, match=repr(text).replace(".", r"\.")):
+        parse_size(text)
+
+
+def test_bytes_per_row_depends_on_format_and_compression():
+    csv = encoded_bytes_per_row("films", "csv", "none", 42, sample_rows=20_000)
+    gz = encoded_bytes_per_row("films", "csv", "gzip", 42, sample_rows=20_000)
+    parquet = encoded_bytes_per_row("films", "parquet", "snappy", 42, sample_rows=20_000)
+    assert 55 < csv < 80 and gz < csv / 2 and parquet < csv
+    assert rows_for_size(1_000_000, csv) == round(1_000_000 / csv)

@@ -11,9 +11,13 @@ locally). ``--help`` lists the options of this job.
 from __future__ import annotations
 
 import datetime
+import glob
 import os
 import re
+import shutil
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -253,16 +257,39 @@ def _existing_shards(config: GenerateConfig) -> list[str]:
     return found
 
 
-def _remove_temp_dirs(config: GenerateConfig):
-    """After a failed or interrupted run: remove the sinks' temporary folders (final paths were never made)."""
+def _remove_partial_output(config: GenerateConfig):
+    """After a failed or interrupted run: remove the sinks' temporary folders and any shard already renamed.
+
+    Shards at the final paths can only be this run's: a run refuses to start over earlier shards unless
+    --overwrite removed them first.
+    """
     for plan in config.datasets:
         folder = plan.output_prefix.rsplit("/", 1)[0]
-        try:
-            temps = [m.path for r in FileSystems.match([f"{folder}/beam-temp-{plan.name}-*"]) for m in r.metadata_list]
-            if temps:
-                FileSystems.delete(temps)
-        except Exception:
-            pass
+        for pattern in (f"{folder}/beam-temp-{plan.name}-*", config.shard_pattern(plan)):
+            try:
+                paths = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+                if paths:
+                    FileSystems.delete(paths)
+            except Exception:
+                pass
+        if not folder.startswith("gs://"):  # local temp folders outlive their files
+            for temp in glob.glob(f"{glob.escape(folder)}/beam-temp-{glob.escape(plan.name)}-*"):
+                shutil.rmtree(temp, ignore_errors=True)
+
+
+def _stop_cleanly_on_signals(config: GenerateConfig):
+    """Ctrl-C or SIGTERM during a local run: clean up and leave at once.
+
+    The DirectRunner's worker threads would otherwise carry on to the end, ignoring the interrupt.
+    """
+    def stop(signum, frame):
+        print(f"{PROG}: interrupted; removing partial output", file=sys.stderr, flush=True)
+        _remove_partial_output(config)
+        os._exit(130)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
 
 
 # --- the pipeline -------------------------------------------------------------------------------------------
@@ -327,12 +354,14 @@ def run(argv=None) -> int:
     for plan in config.datasets:
         print(f"{plan.name}: {plan.rows:,} rows (about {plan.rows * plan.bytes_per_row / 1e6:,.0f} MB of "
               f"{config.file_format}) -> {plan.output_prefix}-SSSSS-of-NNNNN{config.suffix}", file=sys.stderr)
+    if options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct"):
+        _stop_cleanly_on_signals(config)
     started = time.monotonic()
     try:
         result = build_pipeline(config, options).run()
         result.wait_until_finish()
     except BaseException:
-        _remove_temp_dirs(config)
+        _remove_partial_output(config)
         raise
     print(summarise(config, result, time.monotonic() - started))
     return 0

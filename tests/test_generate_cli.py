@@ -73,3 +73,25 @@ def test_a_real_run_prints_progress_and_a_summary(tmp_path):
     assert "of 300,000 rows" in result.stderr
     header = result.stdout.splitlines()[0].split()
     assert header == ["dataset", "rows", "files", "bytes", "seconds", "rows/s", "MB/s"]
+
+
+def test_ctrl_c_stops_the_run_and_leaves_nothing_behind(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.generate", "--rows", "200000000", "--output", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    for line in proc.stderr:  # wait until rows are being written
+        if "rows/s" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert [p for p in out.rglob("*") if p.is_file()] == []
+    assert not [p for p in out.rglob("beam-temp-*")]

@@ -21,10 +21,18 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows '(default: X)' where there is a default to show (not for None or an off switch)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parser(prog: str, description: str, epilog: str = "") -> OneLineParser:
-    return OneLineParser(
-        prog=prog, description=description, epilog=epilog,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+    return OneLineParser(prog=prog, description=description, epilog=epilog, formatter_class=_HelpFormatter,
+                         allow_abbrev=False)
 
 
 def main_wrapper(prog: str, run, argv=None) -> int:

@@ -35,6 +35,14 @@ def parser(prog: str, description: str, epilog: str = "") -> OneLineParser:
                          allow_abbrev=False)
 
 
+def failure_line(e: BaseException) -> str:
+    """One line for a failure: Beam wraps a worker's error in a message that starts with its traceback, so take
+    the last line that is not part of one ('ValueError: ...')."""
+    lines = [line.strip() for line in str(e).splitlines()
+             if line.strip() and not line.startswith((" ", "\t")) and not line.startswith("Traceback")]
+    return lines[-1] if lines else type(e).__name__
+
+
 def main_wrapper(prog: str, run, argv=None) -> int:
     """Runs ``run(argv)``; a UsageError becomes one line and exit 2, any other failure one line and exit 1."""
     argv = sys.argv[1:] if argv is None else argv
@@ -48,6 +56,5 @@ def main_wrapper(prog: str, run, argv=None) -> int:
         return 130
     except Exception as e:  # a failure of the run itself, not of the command line
         logging.getLogger(prog).debug("failure", exc_info=True)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"{prog}: failed: {first}", file=sys.stderr)
+        print(f"{prog}: failed: {failure_line(e)}", file=sys.stderr)
         return FAILURE_EXIT

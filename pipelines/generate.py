@@ -10,8 +10,10 @@ locally). ``--help`` lists the options of this job.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import glob
+import io
 import os
 import re
 import shutil
@@ -27,15 +29,17 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 
 from pipelines import cli
 from transforms import schema
-from transforms.progress import NAMESPACE, CountRows
+from transforms.progress import NAMESPACE, CountRows, reset_progress
 from transforms.sinks import CSV_COMPRESSIONS, PARQUET_CODECS, WriteCsv, WriteParquet, file_suffix
-from transforms.sizes import encoded_bytes_per_row, parse_size, rows_for_size
+from transforms.sizes import SAMPLE_ROWS, encoded_bytes_per_row, parse_size, rows_for_size, shard_overhead_bytes
 from transforms.source import DEFAULT_BLOCK_ROWS, GenerateDataset
+from transforms.text import render_dates
 
 PROG = "python -m pipelines.generate"
 DEFAULT_SEED = 42
 FORMATS = ("csv", "parquet")
 MAX_BLOCK_ROWS = 1 << 22
+MAX_ROWS = 10**15
 
 
 class GenerateOptions(PipelineOptions):
@@ -152,6 +156,8 @@ def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
         if not sep or name not in schema.DATASETS:
             raise cli.UsageError(
                 f"--target_size: expected dataset=size pairs such as films=1.7GB,clients=2GB, got {part!r}")
+        if name in sizes:
+            raise cli.UsageError(f"--target_size: dataset {name!r} has two sizes in {text!r}")
         sizes[name] = size(value)
     missing = [d for d in datasets if d not in sizes]
     if missing:
@@ -162,7 +168,9 @@ def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
 _GCS = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(/.*)?$")
 
 
-def _check_output(output: str) -> str:
+def _check_output(output: str, datasets: list[str]) -> str:
+    if any(c in output for c in "*?[]{}"):
+        raise cli.UsageError(f"--output: expected a folder path without wildcards (* ? [ ] {{ }}), got {output!r}")
     if output.lower().startswith("gs:") or "://" in output:
         if not _GCS.match(output.rstrip("/")):
             raise cli.UsageError(
@@ -179,18 +187,26 @@ def _check_output(output: str) -> str:
         raise cli.UsageError(f"--output: {output!r} is not a folder ({probe!r} is a file)")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise cli.UsageError(f"--output: cannot write to {output!r} ({probe!r} is not writable)")
+    for name in datasets:
+        sub = os.path.join(path, name)
+        if os.path.exists(sub) and not os.path.isdir(sub):
+            raise cli.UsageError(f"--output: {sub!r} must be a folder for dataset {name!r}, but it is a file")
+        if os.path.isdir(sub) and not os.access(sub, os.W_OK | os.X_OK):
+            raise cli.UsageError(f"--output: cannot write to {sub!r}")
     return output
 
 
 def _check_date_format(fmt: str) -> str:
-    if any(c in fmt for c in ',"\r\n'):
-        raise cli.UsageError(f"--date_format: expected a strftime format without commas or quotes, got {fmt!r}")
+    """Renders sample dates with Arrow's strftime (what the CSV encoder uses): the result must be a date."""
+    expected = f"--date_format: expected a strftime format such as %Y-%m-%d or %y/%m/%d, got {fmt!r}"
+    samples = [datetime.date(2001, 2, 3), datetime.date(1999, 12, 31)]
     try:
-        rendered = datetime.date(2001, 2, 3).strftime(fmt)
-    except ValueError:
-        rendered = ""
-    if "%" not in fmt or not rendered or rendered == fmt:
-        raise cli.UsageError(f"--date_format: expected a strftime format such as %Y-%m-%d, got {fmt!r}")
+        rendered = render_dates(samples, fmt)
+    except Exception:
+        raise cli.UsageError(expected) from None
+    if (any(c in r for r in rendered for c in ',"\r\n%') or rendered[0] == rendered[1]
+            or rendered[0] == fmt or not all(rendered)):
+        raise cli.UsageError(expected)
     return fmt
 
 
@@ -217,16 +233,26 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
     block_rows = _whole("--block_rows", args.block_rows, 1, f"a whole number from 1 to {MAX_BLOCK_ROWS}",
                         MAX_BLOCK_ROWS)
     date_format = _check_date_format(args.date_format)
-    output = _check_output(args.output)
+    output = _check_output(args.output, names)
     if args.rows is not None:
-        rows = _whole("--rows", args.rows, 1, "a positive whole number of rows")
+        rows = _whole("--rows", args.rows, 1, f"a positive whole number of rows up to {MAX_ROWS:,}", MAX_ROWS)
         targets = None
     else:
         targets = _target_sizes(args.target_size, names)
     plans = []
     for name in names:
-        bpr = encoded_bytes_per_row(name, file_format, compression, seed, date_format)
-        n = rows if targets is None else rows_for_size(targets[name], bpr)
+        bpr = encoded_bytes_per_row(name, file_format, compression, seed, date_format, block_rows=block_rows)
+        if targets is None:
+            n = rows
+        else:
+            overhead = shard_overhead_bytes(name, file_format, compression) * max(num_shards, 1)
+            n = rows_for_size(max(targets[name] - overhead, 1), bpr)
+            if n < min(block_rows, SAMPLE_ROWS):  # a small dataset: measure on a sample of its own size
+                bpr = encoded_bytes_per_row(name, file_format, compression, seed, date_format, sample_rows=n,
+                                            block_rows=n)
+                n = rows_for_size(max(targets[name] - overhead, 1), bpr)
+            if n > MAX_ROWS:
+                raise cli.UsageError(f"--target_size: {args.target_size!r} means more than {MAX_ROWS:,} rows")
         plans.append(DatasetPlan(name, n, bpr, f"{output}/{name}/{name}"))
     config = GenerateConfig(
         datasets=tuple(plans), output=output, file_format=file_format, compression=compression,
@@ -247,6 +273,27 @@ def _check_dataflow(options: PipelineOptions, config: GenerateConfig):
         raise cli.UsageError(f"--output: DataflowRunner workers write to gs:// only, got {config.output!r}")
     if not str(gcp.temp_location).startswith("gs://"):
         raise cli.UsageError(f"--temp_location: expected gs://bucket/path, got {gcp.temp_location!r}")
+
+
+def _beam_options(argv) -> PipelineOptions:
+    """Beam's own options, checked before anything is touched: a bad one is a usage error, not a crash."""
+    options = PipelineOptions(argv)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            options.get_all_options()
+    except SystemExit:
+        lines = [line for line in err.getvalue().splitlines() if line.strip()]
+        raise cli.UsageError(lines[-1].split("error: ", 1)[-1] if lines else "bad Beam pipeline option") from None
+    runner = options.view_as(StandardOptions).runner
+    if runner:
+        from apache_beam.runners.runner import create_runner
+        try:
+            create_runner(runner)
+        except ValueError:
+            raise cli.UsageError(
+                f"--runner: unknown runner {runner!r}: expected DirectRunner or DataflowRunner") from None
+    return options
 
 
 def _existing_shards(config: GenerateConfig) -> list[str]:
@@ -299,6 +346,8 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
     options = options or PipelineOptions()
     local = options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct")
     p = beam.Pipeline(options=options)
+    if local:
+        reset_progress()
     for plan in config.datasets:
         ds = schema.get(plan.name)
         batches = (
@@ -342,7 +391,7 @@ def run(argv=None) -> int:
     if not any(a.startswith(("--runner", "--direct_num_workers", "--direct_running_mode")) for a in beam_args):
         # Locally, use every core by default: numpy and Arrow release the GIL, so threads scale.
         argv += ["--direct_num_workers", "0", "--direct_running_mode", "multi_threading"]
-    options = PipelineOptions(argv)  # Beam's options and this job's, recorded with the pipeline
+    options = _beam_options(argv)  # Beam's options and this job's, recorded with the pipeline
     _check_dataflow(options, config)
     existing = _existing_shards(config)
     if existing and not config.overwrite:

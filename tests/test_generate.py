@@ -98,10 +98,13 @@ def test_same_seed_same_rows_whatever_the_runner_mode_workers_shards_and_blocks(
     assert digest(csv_rows(sorted(glob.glob(f"{other}/films/*.csv")))) not in digests["films"]
 
 
-@pytest.mark.parametrize("fmt,compression,target", [
-    ("csv", "none", "6MB"), ("csv", "gzip", "2MB"), ("parquet", "snappy", "films=3MB,clients=4MB")])
-def test_target_size_lands_within_five_percent(tmp_path, fmt, compression, target):
-    out = run(tmp_path, "--target_size", target, "--format", fmt, "--compression", compression)
+@pytest.mark.parametrize("fmt,compression,target,extra", [
+    ("csv", "none", "6MB", []), ("csv", "gzip", "2MB", ["--num_shards", "5", "--block_rows", "1000"]),
+    ("parquet", "snappy", "films=3MB,clients=4MB", []),
+    ("parquet", "snappy", "films=3MB,clients=4MB", ["--block_rows", "2000"]),
+    ("parquet", "zstd", "films=3MB,clients=4MB", ["--num_shards", "20"])])
+def test_target_size_lands_within_five_percent(tmp_path, fmt, compression, target, extra):
+    out = run(tmp_path, "--target_size", target, "--format", fmt, "--compression", compression, *extra)
     wanted = {"films": 6e6, "clients": 6e6} if target == "6MB" else (
         {"films": 2e6, "clients": 2e6} if target == "2MB" else {"films": 3e6, "clients": 4e6})
     for name, size in wanted.items():

@@ -22,6 +22,14 @@ BAD = [
     (["--target_size", "films=1GB"], "'clients'"),
     (["--rows", "10", "--date_format", "yy"], "'yy'"),
     (["--rows"], "--rows"),
+    (["--rows", "18446744073709551616"], "'18446744073709551616'"),
+    (["--target_size", "9999999999TB"], "'9999999999TB'"),
+    (["--target_size", "films=1MB,films=2MB,clients=1MB"], "'films'"),
+    (["--rows", "10", "--date_format", "%Y%n%m%d"], "'%Y%n%m%d'"),
+    (["--rows", "10", "--date_format", "%Y-%m-%d%z"], "'%Y-%m-%d%z'"),
+    (["--rows", "10", "--date_format", "%-d/%m"], "'%-d/%m'"),
+    (["--rows", "10", "--runner", "DirectRuner"], "'DirectRuner'"),
+    (["--rows", "10", "--direct_num_workers", "x"], "'x'"),
 ]
 
 
@@ -48,6 +56,26 @@ def test_output_that_cannot_be_written(tmp_path):
     if os.geteuid() != 0:  # root writes anywhere: the check above covers it
         result = run_cli("pipelines.generate", "--rows", "10", "--output", str(locked / "out"))
         assert result.returncode == 2 and "not writable" in result.stderr
+
+
+def test_bad_beam_options_and_wildcards_never_delete_earlier_shards(tmp_path):
+    other = tmp_path / "other"
+    assert run_cli("pipelines.generate", "--datasets", "films", "--rows", "10", "--output", str(other)).returncode == 0
+    shard = other / "films" / "films-00000-of-00001.csv"
+    for extra in (["--output", str(tmp_path / "o*")], ["--output", str(other), "--runner", "DirectRuner"],
+                  ["--output", str(other), "--direct_num_workers", "x"]):
+        result = run_cli("pipelines.generate", "--datasets", "films", "--rows", "10", "--overwrite", *extra)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert shard.exists()
+
+
+def test_a_file_where_a_dataset_folder_goes(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "films").write_text("")
+    result = run_cli("pipelines.generate", "--datasets", "clients,films", "--rows", "10", "--output", str(out))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["films"]
 
 
 @pytest.mark.parametrize("output", ["gs://", "gs:///prefix", "gs://A_B/x", "s3://bucket/x"])

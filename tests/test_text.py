@@ -59,6 +59,13 @@ def test_small_integer_ranges_render_like_a_cast():
     assert parse(record_batch_to_csv(batch)) == [[str(a), str(a // 7)] for a in values]
 
 
+def test_date_formats_that_render_separators_are_quoted():
+    dates = pa.array([datetime.date(1999, 1, d) for d in range(1, 29)] * 10, pa.date32())
+    batch = pa.RecordBatch.from_arrays([dates, pa.array(range(280))], names=["d", "n"])
+    rows = parse(record_batch_to_csv(batch, "%d, %m %Y"))
+    assert rows[0] == ["01, 01 1999", "0"] and all(len(r) == 2 for r in rows)
+
+
 def test_empty_batch_is_empty_text():
     assert record_batch_to_csv(pa.RecordBatch.from_arrays([pa.array([], pa.string())], names=["s"])) == b""
 

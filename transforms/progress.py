@@ -18,15 +18,17 @@ class _Progress:
 
     lock = threading.Lock()
     done: dict[str, int] = {}
-    started = time.monotonic()
+    started: float | None = None  # at the first batch of the run
     last_print = 0.0
     interval = 2.0
 
     @classmethod
     def add(cls, dataset: str, rows: int, total: int):
         with cls.lock:
-            cls.done[dataset] = cls.done.get(dataset, 0) + rows
             now = time.monotonic()
+            if cls.started is None:
+                cls.started = now
+            cls.done[dataset] = cls.done.get(dataset, 0) + rows
             if now - cls.last_print < cls.interval and cls.done[dataset] < total:
                 return
             cls.last_print = now
@@ -35,6 +37,14 @@ class _Progress:
             line = (f"  {dataset}: {done:,} of {total:,} rows ({100.0 * done / total:.0f}%), "
                     f"{done / elapsed / 1e6:.2f}M rows/s")
         print(line, file=sys.stderr, flush=True)
+
+
+    @classmethod
+    def reset(cls):
+        with cls.lock:
+            cls.done = {}
+            cls.started = None
+            cls.last_print = 0.0
 
 
 class CountRows(beam.DoFn):
@@ -53,3 +63,8 @@ class CountRows(beam.DoFn):
         if self._show:
             _Progress.add(self._dataset, batch.num_rows, self._total)
         yield batch
+
+
+def reset_progress():
+    """Starts this process's progress lines afresh (a new run in the same process)."""
+    _Progress.reset()

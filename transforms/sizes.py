@@ -32,11 +32,11 @@ def parse_size(text: str) -> int:
 
 
 def encoded_bytes_per_row(dataset: str, file_format: str, compression: str, seed: int,
-                          date_format: str | None = None, sample_rows: int = SAMPLE_ROWS) -> float:
+                          date_format: str | None = None, sample_rows: int = SAMPLE_ROWS,
+                          block_rows: int = SAMPLE_ROWS) -> float:
     """Bytes per row of ``dataset`` as written in ``file_format``, measured on a sample of generated rows.
 
-    The sample is as large as one generated block, so Parquet row groups and compression behave as in the
-    real files.
+    Parquet gets one row group per generated block (``block_rows``), as in the real files.
     """
     batch = generator(dataset).batch(seed, 0, sample_rows)
     if file_format == "csv":
@@ -47,8 +47,22 @@ def encoded_bytes_per_row(dataset: str, file_format: str, compression: str, seed
         return len(text) / sample_rows
     sink = io.BytesIO()
     table = pa.Table.from_batches([batch]).cast(generator(dataset).schema.arrow_schema)
-    pq.write_table(table, sink, compression=compression)
-    return sink.tell() / sample_rows
+    pq.write_table(table, sink, compression=compression, row_group_size=block_rows)
+    return (sink.tell() - shard_overhead_bytes(dataset, file_format, compression)) / sample_rows
+
+
+def shard_overhead_bytes(dataset: str, file_format: str, compression: str) -> int:
+    """Bytes every file costs whatever its rows: the CSV header, or Parquet's magic numbers and footer."""
+    schema = generator(dataset).schema
+    if file_format == "csv":
+        header = schema.csv_header()
+        if compression == "gzip":
+            c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            return len(c.compress(header)) + len(c.flush())
+        return len(header)
+    sink = io.BytesIO()
+    pq.write_table(schema.arrow_schema.empty_table(), sink, compression=compression)
+    return sink.tell()
 
 
 def rows_for_size(target_bytes: int, bytes_per_row: float) -> int:

@@ -115,8 +115,13 @@ def _small_domain_slots(raw: np.ndarray, typ: pa.DataType, separator: str, date_
     domain = pa.array(np.arange(lo, hi + 1, dtype=np.int64))
     if pa.types.is_date32(typ):
         domain = domain.cast(pa.int32()).cast(pa.date32())
-    text = pc.binary_join_element_wise(_render(domain, date_format), separator, "")
-    return [(text, raw.astype(np.int64) - lo)]
+    rendered = _render(domain, date_format)
+    data = bytes(concatenated_bytes(rendered))
+    if b'"' in data:
+        rendered = pc.replace_substring(rendered, '"', '""')
+    if any(ch in data for ch in _QUOTE_CHARS):
+        return [(pc.binary_join_element_wise('"', rendered, '"' + separator, ""), raw.astype(np.int64) - lo)]
+    return [(pc.binary_join_element_wise(rendered, separator, ""), raw.astype(np.int64) - lo)]
 
 
 def _csv_slots(column: pa.Array, separator: str, date_format: str | None) -> list:
@@ -137,6 +142,11 @@ def _csv_slots(column: pa.Array, separator: str, date_format: str | None) -> lis
     if pa.types.is_large_string(text.type):
         text = text.cast(pa.string())
     return _string_slots(text, separator)
+
+
+def render_dates(dates, date_format: str) -> list[str]:
+    """Dates as the CSV encoder writes them with ``date_format`` (Arrow's strftime)."""
+    return _render(pa.array(dates, pa.date32()), date_format).to_pylist()
 
 
 def _render(column: pa.Array, date_format: str | None) -> pa.Array:

@@ -15,7 +15,6 @@ import datetime
 import glob
 import io
 import os
-import re
 import shutil
 import signal
 import sys
@@ -28,6 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from pipelines import cli
+from pipelines.outputs import check_output
 from transforms import schema
 from transforms.progress import NAMESPACE, CountRows, reset_progress
 from transforms.sinks import CSV_COMPRESSIONS, PARQUET_CODECS, WriteCsv, WriteParquet, file_suffix
@@ -165,37 +165,6 @@ def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
     return sizes
 
 
-_GCS = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(/.*)?$")
-
-
-def _check_output(output: str, datasets: list[str]) -> str:
-    if any(c in output for c in "*?[]{}"):
-        raise cli.UsageError(f"--output: expected a folder path without wildcards (* ? [ ] {{ }}), got {output!r}")
-    if output.lower().startswith("gs:") or "://" in output:
-        if not _GCS.match(output.rstrip("/")):
-            raise cli.UsageError(
-                f"--output: expected a local folder or gs://BUCKET/prefix with a valid bucket name, got {output!r}")
-        return output.rstrip("/")
-    if not output.strip():
-        raise cli.UsageError(f"--output: expected a local folder or gs://bucket/prefix, got {output!r}")
-    output = output.rstrip("/") or "/"
-    path = os.path.abspath(output)
-    probe = path
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe):
-        raise cli.UsageError(f"--output: {output!r} is not a folder ({probe!r} is a file)")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise cli.UsageError(f"--output: cannot write to {output!r} ({probe!r} is not writable)")
-    for name in datasets:
-        sub = os.path.join(path, name)
-        if os.path.exists(sub) and not os.path.isdir(sub):
-            raise cli.UsageError(f"--output: {sub!r} must be a folder for dataset {name!r}, but it is a file")
-        if os.path.isdir(sub) and not os.access(sub, os.W_OK | os.X_OK):
-            raise cli.UsageError(f"--output: cannot write to {sub!r}")
-    return output
-
-
 def _check_date_format(fmt: str) -> str:
     """Renders sample dates with Arrow's strftime (what the CSV encoder uses): the result must be a date."""
     expected = f"--date_format: expected a strftime format such as %Y-%m-%d or %y/%m/%d, got {fmt!r}"
@@ -233,7 +202,7 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
     block_rows = _whole("--block_rows", args.block_rows, 1, f"a whole number from 1 to {MAX_BLOCK_ROWS}",
                         MAX_BLOCK_ROWS)
     date_format = _check_date_format(args.date_format)
-    output = _check_output(args.output, names)
+    output = check_output(args.output, names)
     if args.rows is not None:
         rows = _whole("--rows", args.rows, 1, f"a positive whole number of rows up to {MAX_ROWS:,}", MAX_ROWS)
         targets = None

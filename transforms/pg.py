@@ -1,0 +1,95 @@
+"""PostgreSQL connections for the jobs: where the DSN comes from, how it is shown, and retries.
+
+A DSN may come from ``--dsn`` (a URI or ``key=value`` string), from ``--dsn_file`` (a file holding one), or from
+libpq's own environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGPASSFILE, ...). A password
+is never printed: :func:`redact` removes it from anything shown, and :func:`split_password` takes it out of the
+DSN that Beam records, handing it to libpq through ``PGPASSWORD`` in the environment instead.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import psycopg2
+from psycopg2.extensions import make_dsn, parse_dsn
+
+CONNECT_TIMEOUT = 10
+RETRIES = 5
+
+
+class ConnectionFailed(Exception):
+    """The server could not be reached (after retries) or refused the login; the message holds no password."""
+
+
+def read_dsn(dsn: str | None, dsn_file: str | None) -> str:
+    if dsn and dsn_file:
+        raise ValueError("give --dsn or --dsn_file, not both")
+    if dsn_file:
+        from apache_beam.io.filesystems import FileSystems
+
+        try:
+            with FileSystems.open(dsn_file) as f:
+                return f.read().decode().strip()
+        except Exception:
+            raise ValueError(f"--dsn_file: cannot read {dsn_file!r}") from None
+    return dsn or ""
+
+
+def check_dsn(dsn: str) -> dict:
+    """The DSN's parts; a DSN libpq cannot parse is a ValueError naming it (redacted)."""
+    try:
+        return parse_dsn(dsn) if dsn else {}
+    except psycopg2.ProgrammingError:
+        raise ValueError(f"--dsn: expected postgresql://user@host:port/db or 'host=... dbname=...', "
+                         f"got {redact(dsn)!r}") from None
+
+
+def redact(dsn: str) -> str:
+    """The DSN with any password replaced by ***; something unparseable is shown only by its scheme."""
+    try:
+        parts = parse_dsn(dsn) if dsn else {}
+    except psycopg2.ProgrammingError:
+        return dsn.split("://", 1)[0] + "://***" if "://" in dsn else "***"
+    if "password" in parts:
+        parts["password"] = "***"
+    return make_dsn(**parts) if parts else ""
+
+
+def split_password(dsn: str) -> tuple[str, str | None]:
+    """(the DSN without its password, the password or None)."""
+    parts = check_dsn(dsn)
+    password = parts.pop("password", None)
+    return (make_dsn(**parts) if parts else ""), password
+
+
+def _describe(error: Exception, dsn: str) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    parts = check_dsn(dsn) if dsn else {}
+    password = parts.get("password") or os.environ.get("PGPASSWORD")
+    if password:
+        text = text.replace(password, "***")
+    return text
+
+
+def _retriable(error: psycopg2.OperationalError) -> bool:
+    text = str(error).lower()
+    return not any(word in text for word in ("password", "authentication", "does not exist", "permission",
+                                              "no pg_hba.conf", "role"))
+
+
+def connect(dsn: str, retries: int = RETRIES, **kwargs):
+    """A connection, retrying a server that cannot be reached with exponential back-off."""
+    delay = 0.5
+    for attempt in range(retries + 1):
+        try:
+            return psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT, application_name="ml-dataset-pipeline",
+                                    **kwargs)
+        except psycopg2.OperationalError as e:
+            if not _retriable(e) or attempt == retries:
+                where = redact(dsn) or "the PG* environment"
+                raise ConnectionFailed(f"cannot connect to PostgreSQL ({where}): {_describe(e, dsn)}") from None
+            time.sleep(delay * (1 + random.random() / 4))
+            delay = min(delay * 2, 8)
+    raise AssertionError("unreachable")

@@ -91,3 +91,39 @@ def gcs_emulator(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+DEFAULT_TEST_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_dsn():
+    """The test database: TEST_POSTGRES_DSN if set, else the local server (127.0.0.1:5432, user postgres)."""
+    import psycopg2
+
+    dsn = os.environ.get("TEST_POSTGRES_DSN", DEFAULT_TEST_DSN)
+    try:
+        psycopg2.connect(dsn, connect_timeout=5).close()
+    except psycopg2.OperationalError as e:
+        pytest.fail(f"PostgreSQL is needed at {dsn} (or set TEST_POSTGRES_DSN): {str(e).strip()}")
+    return dsn
+
+
+@pytest.fixture
+def pg_schema(pg_dsn):
+    """A schema of the test's own, dropped afterwards; yields (dsn, schema name, connection)."""
+    import uuid
+
+    import psycopg2
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    conn = psycopg2.connect(pg_dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield pg_dsn, name, conn
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP SCHEMA {name} CASCADE")
+        conn.close()

@@ -81,7 +81,7 @@ def _retriable(error: psycopg2.OperationalError) -> bool:
 
 def connect(dsn: str, retries: int = RETRIES, **kwargs):
     """A connection, retrying a server that cannot be reached with exponential back-off."""
-    delay = 0.5
+    delay = 0.25
     for attempt in range(retries + 1):
         try:
             return psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT, application_name="ml-dataset-pipeline",

@@ -1,0 +1,212 @@
+"""Extract a PostgreSQL table or query, in parallel key ranges from one snapshot, to sharded CSV or Parquet.
+
+    python -m pipelines.extract_postgres --dsn postgresql://postgres@127.0.0.1/postgres --table transactions \
+        --output ./out/transactions --format parquet
+
+writes ``out/transactions/transactions-SSSSS-of-NNNNN.parquet`` and ``out/transactions/transactions.schema.json``
+(the BigQuery schema of the columns). ``--query "SELECT ... FROM transactions WHERE amount > 0"`` reads a
+cleaning or selecting query instead of a whole table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+from psycopg2 import sql
+
+from pipelines import cli
+from pipelines.outputs import check_output
+from pipelines.seed_postgres import add_connection_args, dsn_from, table_identifier
+from transforms import pg
+from transforms.postgres_read import ReadFromPostgres, UnsupportedQuery, plan_read
+from transforms.progress import NAMESPACE
+from transforms.sinks import CSV_COMPRESSIONS, PARQUET_CODECS, WriteCsv, WriteParquet, file_suffix
+
+PROG = "python -m pipelines.extract_postgres"
+_SELECT = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+
+
+class ExtractOptions(PipelineOptions):
+    """The options of ``pipelines.extract_postgres`` (values are checked by :func:`run`)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        add_connection_args(parser)
+        parser.add_argument("--table", default=None, help="[schema.]table to read whole.")
+        parser.add_argument("--query", default=None,
+                            help="A SELECT (or WITH ... SELECT) to read instead of --table: the cleaning query.")
+        parser.add_argument("--partition_column", default=None,
+                            help="Integer, numeric, date or timestamp column whose ranges are read in parallel; "
+                                 "default: the table's one-column primary key (required with --query).")
+        parser.add_argument("--partitions", default="4", help="Key ranges to start with (runners may split more).")
+        parser.add_argument("--lower_bound", default=None, help="Lowest key to plan for (default: the minimum).")
+        parser.add_argument("--upper_bound", default=None, help="Highest key to plan for (default: the maximum).")
+        parser.add_argument("--output", default=None, help="Local folder or gs://bucket/prefix for the files.")
+        parser.add_argument("--format", default="parquet", help="csv or parquet.")
+        parser.add_argument("--compression", default=None,
+                            help="CSV: none or gzip (default none). Parquet: snappy, gzip, zstd or none "
+                                 "(default snappy).")
+        parser.add_argument("--num_shards", default="0", help="Files; 0 lets the runner decide.")
+        parser.add_argument("--overwrite", action="store_true", default=False,
+                            help="Replace shards a previous run left at --output.")
+
+
+def _query(args) -> tuple[sql.Composable, str | None]:
+    """The SQL to read and, for a table, its name for the primary-key look-up."""
+    if bool(args.table) == bool(args.query):
+        raise cli.UsageError("give --table or --query (one of them)")
+    if args.table:
+        return sql.SQL("SELECT * FROM {}").format(table_identifier(args.table)), args.table
+    q = args.query.strip().rstrip(";").strip()
+    if not _SELECT.match(q) or ";" in q:
+        raise cli.UsageError(f"--query: expected one SELECT statement (read-only), got {args.query!r}")
+    return sql.SQL(q), None
+
+
+def _check_table(conn, table: str):
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (table,))
+        if cur.fetchone()[0] is None:
+            raise cli.UsageError(f"--table: no table {table!r} in the database")
+
+
+def _primary_key(conn, table: str) -> str:
+    _check_table(conn, table)
+    with conn.cursor() as cur:
+        cur.execute("""SELECT a.attname FROM pg_index i
+                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                       WHERE i.indrelid = to_regclass(%s) AND i.indisprimary""", (table,))
+        keys = [r[0] for r in cur.fetchall()]
+    if len(keys) != 1:
+        raise cli.UsageError(f"--partition_column: table {table!r} has no one-column primary key; name a column")
+    return keys[0]
+
+
+def _without_connection_args(argv: list[str]) -> list[str]:
+    """argv less --dsn and --dsn_file, so that Beam never records a DSN (or a password in it)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--dsn", "--dsn_file"):
+            skip = True
+            continue
+        if a.startswith(("--dsn=", "--dsn_file=")):
+            continue
+        out.append(a)
+    return out
+
+
+def run(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
+    ExtractOptions._add_argparse_args(p)
+    args, _ = p.parse_known_args(argv)
+    query, table = _query(args)
+    if args.partition_column is not None and not _COLUMN.match(args.partition_column):
+        raise cli.UsageError(f"--partition_column: expected a column name, got {args.partition_column!r}")
+    try:
+        partitions = int(args.partitions)
+        assert 1 <= partitions <= 10_000
+    except (ValueError, AssertionError):
+        raise cli.UsageError(
+            f"--partitions: expected a whole number from 1 to 10000, got {args.partitions!r}") from None
+    try:
+        num_shards = int(args.num_shards)
+        assert num_shards >= 0
+    except (ValueError, AssertionError):
+        raise cli.UsageError(f"--num_shards: expected a whole number >= 0, got {args.num_shards!r}") from None
+    file_format = (args.format or "").lower()
+    if file_format not in ("csv", "parquet"):
+        raise cli.UsageError(f"--format: expected csv or parquet, got {args.format!r}")
+    allowed = tuple(CSV_COMPRESSIONS) if file_format == "csv" else PARQUET_CODECS
+    compression = (args.compression or allowed[0]).lower()
+    if compression not in allowed:
+        raise cli.UsageError(f"--compression: expected one of {', '.join(allowed)}, got {args.compression!r}")
+    if not args.output:
+        raise cli.UsageError("--output: give a local folder or gs://bucket/prefix for the files")
+    output = check_output(args.output, [])
+    name = re.sub(r"[^A-Za-z0-9_]", "_", output.rstrip("/").rsplit("/", 1)[-1]) or "extract"
+    prefix = f"{output}/{name}"
+    suffix = file_suffix(file_format, compression)
+
+    dsn, password = pg.split_password(dsn_from(args))
+    if password:  # hand it to libpq (here and in worker processes) through the environment, never to Beam
+        os.environ["PGPASSWORD"] = password
+    try:
+        conn = pg.connect(dsn)
+        key = args.partition_column
+        if key is None:
+            if table is None:
+                raise cli.UsageError("--partition_column: required with --query (an integer, numeric, date or "
+                                     "timestamp column of the query)")
+            key = _primary_key(conn, table)
+        elif table is not None:
+            _check_table(conn, table)
+        conn.close()
+        plan = plan_read(dsn, query, key, partitions, args.lower_bound, args.upper_bound)
+    except pg.ConnectionFailed as e:
+        raise cli.UsageError(str(e)) from None
+    except UnsupportedQuery as e:
+        raise cli.UsageError(str(e)) from None
+    except Exception as e:  # SQL errors in the query: the server's first line says what is wrong
+        import psycopg2
+        if isinstance(e, psycopg2.Error):
+            raise cli.UsageError(f"the query failed: {str(e).strip().splitlines()[0]}") from None
+        raise
+
+    existing = [m.path for r in FileSystems.match([f"{prefix}-*-of-*{suffix}"]) for m in r.metadata_list]
+    if existing and not args.overwrite:
+        plan.snapshot_conn.close()
+        raise cli.UsageError(f"--output: {output!r} already holds {len(existing)} shard(s); add --overwrite")
+    if existing:
+        FileSystems.delete(existing)
+
+    beam_argv = _without_connection_args(argv)
+    if not any(a.startswith(("--runner", "--direct_num_workers", "--direct_running_mode")) for a in beam_argv):
+        beam_argv += ["--direct_num_workers", "0", "--direct_running_mode", "multi_threading"]
+    options = PipelineOptions(beam_argv)
+    import pyarrow as pa
+    arrow_schema = pa.schema([(c.name, c.arrow_type) for c in plan.columns])
+    started = time.monotonic()
+    try:
+        with beam.Pipeline(options=options) as pipeline:
+            batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions)
+            if file_format == "csv":
+                header = (",".join(c.name for c in plan.columns) + "\n").encode()
+                _ = batches | "Write" >> WriteCsv(prefix, header, compression, num_shards, metrics_name=name)
+            else:
+                _ = batches | "Write" >> WriteParquet(prefix, arrow_schema, compression, num_shards)
+        result = pipeline.result
+    finally:
+        plan.snapshot_conn.close()
+    schema_json = [{"name": c.name, "type": c.bigquery_type, "mode": "NULLABLE"} for c in plan.columns]
+    with FileSystems.create(f"{output}/{name}.schema.json") as f:
+        f.write(json.dumps(schema_json, indent=2).encode() + b"\n")
+    rows = 0
+    for c in result.metrics().query()["counters"]:
+        if c.key.metric.namespace == NAMESPACE and c.key.metric.name == "postgres_rows":
+            rows += c.committed
+    files = [m for r in FileSystems.match([f"{prefix}-*-of-*{suffix}"]) for m in r.metadata_list]
+    seconds = time.monotonic() - started
+    size = sum(m.size_in_bytes for m in files)
+    print(f"{name}: {rows:,} rows, {len(files)} files, {size:,} bytes in {seconds:.1f} s "
+          f"({rows / seconds:,.0f} rows/s, {size / seconds / 1e6:.1f} MB/s) -> {prefix}-SSSSS-of-NNNNN{suffix}")
+    return 0
+
+
+def main(argv=None) -> int:
+    return cli.main_wrapper(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""pipelines.extract_postgres and pipelines.seed_postgres against the real PostgreSQL server."""
+
+import datetime
+import decimal
+import glob
+import json
+import threading
+import time
+
+import apache_beam as beam
+import psycopg2
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from psycopg2 import sql
+
+from pipelines import extract_postgres, seed_postgres
+from tests.conftest import run_cli
+from transforms import pg
+from transforms.postgres_read import ReadFromPostgres, plan_read
+
+
+def seed(dsn, table, rows, *extra):
+    assert seed_postgres.run(["--dsn", dsn, "--table", table, "--rows", str(rows), *extra]) == 0
+
+
+def extract(dsn, output, *args):
+    assert extract_postgres.run(["--dsn", dsn, "--output", str(output), *args]) == 0
+
+
+def read_parquet(folder):
+    return pa.concat_tables(pq.read_table(f) for f in sorted(glob.glob(f"{folder}/*.parquet")))
+
+
+def summary(conn, query):
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT class, count(*), sum(amount), sum(id), min(time), max(time) FROM ({query}) q "
+                    "GROUP BY class ORDER BY class")
+        return cur.fetchall()
+
+
+def table_summary(t: pa.Table):
+    out = {}
+    for row in zip(*(t.column(c).to_pylist() for c in ("class", "amount", "id", "time"))):
+        c, a, i, tm = row
+        s = out.setdefault(c, [c, 0, decimal.Decimal(0), 0, tm, tm])
+        s[1] += 1
+        s[2] += a
+        s[3] += i
+        s[4] = min(s[4], tm)
+        s[5] = max(s[5], tm)
+    return [tuple(v) for _, v in sorted(out.items())]
+
+
+def test_seed_then_extract_every_row_exactly_once(pg_schema, tmp_path):
+    dsn, schema, conn = pg_schema
+    table = f"{schema}.transactions"
+    seed(dsn, table, 50_000)
+    extract(dsn, tmp_path / "tx", "--table", table, "--partitions", "8")
+    t = read_parquet(tmp_path / "tx")
+    assert t.num_rows == 50_000 and len(set(t.column("id").to_pylist())) == 50_000
+    assert table_summary(t) == summary(conn, f"SELECT * FROM {table}")
+    assert t.schema.field("amount").type == pa.decimal128(10, 2)
+    assert t.schema.field("class").type == pa.int16() and t.schema.field("v1").type == pa.float64()
+    bq = json.loads((tmp_path / "tx" / "tx.schema.json").read_text())
+    assert [f["name"] for f in bq] == t.schema.names
+    assert {f["name"]: f["type"] for f in bq}["amount"] == "NUMERIC"
+    fraud = sum(t.column("class").to_pylist()) / t.num_rows
+    assert 0.0008 < fraud < 0.003
+
+
+def test_cleaning_query_to_csv(pg_schema, tmp_path):
+    dsn, schema, conn = pg_schema
+    table = f"{schema}.transactions"
+    seed(dsn, table, 20_000)
+    query = f"SELECT id, time, amount, class FROM {table} WHERE amount > 10"
+    extract(dsn, tmp_path / "clean", "--query", query, "--partition_column", "id", "--format", "csv")
+    import csv
+    rows = []
+    for f in sorted(glob.glob(f"{tmp_path}/clean/*.csv")):
+        records = list(csv.reader(open(f)))
+        assert records[0] == ["id", "time", "amount", "class"]
+        rows += records[1:]
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT count(*), sum(id), sum(amount) FROM ({query}) q")
+        n, ids, amount = cur.fetchone()
+    assert len(rows) == n and sum(int(r[0]) for r in rows) == ids
+    assert sum(decimal.Decimal(r[2]) for r in rows) == amount
+
+
+@pytest.mark.parametrize("ddl,values", [
+    ("k integer", [None, 1, 2, 3, 1000000]),
+    ("k numeric(12,3)", [None, decimal.Decimal("-1.5"), decimal.Decimal("0.001"), decimal.Decimal("99.999")]),
+    ("k date", [None, datetime.date(1999, 1, 1), datetime.date(2024, 2, 29)]),
+    ("k timestamp", [None, datetime.datetime(2001, 1, 1, 0, 0, 0, 1), datetime.datetime(2030, 5, 5)]),
+    ("k timestamptz", [None, datetime.datetime(2001, 1, 1, tzinfo=datetime.timezone.utc)]),
+])
+def test_key_types_null_keys_and_skew(pg_schema, tmp_path, ddl, values):
+    dsn, schema, conn = pg_schema
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.k ({ddl}, n serial, note text, flag boolean, doc jsonb)")
+        # Skew: most rows share the smallest key.
+        rows = [(v,) for v in values] + [(values[1],)] * 3000
+        cur.executemany(f"INSERT INTO {schema}.k (k, note, flag, doc) VALUES (%s, 'a,\"b\"', true, "
+                        "'{\"x\": 1}')", rows)
+    extract(dsn, tmp_path / "k", "--table", f"{schema}.k", "--partition_column", "k", "--partitions", "5")
+    t = read_parquet(tmp_path / "k")
+    assert sorted(t.column("n").to_pylist()) == list(range(1, len(rows) + 1))
+    assert t.column("k").null_count == 1
+    assert set(t.column("note").to_pylist()) == {'a,"b"'} and set(t.column("flag").to_pylist()) == {True}
+    assert json.loads(t.column("doc")[0].as_py()) == {"x": 1}
+    got = sorted((v for v in t.column("k").to_pylist() if v is not None), key=str)
+    want = sorted((v for v, in rows if v is not None), key=str)
+    if ddl.endswith("timestamptz"):
+        got = [v.replace(tzinfo=datetime.timezone.utc) if v.tzinfo is None else v for v in got]
+    assert got == want
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_empty_and_one_row_tables(pg_schema, tmp_path, rows):
+    dsn, schema, conn = pg_schema
+    seed(dsn, f"{schema}.tiny", 1)
+    if rows == 0:
+        with conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {schema}.tiny")
+    extract(dsn, tmp_path / "tiny", "--table", f"{schema}.tiny", "--format", "csv")
+    lines = [line for f in glob.glob(f"{tmp_path}/tiny/*.csv") for line in open(f).read().splitlines()[1:]]
+    assert len(lines) == rows
+
+
+def test_all_parts_read_one_snapshot(pg_schema, tmp_path):
+    """Rows changed after the launcher exported its snapshot are not seen by any reader."""
+    dsn, schema, conn = pg_schema
+    table = f"{schema}.snap"
+    seed(dsn, table, 30_000)
+    before = summary(conn, f"SELECT * FROM {table}")
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT id, amount, class FROM {table}")
+        expected = cur.fetchall()
+    query = sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "snap"))
+    plan = plan_read(dsn, query, "id", 4, chunk_rows=2_000)
+    with conn.cursor() as cur:  # a writer commits while the extraction has not read anything yet
+        cur.execute(f"DELETE FROM {table} WHERE id % 3 = 0")
+        cur.execute(f"UPDATE {table} SET amount = amount + 1 WHERE id % 3 = 1")
+        cur.execute(f"INSERT INTO {table} SELECT id + 100000, time, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, "
+                    f"v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, amount, "
+                    f"class FROM {table} WHERE id < 500")
+    try:
+        with TestPipeline() as p:
+            rows = (p | ReadFromPostgres(dsn, plan, 4)
+                    | beam.FlatMap(lambda b: zip(*(b.column(c).to_pylist() for c in ("id", "amount", "class")))))
+            assert_that(rows, equal_to(expected))
+    finally:
+        plan.snapshot_conn.close()
+    assert summary(conn, f"SELECT * FROM {table}") != before
+
+
+def test_killed_connection_mid_partition_is_read_again_whole(pg_schema, tmp_path):
+    dsn, schema, conn = pg_schema
+    table = f"{schema}.killed"
+    seed(dsn, table, 150_000)
+    killed = []
+
+    def killer():
+        watcher = psycopg2.connect(dsn)
+        watcher.autocommit = True
+        deadline = time.monotonic() + 60
+        with watcher.cursor() as cur:
+            while time.monotonic() < deadline and not killed:
+                cur.execute("SELECT pid FROM pg_stat_activity WHERE application_name = 'ml-dataset-pipeline' "
+                            "AND query LIKE 'COPY%%' AND state = 'active' AND pid <> pg_backend_pid()")
+                pids = [r[0] for r in cur.fetchall()]
+                if pids:
+                    cur.execute("SELECT pg_terminate_backend(%s)", (pids[0],))
+                    killed.append(pids[0])
+                time.sleep(0.005)
+        watcher.close()
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    extract(dsn, tmp_path / "killed", "--table", table, "--partitions", "2")
+    thread.join()
+    assert killed, "the test did not manage to kill a reading connection"
+    t = read_parquet(tmp_path / "killed")
+    assert t.num_rows == 150_000 and len(set(t.column("id").to_pylist())) == 150_000
+    assert table_summary(t) == summary(conn, f"SELECT * FROM {table}")
+
+
+def test_password_is_never_printed_nor_recorded(pg_dsn, tmp_path):
+    parts = pg.check_dsn(pg_dsn)
+    bad = psycopg2.extensions.make_dsn(**{**parts, "user": "no_such_role_x", "password": "s3cretPW"})
+    result = run_cli("pipelines.extract_postgres", "--dsn", bad, "--table", "t", "--output", str(tmp_path / "o"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "s3cretPW" not in result.stderr + result.stdout and "no_such_role_x" in result.stderr
+    assert not (tmp_path / "o").exists()
+    assert extract_postgres._without_connection_args(["--dsn", bad, "--dsn=x", "--table", "t"]) == ["--table", "t"]
+    assert "s3cretPW" not in pg.redact("postgresql://u:s3cretPW@h/db")
+
+
+def test_bad_inputs_are_one_line_exit_2_and_write_nothing(pg_schema, tmp_path):
+    dsn, schema, conn = pg_schema
+    seed(dsn, f"{schema}.good", 10)
+    cases = [
+        (["--table", f"{schema}.missing"], "missing"),
+        (["--table", f"{schema}.good", "--partition_column", "nope"], "'nope'"),
+        (["--table", "good; DROP TABLE x"], "'good; DROP TABLE x'"),
+        (["--table", 'go"od'], "'go\"od'"),
+        (["--table", f"{schema}.good", "--partition_column", "id; x"], "'id; x'"),
+        (["--query", f"DELETE FROM {schema}.good"], "DELETE"),
+        (["--query", f"SELECT 1; DROP TABLE {schema}.good"], "DROP"),
+        (["--query", f"SELECT * FROM {schema}.good"], "--partition_column"),
+        (["--table", f"{schema}.good", "--partition_column", "v1"], "'v1'"),
+        (["--table", f"{schema}.good", "--format", "xml"], "'xml'"),
+        (["--table", f"{schema}.good", "--partitions", "0"], "'0'"),
+        ([], "--table or --query"),
+    ]
+    for args, named in cases:
+        result = run_cli("pipelines.extract_postgres", "--dsn", dsn, "--output", str(tmp_path / "o"), *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and named in result.stderr, (args, result.stderr)
+        assert not (tmp_path / "o").exists()
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {schema}.good")
+        assert cur.fetchone()[0] == 10
+
+
+def test_unreachable_server_is_a_clear_error_after_retries(tmp_path):
+    started = time.monotonic()
+    result = run_cli("pipelines.extract_postgres", "--dsn", "postgresql://postgres:pw@127.0.0.1:1/postgres",
+                     "--table", "t", "--output", str(tmp_path / "o"))
+    assert result.returncode == 2 and "cannot connect" in result.stderr and "pw@" not in result.stderr
+    assert time.monotonic() - started < 60

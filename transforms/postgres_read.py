@@ -1,0 +1,318 @@
+"""Reading a PostgreSQL query in parallel, exactly once per row, as Arrow record batches.
+
+The launcher (:func:`plan_read`) describes the query's columns, finds the bounds of the partition key and
+exports a snapshot. :class:`ReadKeyRangesFn` is a splittable DoFn whose restriction is a range of the key,
+mapped onto integers (:class:`KeyKind`): it claims a chunk of keys at a time by claiming the chunk's *last*
+position, so a split (initial or dynamic) can only fall after a chunk it has started. Each chunk is read in one
+``COPY (SELECT ...) TO STDOUT`` inside a REPEATABLE READ transaction that imports the launcher's snapshot, and
+parsed by Arrow's CSV reader with the query's types; a chunk that fails (a lost connection) is read again whole
+before any of its rows are emitted, so nothing is lost or duplicated. Rows whose key is NULL are one more
+restriction of their own.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass
+
+import apache_beam as beam
+import psycopg2
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.core import RestrictionProvider
+from psycopg2 import extensions, sql
+
+from transforms import pg
+from transforms.progress import NAMESPACE
+
+_LOG = logging.getLogger(__name__)
+CHUNK_ROWS = 100_000
+
+# PostgreSQL type OID -> (Arrow type, BigQuery type). NUMERIC is decided by its precision and scale.
+_TYPES = {
+    16: (pa.bool_(), "BOOL"),
+    20: (pa.int64(), "INT64"), 23: (pa.int32(), "INT64"), 21: (pa.int16(), "INT64"), 26: (pa.int64(), "INT64"),
+    700: (pa.float32(), "FLOAT64"), 701: (pa.float64(), "FLOAT64"),
+    25: (pa.string(), "STRING"), 1043: (pa.string(), "STRING"), 1042: (pa.string(), "STRING"),
+    19: (pa.string(), "STRING"), 2950: (pa.string(), "STRING"),
+    114: (pa.string(), "STRING"), 3802: (pa.string(), "STRING"),  # json, jsonb
+    1082: (pa.date32(), "DATE"),
+    1114: (pa.timestamp("us"), "DATETIME"), 1184: (pa.timestamp("us", tz="UTC"), "TIMESTAMP"),
+}
+
+
+class UnsupportedQuery(ValueError):
+    """The query or its key cannot be read as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    arrow_type: pa.DataType
+    bigquery_type: str
+
+
+def describe(conn, query: sql.Composable) -> list[Column]:
+    """The query's columns and their Arrow and BigQuery types (the query is planned, not run)."""
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(query))
+        columns = []
+        for d in cur.description:
+            if d.type_code == 1700:  # numeric
+                p, s = d.precision, d.scale
+                if p is None or p > 38 or p <= 0 or s is None or s < 0:
+                    columns.append(Column(d.name, pa.decimal128(38, 9), "BIGNUMERIC"))
+                else:
+                    columns.append(Column(d.name, pa.decimal128(p, s), "NUMERIC" if s <= 9 else "BIGNUMERIC"))
+            elif d.type_code in _TYPES:
+                a, b = _TYPES[d.type_code]
+                columns.append(Column(d.name, a, b))
+            else:
+                cur.execute("SELECT format_type(%s, NULL)", (d.type_code,))
+                raise UnsupportedQuery(f"column {d.name!r} has type {cur.fetchone()[0]}, which is not supported yet")
+        return columns
+
+
+@dataclass(frozen=True)
+class KeyKind:
+    """How key values map onto integers (for ranges) and back into SQL bounds that an index can use."""
+
+    name: str
+    to_int: str  # SQL with {} for the key: an integer (bigint) for min/max
+    bound: str  # SQL with {} for an integer literal: the key value where that integer range starts
+
+    def bound_sql(self, position: int) -> sql.Composable:
+        return sql.SQL(self.bound).format(sql.Literal(position))
+
+
+_KEY_KINDS = {
+    "integer": KeyKind("integer", "({})::bigint", "{}"),
+    "date": KeyKind("date", "({} - DATE '1970-01-01')::bigint", "(DATE '1970-01-01' + {}::integer)"),
+    "timestamp": KeyKind("timestamp", "floor(extract(epoch FROM {}) * 1000000)::bigint",
+                         "(TIMESTAMP 'epoch' + {} * INTERVAL '1 microsecond')"),
+    "timestamptz": KeyKind("timestamptz", "floor(extract(epoch FROM {}) * 1000000)::bigint",
+                           "(TIMESTAMPTZ 'epoch' + {} * INTERVAL '1 microsecond')"),
+}
+
+
+def key_kind(column: Column) -> KeyKind:
+    t = column.arrow_type
+    if pa.types.is_integer(t):
+        return _KEY_KINDS["integer"]
+    if pa.types.is_date32(t):
+        return _KEY_KINDS["date"]
+    if pa.types.is_timestamp(t):
+        return _KEY_KINDS["timestamptz" if t.tz else "timestamp"]
+    if pa.types.is_decimal(t):
+        scale = 10 ** t.scale
+        return KeyKind(f"numeric({t.scale})", f"floor(({{}}) * {scale})::bigint", f"({{}}::numeric / {scale})")
+    raise UnsupportedQuery(f"partition column {column.name!r} is {t}: expected an integer, numeric, date or "
+                           "timestamp column")
+
+
+@dataclass(frozen=True)
+class ReadPart:
+    """One element of the read: the key range [start, stop) of the query's rows, or its NULL-key rows."""
+
+    query: str  # composed SQL text (identifiers quoted by psycopg2.sql), no secrets
+    key: str  # quoted key identifier
+    kind: KeyKind
+    start: int
+    stop: int
+    nulls: bool
+    chunk_keys: int
+    snapshot: str | None
+
+
+def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None) -> sql.Composable:
+    key = sql.SQL(part.key)
+    if part.nulls:
+        where = sql.SQL("{} IS NULL").format(key)
+    else:
+        where = sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
+            k=key, lo=part.kind.bound_sql(lo), hi=part.kind.bound_sql(hi))
+    return sql.SQL("COPY (SELECT * FROM ({q}) AS q WHERE {w}) TO STDOUT WITH (FORMAT csv)").format(
+        q=sql.SQL(part.query), w=where)
+
+
+class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
+    """ReadPart -> Arrow record batches of its rows (see the module's docstring). Its own restriction provider:
+    the initial restrictions are ``partitions`` equal key ranges."""
+
+    def __init__(self, dsn: str, columns: list[Column], partitions: int, retries: int = pg.RETRIES):
+        self._dsn = dsn  # without a password: libpq takes it from PGPASSWORD or .pgpass
+        self._names = [c.name for c in columns]
+        self._types = {c.name: c.arrow_type for c in columns}
+        self._retries = retries
+        self._partitions = partitions
+        self._conn = None
+        self._rows = Metrics.counter(NAMESPACE, "postgres_rows")
+        self._retried = Metrics.counter(NAMESPACE, "postgres_chunk_retries")
+
+    def initial_restriction(self, part: ReadPart):
+        return OffsetRange(part.start, part.stop)
+
+    def create_tracker(self, restriction):
+        return OffsetRestrictionTracker(restriction)
+
+    def split(self, part: ReadPart, restriction):
+        if part.nulls:
+            yield restriction
+            return
+        span = restriction.stop - restriction.start
+        n = max(1, min(self._partitions, span))
+        for i in range(n):
+            a = restriction.start + span * i // n
+            b = restriction.start + span * (i + 1) // n
+            if b > a:
+                yield OffsetRange(a, b)
+
+    def restriction_size(self, part, restriction):
+        return restriction.size()
+
+    def setup(self):
+        self._conn = None
+
+    def _connection(self):
+        if self._conn is None or self._conn.closed:
+            self._conn = pg.connect(self._dsn)
+            self._conn.set_session(isolation_level=extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True)
+            with self._conn.cursor() as cur:
+                cur.execute("SET TIME ZONE 'UTC'")
+            self._conn.commit()
+        return self._conn
+
+    def teardown(self):
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+
+    def _read(self, part: ReadPart, lo: int | None, hi: int | None) -> pa.Table:
+        """The rows of [lo, hi) (or the NULL keys) as a table, retrying a lost connection from the start."""
+        copy = None
+        for attempt in range(self._retries + 1):
+            try:
+                conn = self._connection()
+                copy = copy or _ranges_sql(part, lo, hi).as_string(conn)
+                buf = io.BytesIO()
+                with conn.cursor() as cur:
+                    if part.snapshot:
+                        cur.execute("SET TRANSACTION SNAPSHOT %s", (part.snapshot,))
+                    cur.copy_expert(copy, buf)
+                conn.rollback()  # read-only: nothing to commit
+                return _parse(buf.getvalue(), self._names, self._types)
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                if self._conn is not None:
+                    try:
+                        self._conn.close()
+                    except Exception:
+                        pass
+                self._conn = None
+                if attempt == self._retries:
+                    raise pg.ConnectionFailed(f"reading {part.key} range [{lo}, {hi}) failed after "
+                                              f"{self._retries} retries: {str(e).strip()[:200]}") from None
+                self._retried.inc()
+                _LOG.warning("connection lost while reading a chunk; reading it again (%s)", str(e).strip()[:200])
+                time.sleep(min(0.5 * 2 ** attempt, 8))
+        raise AssertionError("unreachable")
+
+    def process(self, part: ReadPart, tracker=beam.DoFn.RestrictionParam()):
+        if part.nulls:
+            if tracker.try_claim(tracker.current_restriction().start):
+                yield from self._emit(self._read(part, None, None))
+            return
+        position = tracker.current_restriction().start
+        while True:
+            stop = tracker.current_restriction().stop
+            if position >= stop:
+                return
+            end = min(position + part.chunk_keys, stop)
+            # Claiming the chunk's last key keeps the whole chunk ours: splits fall after a claimed position.
+            if not tracker.try_claim(end - 1):
+                continue  # the stop moved below end - 1 meanwhile: try again with the new stop
+            yield from self._emit(self._read(part, position, end))
+            position = end
+
+    def _emit(self, table: pa.Table):
+        self._rows.inc(table.num_rows)
+        yield from table.to_batches()
+
+
+def _parse(data: bytes, names: list[str], types: dict) -> pa.Table:
+    if not data:
+        return pa.schema([(n, types[n]) for n in names]).empty_table()
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+            true_values=["t"], false_values=["f"]))
+
+
+@dataclass
+class ReadPlan:
+    columns: list[Column]
+    parts: list[ReadPart]
+    estimated_rows: int
+    snapshot_conn: object  # keep open until the pipeline has finished: it holds the exported snapshot
+
+
+def plan_read(dsn: str, query: sql.Composable, key: str, partitions: int, lower: str | None = None,
+              upper: str | None = None, chunk_rows: int = CHUNK_ROWS) -> ReadPlan:
+    """Describe the query, export a snapshot and cut the key's range (in that snapshot) into read parts."""
+    conn = pg.connect(dsn)
+    conn.set_session(isolation_level=extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True)
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_export_snapshot()")
+        snapshot = cur.fetchone()[0]
+        columns = describe(conn, query)
+        by_name = {c.name: c for c in columns}
+        if key not in by_name:
+            raise UnsupportedQuery(f"--partition_column: {key!r} is not a column of the query "
+                                   f"(columns: {', '.join(by_name)})")
+        kind = key_kind(by_name[key])
+        k = sql.Identifier(key)
+        q = sql.SQL("SELECT {mn}, {mx}, count(*) FILTER (WHERE {k} IS NULL) > 0 FROM ({q}) AS q").format(
+            mn=sql.SQL("min(" + kind.to_int + ")").format(k), mx=sql.SQL("max(" + kind.to_int + ")").format(k),
+            k=k, q=query)
+        cur.execute(q)
+        lo, hi, has_nulls = cur.fetchone()
+        if lower is not None or upper is not None:
+            cur.execute(sql.SQL("SELECT " + kind.to_int + ", " + kind.to_int).format(
+                sql.Literal(lower) if lower is not None else sql.SQL("NULL"),
+                sql.Literal(upper) if upper is not None else sql.SQL("NULL")))
+            lo_b, hi_b = cur.fetchone()
+            lo = lo_b if lo_b is not None and lo is not None and lo_b < lo else lo
+            hi = hi_b if hi_b is not None and hi is not None and hi_b > hi else hi
+        cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) SELECT * FROM ({}) AS q").format(query))
+        estimated = int(cur.fetchone()[0][0]["Plan"]["Plan Rows"])
+    query_text = query.as_string(conn)
+    key_text = k.as_string(conn)
+    parts = []
+    if lo is not None:
+        span = hi + 1 - lo
+        chunk = max(1, span * chunk_rows // max(estimated, 1))
+        parts.append(ReadPart(query_text, key_text, kind, lo, hi + 1, False, chunk, snapshot))
+    if has_nulls:
+        parts.append(ReadPart(query_text, key_text, kind, 0, 1, True, 1, snapshot))
+    return ReadPlan(columns, parts, estimated, conn)
+
+
+class ReadFromPostgres(beam.PTransform):
+    """The parts of a :class:`ReadPlan` -> Arrow record batches of every row, each exactly once."""
+
+    def __init__(self, dsn: str, plan: ReadPlan, partitions: int):
+        super().__init__()
+        self._dsn = dsn
+        self._plan = plan
+        self._partitions = partitions
+
+    def expand(self, pbegin):
+        fn = ReadKeyRangesFn(self._dsn, self._plan.columns, self._partitions)
+        return (pbegin
+                | "Parts" >> beam.Create(self._plan.parts)
+                | "ReadKeyRanges" >> beam.ParDo(fn).with_output_types(pa.RecordBatch))

@@ -22,7 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from psycopg2 import sql
 
 from pipelines import cli
-from pipelines.outputs import check_output
+from pipelines.outputs import OutputOptions, check_output
 from pipelines.seed_postgres import add_connection_args, dsn_from, table_identifier
 from transforms import pg
 from transforms.postgres_read import ReadFromPostgres, UnsupportedQuery, plan_read
@@ -49,14 +49,6 @@ class ExtractOptions(PipelineOptions):
         parser.add_argument("--partitions", default="4", help="Key ranges to start with (runners may split more).")
         parser.add_argument("--lower_bound", default=None, help="Lowest key to plan for (default: the minimum).")
         parser.add_argument("--upper_bound", default=None, help="Highest key to plan for (default: the maximum).")
-        parser.add_argument("--output", default=None, help="Local folder or gs://bucket/prefix for the files.")
-        parser.add_argument("--format", default="parquet", help="csv or parquet.")
-        parser.add_argument("--compression", default=None,
-                            help="CSV: none or gzip (default none). Parquet: snappy, gzip, zstd or none "
-                                 "(default snappy).")
-        parser.add_argument("--num_shards", default="0", help="Files; 0 lets the runner decide.")
-        parser.add_argument("--overwrite", action="store_true", default=False,
-                            help="Replace shards a previous run left at --output.")
 
 
 def _query(args) -> tuple[sql.Composable, str | None]:
@@ -109,6 +101,7 @@ def _without_connection_args(argv: list[str]) -> list[str]:
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
+    OutputOptions._add_argparse_args(p)
     ExtractOptions._add_argparse_args(p)
     args, _ = p.parse_known_args(argv)
     query, table = _query(args)

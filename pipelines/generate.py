@@ -27,7 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from pipelines import cli
-from pipelines.outputs import check_output
+from pipelines.outputs import DEFAULT_OUTPUT, OutputOptions, check_output
 from transforms import schema
 from transforms.progress import NAMESPACE, CountRows, reset_progress
 from transforms.sinks import CSV_COMPRESSIONS, PARQUET_CODECS, WriteCsv, WriteParquet, file_suffix
@@ -59,16 +59,6 @@ class GenerateOptions(PipelineOptions):
                  "dataset (films=1.7GB,clients=2GB). The row count is worked out from a sample so that the "
                  "files land within a few percent of it.")
         parser.add_argument(
-            "--output", default="./out",
-            help="Local folder or gs://bucket/prefix; each dataset goes to <output>/<dataset>/.")
-        parser.add_argument("--format", default="csv", help="csv or parquet.")
-        parser.add_argument(
-            "--compression", default=None,
-            help="CSV: none or gzip (default none). Parquet: snappy, gzip, zstd or none (default snappy).")
-        parser.add_argument(
-            "--num_shards", default="0",
-            help="Files per dataset; 0 lets the runner decide (one per bundle of work).")
-        parser.add_argument(
             "--seed", default=str(DEFAULT_SEED),
             help="Seed of the generators (0 to 2**64-1). Row i of a dataset depends only on (seed, dataset, i).")
         parser.add_argument(
@@ -78,9 +68,6 @@ class GenerateOptions(PipelineOptions):
         parser.add_argument(
             "--block_rows", default=str(DEFAULT_BLOCK_ROWS),
             help="Rows generated per element (record batch). Changes speed and memory, never the data.")
-        parser.add_argument(
-            "--overwrite", action="store_true", default=False,
-            help="Replace the shards a previous run left in <output>/<dataset>/ (refused otherwise).")
         parser.add_argument(
             "--no_progress", action="store_true", default=False,
             help="Do not print progress lines while a local run works.")
@@ -182,6 +169,7 @@ def _check_date_format(fmt: str) -> str:
 def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
     """Parses and checks this job's options; returns the config and the remaining (Beam) arguments."""
     p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
+    OutputOptions._add_argparse_args(p)
     GenerateOptions._add_argparse_args(p)
     args, beam_args = p.parse_known_args(argv)
     names = _datasets(args.datasets)
@@ -202,7 +190,7 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
     block_rows = _whole("--block_rows", args.block_rows, 1, f"a whole number from 1 to {MAX_BLOCK_ROWS}",
                         MAX_BLOCK_ROWS)
     date_format = _check_date_format(args.date_format)
-    output = check_output(args.output, names)
+    output = check_output(args.output or DEFAULT_OUTPUT, names)
     if args.rows is not None:
         rows = _whole("--rows", args.rows, 1, f"a positive whole number of rows up to {MAX_ROWS:,}", MAX_ROWS)
         targets = None

@@ -5,7 +5,36 @@ from __future__ import annotations
 import os
 import re
 
+from apache_beam.options.pipeline_options import PipelineOptions
+
 from pipelines import cli
+
+DEFAULT_OUTPUT = "./out"
+
+
+class OutputOptions(PipelineOptions):
+    """Where and how every job writes its files.
+
+    Declared once for all jobs: Beam parses the options of every PipelineOptions class loaded in a process
+    with one parser, so two jobs may not each declare ``--output``.
+    """
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument(
+            "--output", default=None,
+            help=f"Local folder or gs://bucket/prefix (generate: each dataset goes to <output>/<dataset>/; "
+                 f"default {DEFAULT_OUTPUT} for generate, required by the others).")
+        parser.add_argument("--format", default="csv", help="csv or parquet.")
+        parser.add_argument(
+            "--compression", default=None,
+            help="CSV: none or gzip (default none). Parquet: snappy, gzip, zstd or none (default snappy).")
+        parser.add_argument(
+            "--num_shards", default="0",
+            help="Files per dataset; 0 lets the runner decide (one per bundle of work).")
+        parser.add_argument(
+            "--overwrite", action="store_true", default=False,
+            help="Replace the shards a previous run left at the output (refused otherwise, so runs never mix).")
 
 _GCS = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(/.*)?$")
 

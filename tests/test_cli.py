@@ -14,3 +14,13 @@ def test_usage_error_is_one_line_and_exit_2(capsys):
 
     assert cli.main_wrapper("prog", run, []) == 2
     assert capsys.readouterr().err == "prog: error: --rows: expected a positive whole number of rows, got '-5'\n"
+
+
+def test_every_job_options_class_can_live_in_one_process():
+    """Beam parses all PipelineOptions classes loaded in a process with one parser: no flag may clash."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines import extract_postgres, generate  # noqa: F401
+
+    options = PipelineOptions(["--output", "x", "--rows", "5", "--table", "t"]).get_all_options()
+    assert options["output"] == "x" and options["rows"] == "5" and options["table"] == "t"

@@ -27,7 +27,8 @@ def seed(dsn, table, rows, *extra):
 
 
 def extract(dsn, output, *args):
-    assert extract_postgres.run(["--dsn", dsn, "--output", str(output), *args]) == 0
+    fmt = [] if "--format" in args else ["--format", "parquet"]
+    assert extract_postgres.run(["--dsn", dsn, "--output", str(output), *fmt, *args]) == 0
 
 
 def read_parquet(folder):

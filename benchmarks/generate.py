@@ -12,7 +12,6 @@ import argparse
 import csv
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -72,12 +71,13 @@ def pipeline(datasets: str, size_args: list[str], out: Path) -> tuple[float, flo
     """pipelines.generate on the DirectRunner (both cores, its default); wall seconds and peak RSS in MiB."""
     cmd = [sys.executable, "-m", "pipelines.generate", "--datasets", datasets, *size_args,
            "--output", str(out), "--overwrite", "--no_progress"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
     seconds = time.perf_counter() - t
-    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
-    return seconds, peak
+    if os.waitstatus_to_exitcode(status):
+        raise subprocess.CalledProcessError(os.waitstatus_to_exitcode(status), cmd)
+    return seconds, usage.ru_maxrss / 1024
 
 
 def size_of(folder: Path) -> int:

@@ -1,0 +1,93 @@
+"""Extraction speed from PostgreSQL: the client-side limit, the original approach and extract_postgres, in one run.
+
+    python benchmarks/extract.py [--rows 2000000] [--dsn postgresql://postgres@127.0.0.1/postgres]
+
+Seeds a transactions table (kept between runs when it already has --rows rows), then prints rows/s and MB/s for
+(a) psycopg2 ``COPY (SELECT ...) TO STDOUT`` into a file, (b) the original design (fetchall into pandas, then
+Parquet), (c) ``python -m pipelines.extract_postgres`` on the DirectRunner with 2 partitions to Parquet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = "bench_transactions"
+
+
+def size_of(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def copy_to_file(dsn: str, out: Path):
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur, open(out, "wb") as f:
+        cur.copy_expert(f"COPY (SELECT * FROM {TABLE}) TO STDOUT WITH (FORMAT csv)", f)
+
+
+def original(dsn: str, out: Path):
+    import pandas as pd
+
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM {TABLE}")
+        rows = cur.fetchall()
+        frame = pd.DataFrame(rows, columns=[d.name for d in cur.description])
+    frame.to_parquet(out)
+
+
+def pipeline(dsn: str, out: Path) -> float:
+    return run_measured([sys.executable, "-m", "pipelines.extract_postgres", "--dsn", dsn, "--table", TABLE,
+                         "--partitions", "2", "--format", "parquet", "--output", str(out), "--overwrite"])
+
+
+def run_measured(cmd) -> float:
+    """Runs cmd from the project folder; its own peak RSS in MiB."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return usage.ru_maxrss / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--dsn", default=os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1/postgres"))
+    args = ap.parse_args()
+    with psycopg2.connect(args.dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT CASE WHEN to_regclass(%s) IS NULL THEN -1 ELSE "
+                    "(SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)) END", (TABLE, TABLE))
+        existing = cur.fetchone()[0]
+    if existing != args.rows:
+        subprocess.run([sys.executable, "-m", "pipelines.seed_postgres", "--dsn", args.dsn, "--table", TABLE,
+                        "--rows", str(args.rows), "--replace"], check=True, cwd=ROOT)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        # (c) before (b): a child forked from a parent that holds (b)'s 2M rows would report their memory too.
+        for name, fn, out in (("(a) psycopg2 COPY TO STDOUT into a file", copy_to_file, tmp / "a.csv"),
+                              ("(c) extract_postgres, 2 partitions, Parquet", pipeline, tmp / "c"),
+                              ("(b) fetchall into pandas, then Parquet", original, tmp / "b.parquet")):
+            t = time.perf_counter()
+            peak = fn(args.dsn, out)
+            s = time.perf_counter() - t
+            results.append((name, s, size_of(out), peak))
+    print(f"{'approach':<46} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'MB/s':>7} {'peak MiB':>9}")
+    for name, s, size, peak in results:
+        print(f"{name:<46} {args.rows:>10,} {s:>8.2f} {args.rows / s:>10,.0f} {size / s / 1e6:>7.1f} "
+              f"{'' if peak is None else f'{peak:,.0f}':>9}")
+    a, c, b = (r[1] for r in results)
+    print(f"\n(c)/(a) = {a / c:.2f}, (c)/(b) = {b / c:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -233,3 +233,33 @@ def test_unreachable_server_is_a_clear_error_after_retries(tmp_path):
                      "--table", "t", "--output", str(tmp_path / "o"))
     assert result.returncode == 2 and "cannot connect" in result.stderr and "pw@" not in result.stderr
     assert time.monotonic() - started < 60
+
+
+def test_dsn_from_the_pg_environment_and_from_a_file_and_gcs_output(pg_schema, tmp_path, gcs_emulator):
+    dsn, schema, conn = pg_schema
+    table = f"{schema}.env"
+    seed(dsn, table, 3000)
+    parts = pg.check_dsn(dsn)
+    env = {"PGHOST": parts.get("host", "127.0.0.1"), "PGPORT": parts.get("port", "5432"),
+           "PGUSER": parts.get("user", "postgres"), "PGDATABASE": parts.get("dbname", "postgres"), **gcs_emulator}
+    result = run_cli("pipelines.extract_postgres", "--table", table, "--output", "gs://test-bucket/env",
+                     "--format", "csv", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "3,000 rows" in result.stdout
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+    client = storage.Client(project="local-project", credentials=AnonymousCredentials(),
+                            client_options={"api_endpoint": gcs_emulator["STORAGE_EMULATOR_HOST"]})
+    names = sorted(b.name for b in client.list_blobs("test-bucket", prefix="env/"))
+    assert "env/env.schema.json" in names and any(n.endswith(".csv") for n in names)
+    lines = sum(len(client.bucket("test-bucket").blob(n).download_as_text().splitlines()) - 1
+                for n in names if n.endswith(".csv"))
+    assert lines == 3000
+    dsn_file = tmp_path / "dsn.txt"
+    dsn_file.write_text(dsn + "\n")
+    result = run_cli("pipelines.extract_postgres", "--dsn_file", str(dsn_file), "--table", table,
+                     "--output", str(tmp_path / "f"))
+    assert result.returncode == 0, result.stderr
+    result = run_cli("pipelines.extract_postgres", "--dsn_file", str(tmp_path / "missing.txt"), "--table", table,
+                     "--output", str(tmp_path / "g"))
+    assert result.returncode == 2 and "missing.txt" in result.stderr

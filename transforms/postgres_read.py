@@ -176,6 +176,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
 
     def setup(self):
         self._conn = None
+        self._connection()  # opened once per DoFn instance; reopened only after a lost connection
 
     def _connection(self):
         if self._conn is None or self._conn.closed:

@@ -169,11 +169,12 @@ def run(argv=None) -> int:
         beam_argv += ["--direct_num_workers", "0", "--direct_running_mode", "multi_threading"]
     options = PipelineOptions(beam_argv)
     import pyarrow as pa
-    arrow_schema = pa.schema([(c.name, c.arrow_type) for c in plan.columns])
+    arrow_schema = pa.schema([(c.name, c.arrow_type) for c in plan.columns])  # Parquet: arrays as lists
     started = time.monotonic()
     try:
         with beam.Pipeline(options=options) as pipeline:
-            batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions)
+            batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions,
+                                                            arrays_as_lists=file_format == "parquet")
             if file_format == "csv":
                 header = (",".join(c.name for c in plan.columns) + "\n").encode()
                 _ = batches | "Write" >> WriteCsv(prefix, header, compression, num_shards, metrics_name=name)
@@ -182,7 +183,7 @@ def run(argv=None) -> int:
         result = pipeline.result
     finally:
         plan.snapshot_conn.close()
-    schema_json = [{"name": c.name, "type": c.bigquery_type, "mode": "NULLABLE"} for c in plan.columns]
+    schema_json = [c.bigquery_field(arrays_as_lists=file_format == "parquet") for c in plan.columns]
     with FileSystems.create(f"{output}/{name}.schema.json") as f:
         f.write(json.dumps(schema_json, indent=2).encode() + b"\n")
     rows = 0

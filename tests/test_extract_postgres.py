@@ -263,3 +263,29 @@ def test_dsn_from_the_pg_environment_and_from_a_file_and_gcs_output(pg_schema, t
     result = run_cli("pipelines.extract_postgres", "--dsn_file", str(tmp_path / "missing.txt"), "--table", table,
                      "--output", str(tmp_path / "g"))
     assert result.returncode == 2 and "missing.txt" in result.stderr
+
+
+def test_arrays_become_lists_and_repeated_fields(pg_schema, tmp_path):
+    dsn, schema, conn = pg_schema
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.arr (id int PRIMARY KEY, ints int[], words text[], xs float8[])")
+        cur.execute(f"""INSERT INTO {schema}.arr VALUES
+            (1, '{{1,2,NULL}}', '{{"a,b","say \\"hi\\"",c}}', '{{1.5}}'),
+            (2, NULL, '{{}}', NULL),
+            (3, '{{}}', NULL, '{{-0.25,2e10}}')""")
+    extract(dsn, tmp_path / "arr", "--table", f"{schema}.arr")
+    t = read_parquet(tmp_path / "arr").sort_by("id")
+    assert t.schema.field("ints").type == pa.list_(pa.int32())
+    assert t.column("ints").to_pylist() == [[1, 2, None], None, []]
+    assert t.column("words").to_pylist() == [["a,b", 'say "hi"', "c"], [], None]
+    assert t.column("xs").to_pylist() == [[1.5], None, [-0.25, 2e10]]
+    bq = {f["name"]: f for f in json.loads((tmp_path / "arr" / "arr.schema.json").read_text())}
+    assert bq["ints"] == {"name": "ints", "type": "INT64", "mode": "REPEATED"}
+    assert bq["words"]["type"] == "STRING" and bq["id"]["mode"] == "NULLABLE"
+    # In CSV, arrays are JSON text (BigQuery loads no REPEATED field from CSV).
+    extract(dsn, tmp_path / "arrcsv", "--table", f"{schema}.arr", "--format", "csv")
+    import csv
+    rows = sorted(r for f in glob.glob(f"{tmp_path}/arrcsv/*.csv") for r in list(csv.reader(open(f)))[1:])
+    assert rows[0] == ["1", "[1,2,null]", '["a,b","say \\"hi\\"","c"]', "[1.5]"]
+    bq = {f["name"]: f for f in json.loads((tmp_path / "arrcsv" / "arrcsv.schema.json").read_text())}
+    assert bq["ints"] == {"name": "ints", "type": "STRING", "mode": "NULLABLE"}

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import apache_beam as beam
 import psycopg2
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
@@ -28,6 +30,7 @@ from psycopg2 import extensions, sql
 
 from transforms import pg
 from transforms.progress import NAMESPACE
+from transforms.text import concatenated_bytes
 
 _LOG = logging.getLogger(__name__)
 CHUNK_ROWS = 100_000
@@ -43,6 +46,8 @@ _TYPES = {
     1082: (pa.date32(), "DATE"),
     1114: (pa.timestamp("us"), "DATETIME"), 1184: (pa.timestamp("us", tz="UTC"), "TIMESTAMP"),
 }
+# Array type OID -> element OID. Arrays travel as JSON text (to_json) and become Arrow lists, BigQuery REPEATED.
+_ARRAYS = {1005: 21, 1007: 23, 1016: 20, 1021: 700, 1022: 701, 1009: 25, 1015: 1043, 1000: 16}
 
 
 class UnsupportedQuery(ValueError):
@@ -54,6 +59,25 @@ class Column:
     name: str
     arrow_type: pa.DataType
     bigquery_type: str
+
+    @property
+    def is_array(self) -> bool:
+        return pa.types.is_list(self.arrow_type)
+
+    @property
+    def csv_type(self) -> pa.DataType:
+        """The type COPY's CSV text is parsed as (arrays come as JSON text)."""
+        return pa.string() if self.is_array else self.arrow_type
+
+    def bigquery_field(self, arrays_as_lists: bool = True) -> dict:
+        if self.is_array and not arrays_as_lists:  # JSON text in a CSV file
+            return {"name": self.name, "type": "STRING", "mode": "NULLABLE"}
+        return {"name": self.name, "type": self.bigquery_type, "mode": "REPEATED" if self.is_array else "NULLABLE"}
+
+    def select_sql(self) -> sql.Composable:
+        if self.is_array:
+            return sql.SQL("to_json({c})::text AS {c}").format(c=sql.Identifier(self.name))
+        return sql.Identifier(self.name)
 
 
 def describe(conn, query: sql.Composable) -> list[Column]:
@@ -71,6 +95,9 @@ def describe(conn, query: sql.Composable) -> list[Column]:
             elif d.type_code in _TYPES:
                 a, b = _TYPES[d.type_code]
                 columns.append(Column(d.name, a, b))
+            elif d.type_code in _ARRAYS:
+                a, b = _TYPES[_ARRAYS[d.type_code]]
+                columns.append(Column(d.name, pa.list_(a), b))
             else:
                 cur.execute("SELECT format_type(%s, NULL)", (d.type_code,))
                 raise UnsupportedQuery(f"column {d.name!r} has type {cur.fetchone()[0]}, which is not supported yet")
@@ -126,6 +153,7 @@ class ReadPart:
     nulls: bool
     chunk_keys: int
     snapshot: str | None
+    select_list: str = "*"  # composed SQL: the columns, arrays as JSON text
 
 
 def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None) -> sql.Composable:
@@ -135,18 +163,20 @@ def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None) -> sql.Composabl
     else:
         where = sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
             k=key, lo=part.kind.bound_sql(lo), hi=part.kind.bound_sql(hi))
-    return sql.SQL("COPY (SELECT * FROM ({q}) AS q WHERE {w}) TO STDOUT WITH (FORMAT csv)").format(
-        q=sql.SQL(part.query), w=where)
+    return sql.SQL("COPY (SELECT {s} FROM ({q}) AS q WHERE {w}) TO STDOUT WITH (FORMAT csv)").format(
+        s=sql.SQL(part.select_list), q=sql.SQL(part.query), w=where)
 
 
 class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
     """ReadPart -> Arrow record batches of its rows (see the module's docstring). Its own restriction provider:
     the initial restrictions are ``partitions`` equal key ranges."""
 
-    def __init__(self, dsn: str, columns: list[Column], partitions: int, retries: int = pg.RETRIES):
+    def __init__(self, dsn: str, columns: list[Column], partitions: int, retries: int = pg.RETRIES,
+                 arrays_as_lists: bool = True):
         self._dsn = dsn  # without a password: libpq takes it from PGPASSWORD or .pgpass
         self._names = [c.name for c in columns]
-        self._types = {c.name: c.arrow_type for c in columns}
+        self._types = {c.name: c.csv_type for c in columns}
+        self._arrays = {c.name: c.arrow_type for c in columns if c.is_array and arrays_as_lists}
         self._retries = retries
         self._partitions = partitions
         self._conn = None
@@ -204,7 +234,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                         cur.execute("SET TRANSACTION SNAPSHOT %s", (part.snapshot,))
                     cur.copy_expert(copy, buf)
                 conn.rollback()  # read-only: nothing to commit
-                return _parse(buf.getvalue(), self._names, self._types)
+                return _lists_from_json(_parse(buf.getvalue(), self._names, self._types), self._arrays)
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
                 if self._conn is not None:
                     try:
@@ -240,6 +270,22 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
     def _emit(self, table: pa.Table):
         self._rows.inc(table.num_rows)
         yield from table.to_batches()
+
+
+def _lists_from_json(table: pa.Table, arrays: dict) -> pa.Table:
+    """Array columns arrive as JSON text ('[1,2,null]'); Arrow's JSON reader turns them into lists at once."""
+    for name, list_type in arrays.items():
+        i = table.schema.get_field_index(name)
+        text = pc.fill_null(table.column(name).combine_chunks(), "null")
+        lines = pc.binary_join_element_wise('{"v":', text, "}\n", "")
+        if len(lines):
+            data = concatenated_bytes(lines.cast(pa.string()))
+            values = pajson.read_json(io.BytesIO(data), parse_options=pajson.ParseOptions(
+                explicit_schema=pa.schema([("v", list_type)]))).column("v")
+        else:
+            values = pa.chunked_array([], list_type)
+        table = table.set_column(i, pa.field(name, list_type), values)
+    return table
 
 
 def _parse(data: bytes, names: list[str], types: dict) -> pa.Table:
@@ -293,27 +339,33 @@ def plan_read(dsn: str, query: sql.Composable, key: str, partitions: int, lower:
         estimated = int(cur.fetchone()[0][0]["Plan"]["Plan Rows"])
     query_text = query.as_string(conn)
     key_text = k.as_string(conn)
+    select_list = sql.SQL(", ").join(c.select_sql() for c in columns).as_string(conn)
     parts = []
     if lo is not None:
         span = hi + 1 - lo
         chunk = max(1, span * chunk_rows // max(estimated, 1))
-        parts.append(ReadPart(query_text, key_text, kind, lo, hi + 1, False, chunk, snapshot))
+        parts.append(ReadPart(query_text, key_text, kind, lo, hi + 1, False, chunk, snapshot, select_list))
     if has_nulls:
-        parts.append(ReadPart(query_text, key_text, kind, 0, 1, True, 1, snapshot))
+        parts.append(ReadPart(query_text, key_text, kind, 0, 1, True, 1, snapshot, select_list))
     return ReadPlan(columns, parts, estimated, conn)
 
 
 class ReadFromPostgres(beam.PTransform):
-    """The parts of a :class:`ReadPlan` -> Arrow record batches of every row, each exactly once."""
+    """The parts of a :class:`ReadPlan` -> Arrow record batches of every row, each exactly once.
 
-    def __init__(self, dsn: str, plan: ReadPlan, partitions: int):
+    Array columns become Arrow lists, or stay JSON text with ``arrays_as_lists=False`` (for CSV files).
+    """
+
+    def __init__(self, dsn: str, plan: ReadPlan, partitions: int, arrays_as_lists: bool = True):
         super().__init__()
+        self._arrays_as_lists = arrays_as_lists
         self._dsn = dsn
         self._plan = plan
         self._partitions = partitions
 
     def expand(self, pbegin):
-        fn = ReadKeyRangesFn(self._dsn, self._plan.columns, self._partitions)
+        fn = ReadKeyRangesFn(self._dsn, self._plan.columns, self._partitions,
+                             arrays_as_lists=self._arrays_as_lists)
         return (pbegin
                 | "Parts" >> beam.Create(self._plan.parts)
                 | "ReadKeyRanges" >> beam.ParDo(fn).with_output_types(pa.RecordBatch))

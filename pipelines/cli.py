@@ -14,6 +14,24 @@ class UsageError(Exception):
     """A mistake in what the user asked for: reported as one line, exit status 2, nothing written."""
 
 
+def whole(name: str, text, minimum: int, what: str, maximum: int | None = None) -> int:
+    """``text`` as a whole number in [minimum, maximum], or a UsageError naming the option and the value."""
+    try:
+        value = int(str(text).strip().replace("_", ""))
+    except ValueError:
+        raise UsageError(f"{name}: expected {what}, got {text!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise UsageError(f"{name}: expected {what}, got {text!r}")
+    return value
+
+
+def with_local_defaults(argv: list[str]) -> list[str]:
+    """Locally, use every core unless told otherwise: numpy, Arrow and the database release the GIL."""
+    if any(a.startswith(("--runner", "--direct_num_workers", "--direct_running_mode")) for a in argv):
+        return list(argv)
+    return [*argv, "--direct_num_workers", "0", "--direct_running_mode", "multi_threading"]
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad command line in one line (no usage dump) and leaves Beam's flags alone."""
 

@@ -22,12 +22,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from psycopg2 import sql
 
 from pipelines import cli
-from pipelines.outputs import OutputOptions, check_output
+from pipelines.outputs import OutputOptions, check_output, file_format_and_compression
+from pipelines.outputs import num_shards as output_num_shards
 from pipelines.seed_postgres import add_connection_args, dsn_from, table_identifier
 from transforms import pg
 from transforms.postgres_read import ReadFromPostgres, UnsupportedQuery, plan_read
 from transforms.progress import NAMESPACE
-from transforms.sinks import CSV_COMPRESSIONS, PARQUET_CODECS, WriteCsv, WriteParquet, file_suffix
+from transforms.sinks import WriteCsv, WriteParquet, file_suffix
 
 PROG = "python -m pipelines.extract_postgres"
 _SELECT = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
@@ -107,24 +108,9 @@ def run(argv=None) -> int:
     query, table = _query(args)
     if args.partition_column is not None and not _COLUMN.match(args.partition_column):
         raise cli.UsageError(f"--partition_column: expected a column name, got {args.partition_column!r}")
-    try:
-        partitions = int(args.partitions)
-        assert 1 <= partitions <= 10_000
-    except (ValueError, AssertionError):
-        raise cli.UsageError(
-            f"--partitions: expected a whole number from 1 to 10000, got {args.partitions!r}") from None
-    try:
-        num_shards = int(args.num_shards)
-        assert num_shards >= 0
-    except (ValueError, AssertionError):
-        raise cli.UsageError(f"--num_shards: expected a whole number >= 0, got {args.num_shards!r}") from None
-    file_format = (args.format or "").lower()
-    if file_format not in ("csv", "parquet"):
-        raise cli.UsageError(f"--format: expected csv or parquet, got {args.format!r}")
-    allowed = tuple(CSV_COMPRESSIONS) if file_format == "csv" else PARQUET_CODECS
-    compression = (args.compression or allowed[0]).lower()
-    if compression not in allowed:
-        raise cli.UsageError(f"--compression: expected one of {', '.join(allowed)}, got {args.compression!r}")
+    partitions = cli.whole("--partitions", args.partitions, 1, "a whole number from 1 to 10000", 10_000)
+    num_shards = output_num_shards(args)
+    file_format, compression = file_format_and_compression(args)
     if not args.output:
         raise cli.UsageError("--output: give a local folder or gs://bucket/prefix for the files")
     output = check_output(args.output, [])
@@ -164,10 +150,7 @@ def run(argv=None) -> int:
     if existing:
         FileSystems.delete(existing)
 
-    beam_argv = _without_connection_args(argv)
-    if not any(a.startswith(("--runner", "--direct_num_workers", "--direct_running_mode")) for a in beam_argv):
-        beam_argv += ["--direct_num_workers", "0", "--direct_running_mode", "multi_threading"]
-    options = PipelineOptions(beam_argv)
+    options = PipelineOptions(cli.with_local_defaults(_without_connection_args(argv)))
     import pyarrow as pa
     arrow_schema = pa.schema([(c.name, c.arrow_type) for c in plan.columns])  # Parquet: arrays as lists
     started = time.monotonic()

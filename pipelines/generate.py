@@ -27,17 +27,17 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from pipelines import cli
-from pipelines.outputs import DEFAULT_OUTPUT, OutputOptions, check_output
+from pipelines.outputs import DEFAULT_OUTPUT, OutputOptions, check_output, file_format_and_compression
+from pipelines.outputs import num_shards as output_num_shards
 from transforms import schema
 from transforms.progress import NAMESPACE, CountRows, reset_progress
-from transforms.sinks import CSV_COMPRESSIONS, PARQUET_CODECS, WriteCsv, WriteParquet, file_suffix
+from transforms.sinks import WriteCsv, WriteParquet, file_suffix
 from transforms.sizes import SAMPLE_ROWS, encoded_bytes_per_row, parse_size, rows_for_size, shard_overhead_bytes
 from transforms.source import DEFAULT_BLOCK_ROWS, GenerateDataset
 from transforms.text import render_dates
 
 PROG = "python -m pipelines.generate"
 DEFAULT_SEED = 42
-FORMATS = ("csv", "parquet")
 MAX_BLOCK_ROWS = 1 << 22
 MAX_ROWS = 10**15
 
@@ -105,16 +105,6 @@ class GenerateConfig:
 
 # --- checking the command line ------------------------------------------------------------------------------
 
-def _whole(name: str, text: str, minimum: int, what: str, maximum: int | None = None) -> int:
-    try:
-        value = int(str(text).strip().replace("_", ""))
-    except ValueError:
-        raise cli.UsageError(f"{name}: expected {what}, got {text!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        raise cli.UsageError(f"{name}: expected {what}, got {text!r}")
-    return value
-
-
 def _datasets(text: str) -> list[str]:
     names = [n.strip() for n in str(text).split(",")]
     for n in names:
@@ -173,26 +163,19 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
     GenerateOptions._add_argparse_args(p)
     args, beam_args = p.parse_known_args(argv)
     names = _datasets(args.datasets)
-    file_format = args.format.strip().lower()
-    if file_format not in FORMATS:
-        raise cli.UsageError(f"--format: expected csv or parquet, got {args.format!r}")
-    allowed = tuple(CSV_COMPRESSIONS) if file_format == "csv" else PARQUET_CODECS
-    compression = (args.compression or allowed[0]).strip().lower()
-    if compression not in allowed:
-        raise cli.UsageError(
-            f"--compression: expected one of {', '.join(allowed)} for {file_format}, got {args.compression!r}")
+    file_format, compression = file_format_and_compression(args)
     if args.rows is not None and args.target_size is not None:
         raise cli.UsageError("give --rows or --target_size, not both")
     if args.rows is None and args.target_size is None:
         raise cli.UsageError("give --rows N or --target_size SIZE (e.g. --rows 1000000 or --target_size 1.7GB)")
-    seed = _whole("--seed", args.seed, 0, "a whole number from 0 to 2**64-1", (1 << 64) - 1)
-    num_shards = _whole("--num_shards", args.num_shards, 0, "a whole number of files >= 0 (0: the runner decides)")
-    block_rows = _whole("--block_rows", args.block_rows, 1, f"a whole number from 1 to {MAX_BLOCK_ROWS}",
+    seed = cli.whole("--seed", args.seed, 0, "a whole number from 0 to 2**64-1", (1 << 64) - 1)
+    num_shards = output_num_shards(args)
+    block_rows = cli.whole("--block_rows", args.block_rows, 1, f"a whole number from 1 to {MAX_BLOCK_ROWS}",
                         MAX_BLOCK_ROWS)
     date_format = _check_date_format(args.date_format)
     output = check_output(args.output or DEFAULT_OUTPUT, names)
     if args.rows is not None:
-        rows = _whole("--rows", args.rows, 1, f"a positive whole number of rows up to {MAX_ROWS:,}", MAX_ROWS)
+        rows = cli.whole("--rows", args.rows, 1, f"a positive whole number of rows up to {MAX_ROWS:,}", MAX_ROWS)
         targets = None
     else:
         targets = _target_sizes(args.target_size, names)
@@ -344,10 +327,8 @@ def summarise(config: GenerateConfig, result, seconds: float) -> str:
 
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    config, beam_args = parse_config(argv)
-    if not any(a.startswith(("--runner", "--direct_num_workers", "--direct_running_mode")) for a in beam_args):
-        # Locally, use every core by default: numpy and Arrow release the GIL, so threads scale.
-        argv += ["--direct_num_workers", "0", "--direct_running_mode", "multi_threading"]
+    config, _ = parse_config(argv)
+    argv = cli.with_local_defaults(argv)
     options = _beam_options(argv)  # Beam's options and this job's, recorded with the pipeline
     _check_dataflow(options, config)
     existing = _existing_shards(config)

@@ -8,6 +8,7 @@ import re
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines import cli
+from transforms.sinks import CSV_COMPRESSIONS, PARQUET_CODECS
 
 DEFAULT_OUTPUT = "./out"
 
@@ -66,3 +67,20 @@ def check_output(output: str, datasets: list[str]) -> str:
         if os.path.isdir(sub) and not os.access(sub, os.W_OK | os.X_OK):
             raise cli.UsageError(f"--output: cannot write to {sub!r}")
     return output
+
+
+def file_format_and_compression(args) -> tuple[str, str]:
+    """The checked --format and --compression (the format's default compression when none is given)."""
+    file_format = (args.format or "").strip().lower()
+    if file_format not in ("csv", "parquet"):
+        raise cli.UsageError(f"--format: expected csv or parquet, got {args.format!r}")
+    allowed = tuple(CSV_COMPRESSIONS) if file_format == "csv" else PARQUET_CODECS
+    compression = (args.compression or allowed[0]).strip().lower()
+    if compression not in allowed:
+        raise cli.UsageError(
+            f"--compression: expected one of {', '.join(allowed)} for {file_format}, got {args.compression!r}")
+    return file_format, compression
+
+
+def num_shards(args) -> int:
+    return cli.whole("--num_shards", args.num_shards, 0, "a whole number of files >= 0 (0: the runner decides)")

@@ -181,7 +181,10 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
         targets = _target_sizes(args.target_size, names)
     plans = []
     for name in names:
-        bpr = encoded_bytes_per_row(name, file_format, compression, seed, date_format, block_rows=block_rows)
+        # With --rows the size only feeds estimates (a small sample will do); a target size needs a real one.
+        sample = SAMPLE_ROWS if targets is not None else 8192
+        bpr = encoded_bytes_per_row(name, file_format, compression, seed, date_format, sample_rows=sample,
+                                    block_rows=min(block_rows, sample))
         if targets is None:
             n = rows
         else:

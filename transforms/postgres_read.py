@@ -323,11 +323,14 @@ def plan_read(dsn: str, query: sql.Composable, key: str, partitions: int, lower:
                                    f"(columns: {', '.join(by_name)})")
         kind = key_kind(by_name[key])
         k = sql.Identifier(key)
-        q = sql.SQL("SELECT {mn}, {mx}, count(*) FILTER (WHERE {k} IS NULL) > 0 FROM ({q}) AS q").format(
-            mn=sql.SQL("min(" + kind.to_int + ")").format(k), mx=sql.SQL("max(" + kind.to_int + ")").format(k),
-            k=k, q=query)
-        cur.execute(q)
-        lo, hi, has_nulls = cur.fetchone()
+        # min() and max() of the bare column, so that an index on it answers them; EXISTS stops at the first NULL.
+        bounds = "SELECT {lo}, {hi} FROM (SELECT min({k}) AS lo, max({k}) AS hi FROM ({q}) AS q) AS b"
+        cur.execute(sql.SQL(bounds).format(
+            lo=sql.SQL(kind.to_int).format(sql.SQL("b.lo")), hi=sql.SQL(kind.to_int).format(sql.SQL("b.hi")),
+            k=k, q=query))
+        lo, hi = cur.fetchone()
+        cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM ({q}) AS q WHERE {k} IS NULL)").format(q=query, k=k))
+        has_nulls = cur.fetchone()[0]
         if lower is not None or upper is not None:
             cur.execute(sql.SQL("SELECT " + kind.to_int + ", " + kind.to_int).format(
                 sql.Literal(lower) if lower is not None else sql.SQL("NULL"),

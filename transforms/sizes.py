@@ -7,9 +7,9 @@ import re
 import zlib
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from transforms.generators import generator
+from transforms.sinks import parquet_writer
 from transforms.text import record_batch_to_csv
 
 _UNITS = {
@@ -47,7 +47,9 @@ def encoded_bytes_per_row(dataset: str, file_format: str, compression: str, seed
         return len(text) / sample_rows
     sink = io.BytesIO()
     table = pa.Table.from_batches([batch]).cast(generator(dataset).schema.arrow_schema)
-    pq.write_table(table, sink, compression=compression, row_group_size=block_rows)
+    with parquet_writer(sink, table.schema, compression) as writer:
+        for start in range(0, table.num_rows, block_rows):  # one row group per generated block
+            writer.write_table(table.slice(start, block_rows))
     return (sink.tell() - shard_overhead_bytes(dataset, file_format, compression)) / sample_rows
 
 
@@ -61,7 +63,8 @@ def shard_overhead_bytes(dataset: str, file_format: str, compression: str) -> in
             return len(c.compress(header)) + len(c.flush())
         return len(header)
     sink = io.BytesIO()
-    pq.write_table(schema.arrow_schema.empty_table(), sink, compression=compression)
+    with parquet_writer(sink, schema.arrow_schema, compression):
+        pass
     return sink.tell()
 
 

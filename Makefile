@@ -20,7 +20,9 @@ test: install
 	$(BIN)/python -m pytest
 
 bench: install
+	$(BIN)/pip install --quiet pandas  # the extraction baseline only
 	$(BIN)/python benchmarks/generate.py
+	$(BIN)/python benchmarks/extract.py
 
 clean:
 	rm -rf out .pytest_cache build *.egg-info

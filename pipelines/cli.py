@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import sys
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 USAGE_EXIT = 2
 FAILURE_EXIT = 1
@@ -30,6 +34,30 @@ def with_local_defaults(argv: list[str]) -> list[str]:
     if any(a.startswith(("--runner", "--direct_num_workers", "--direct_running_mode")) for a in argv):
         return list(argv)
     return [*argv, "--direct_num_workers", "0", "--direct_running_mode", "multi_threading"]
+
+
+def beam_options(argv) -> PipelineOptions:
+    """Beam's own options, checked before anything is touched: a bad one is a usage error, not a crash."""
+    options = PipelineOptions(argv)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            options.get_all_options()
+    except SystemExit:
+        lines = [line for line in err.getvalue().splitlines() if line.strip()]
+        raise UsageError(lines[-1].split("error: ", 1)[-1] if lines else "bad Beam pipeline option") from None
+    runner = options.view_as(StandardOptions).runner
+    if runner:
+        from apache_beam.runners.runner import create_runner
+        try:
+            create_runner(runner)
+        except ValueError:
+            raise UsageError(f"--runner: unknown runner {runner!r}: expected DirectRunner or DataflowRunner") from None
+    return options
+
+
+def is_local(options: PipelineOptions) -> bool:
+    return options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -17,12 +17,14 @@ import sys
 import time
 
 import apache_beam as beam
+import psycopg2
+import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from psycopg2 import sql
 
 from pipelines import cli
-from pipelines.outputs import OutputOptions, check_output, file_format_and_compression
+from pipelines.outputs import OutputOptions, Shards, check_output, claim, file_format_and_compression, run_pipeline
 from pipelines.outputs import num_shards as output_num_shards
 from pipelines.seed_postgres import add_connection_args, dsn_from, table_identifier
 from transforms import pg
@@ -137,35 +139,25 @@ def run(argv=None) -> int:
         raise cli.UsageError(str(e)) from None
     except UnsupportedQuery as e:
         raise cli.UsageError(str(e)) from None
-    except Exception as e:  # SQL errors in the query: the server's first line says what is wrong
-        import psycopg2
-        if isinstance(e, psycopg2.Error):
-            raise cli.UsageError(f"the query failed: {str(e).strip().splitlines()[0]}") from None
-        raise
+    except psycopg2.Error as e:  # SQL errors in the query: the server's first line says what is wrong
+        raise cli.UsageError(f"the query failed: {str(e).strip().splitlines()[0]}") from None
 
-    existing = [m.path for r in FileSystems.match([f"{prefix}-*-of-*{suffix}"]) for m in r.metadata_list]
-    if existing and not args.overwrite:
-        plan.snapshot_conn.close()
-        raise cli.UsageError(f"--output: {output!r} already holds {len(existing)} shard(s); add --overwrite")
-    if existing:
-        FileSystems.delete(existing)
-
-    options = PipelineOptions(cli.with_local_defaults(_without_connection_args(argv)))
-    import pyarrow as pa
-    arrow_schema = pa.schema([(c.name, c.arrow_type) for c in plan.columns])  # Parquet: arrays as lists
-    started = time.monotonic()
+    shards = Shards(prefix, suffix)
     try:
-        with beam.Pipeline(options=options) as pipeline:
-            batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions,
-                                                            arrays_as_lists=file_format == "parquet")
-            if file_format == "csv":
-                header = (",".join(c.name for c in plan.columns) + "\n").encode()
-                _ = batches | "Write" >> WriteCsv(prefix, header, compression, num_shards, metrics_name=name)
-            else:
-                _ = batches | "Write" >> WriteParquet(prefix, arrow_schema, compression, num_shards)
-        result = pipeline.result
+        options = cli.beam_options(cli.with_local_defaults(_without_connection_args(argv)))
+        claim([shards], output, args.overwrite)
+        pipeline = beam.Pipeline(options=options)
+        batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions, arrays_as_lists=file_format == "parquet")
+        if file_format == "csv":
+            header = (",".join(c.name for c in plan.columns) + "\n").encode()
+            _ = batches | "Write" >> WriteCsv(prefix, header, compression, num_shards, metrics_name=name)
+        else:
+            arrow_schema = pa.schema([(c.name, c.arrow_type) for c in plan.columns])  # arrays as lists
+            _ = batches | "Write" >> WriteParquet(prefix, arrow_schema, compression, num_shards)
+        started = time.monotonic()
+        result = run_pipeline(PROG, pipeline, [shards], cli.is_local(options))
     finally:
-        plan.snapshot_conn.close()
+        plan.snapshot_conn.close()  # the snapshot is needed until the last reader has finished
     schema_json = [c.bigquery_field(arrays_as_lists=file_format == "parquet") for c in plan.columns]
     with FileSystems.create(f"{output}/{name}.schema.json") as f:
         f.write(json.dumps(schema_json, indent=2).encode() + b"\n")
@@ -173,7 +165,7 @@ def run(argv=None) -> int:
     for c in result.metrics().query()["counters"]:
         if c.key.metric.namespace == NAMESPACE and c.key.metric.name == "postgres_rows":
             rows += c.committed
-    files = [m for r in FileSystems.match([f"{prefix}-*-of-*{suffix}"]) for m in r.metadata_list]
+    files = [m for r in FileSystems.match([shards.pattern]) for m in r.metadata_list]
     seconds = time.monotonic() - started
     size = sum(m.size_in_bytes for m in files)
     print(f"{name}: {rows:,} rows, {len(files)} files, {size:,} bytes in {seconds:.1f} s "

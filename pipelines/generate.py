@@ -10,15 +10,8 @@ locally). ``--help`` lists the options of this job.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import glob
-import io
-import os
-import shutil
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -27,7 +20,15 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from pipelines import cli
-from pipelines.outputs import DEFAULT_OUTPUT, OutputOptions, check_output, file_format_and_compression
+from pipelines.outputs import (
+    DEFAULT_OUTPUT,
+    OutputOptions,
+    Shards,
+    check_output,
+    claim,
+    file_format_and_compression,
+    run_pipeline,
+)
 from pipelines.outputs import num_shards as output_num_shards
 from transforms import schema
 from transforms.progress import NAMESPACE, CountRows, reset_progress
@@ -100,7 +101,7 @@ class GenerateConfig:
         return file_suffix(self.file_format, self.compression)
 
     def shard_pattern(self, plan: DatasetPlan) -> str:
-        return f"{plan.output_prefix}-*-of-*{self.suffix}"
+        return Shards(plan.output_prefix, self.suffix).pattern
 
 
 # --- checking the command line ------------------------------------------------------------------------------
@@ -218,76 +219,12 @@ def _check_dataflow(options: PipelineOptions, config: GenerateConfig):
         raise cli.UsageError(f"--temp_location: expected gs://bucket/path, got {gcp.temp_location!r}")
 
 
-def _beam_options(argv) -> PipelineOptions:
-    """Beam's own options, checked before anything is touched: a bad one is a usage error, not a crash."""
-    options = PipelineOptions(argv)
-    err = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(err):
-            options.get_all_options()
-    except SystemExit:
-        lines = [line for line in err.getvalue().splitlines() if line.strip()]
-        raise cli.UsageError(lines[-1].split("error: ", 1)[-1] if lines else "bad Beam pipeline option") from None
-    runner = options.view_as(StandardOptions).runner
-    if runner:
-        from apache_beam.runners.runner import create_runner
-        try:
-            create_runner(runner)
-        except ValueError:
-            raise cli.UsageError(
-                f"--runner: unknown runner {runner!r}: expected DirectRunner or DataflowRunner") from None
-    return options
-
-
-def _existing_shards(config: GenerateConfig) -> list[str]:
-    found = []
-    for plan in config.datasets:
-        for result in FileSystems.match([config.shard_pattern(plan)]):
-            found.extend(m.path for m in result.metadata_list)
-    return found
-
-
-def _remove_partial_output(config: GenerateConfig):
-    """After a failed or interrupted run: remove the sinks' temporary folders and any shard already renamed.
-
-    Shards at the final paths can only be this run's: a run refuses to start over earlier shards unless
-    --overwrite removed them first.
-    """
-    for plan in config.datasets:
-        folder = plan.output_prefix.rsplit("/", 1)[0]
-        for pattern in (f"{folder}/beam-temp-{plan.name}-*", config.shard_pattern(plan)):
-            try:
-                paths = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-                if paths:
-                    FileSystems.delete(paths)
-            except Exception:
-                pass
-        if not folder.startswith("gs://"):  # local temp folders outlive their files
-            for temp in glob.glob(f"{glob.escape(folder)}/beam-temp-{glob.escape(plan.name)}-*"):
-                shutil.rmtree(temp, ignore_errors=True)
-
-
-def _stop_cleanly_on_signals(config: GenerateConfig):
-    """Ctrl-C or SIGTERM during a local run: clean up and leave at once.
-
-    The DirectRunner's worker threads would otherwise carry on to the end, ignoring the interrupt.
-    """
-    def stop(signum, frame):
-        print(f"{PROG}: interrupted; removing partial output", file=sys.stderr, flush=True)
-        _remove_partial_output(config)
-        os._exit(130)
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-
-
 # --- the pipeline -------------------------------------------------------------------------------------------
 
 def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = None) -> beam.Pipeline:
     """The unrun pipeline: for each dataset, generate record batches and write them as shards."""
     options = options or PipelineOptions()
-    local = options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct")
+    local = cli.is_local(options)
     p = beam.Pipeline(options=options)
     if local:
         reset_progress()
@@ -332,27 +269,15 @@ def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     config, _ = parse_config(argv)
     argv = cli.with_local_defaults(argv)
-    options = _beam_options(argv)  # Beam's options and this job's, recorded with the pipeline
+    options = cli.beam_options(argv)  # Beam's options and this job's, recorded with the pipeline
     _check_dataflow(options, config)
-    existing = _existing_shards(config)
-    if existing and not config.overwrite:
-        raise cli.UsageError(
-            f"--output: {config.output!r} already holds {len(existing)} shard(s) such as {existing[0]!r}; "
-            "add --overwrite to replace them or choose another --output")
-    if existing:
-        FileSystems.delete(existing)
+    shards = [Shards(plan.output_prefix, config.suffix) for plan in config.datasets]
+    claim(shards, config.output, config.overwrite)
     for plan in config.datasets:
         print(f"{plan.name}: {plan.rows:,} rows (about {plan.rows * plan.bytes_per_row / 1e6:,.0f} MB of "
               f"{config.file_format}) -> {plan.output_prefix}-SSSSS-of-NNNNN{config.suffix}", file=sys.stderr)
-    if options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct"):
-        _stop_cleanly_on_signals(config)
     started = time.monotonic()
-    try:
-        result = build_pipeline(config, options).run()
-        result.wait_until_finish()
-    except BaseException:
-        _remove_partial_output(config)
-        raise
+    result = run_pipeline(PROG, build_pipeline(config, options), shards, cli.is_local(options))
     print(summarise(config, result, time.monotonic() - started))
     return 0
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import shutil
+import signal
+import sys
+import threading
+from dataclasses import dataclass
 
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines import cli
@@ -84,3 +91,76 @@ def file_format_and_compression(args) -> tuple[str, str]:
 
 def num_shards(args) -> int:
     return cli.whole("--num_shards", args.num_shards, 0, "a whole number of files >= 0 (0: the runner decides)")
+
+
+@dataclass(frozen=True)
+class Shards:
+    """The files of one sink: ``<prefix>-SSSSS-of-NNNNN<suffix>``, and its temp folders beside them."""
+
+    prefix: str
+    suffix: str
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}-*-of-*{self.suffix}"
+
+    def existing(self) -> list[str]:
+        return [m.path for r in FileSystems.match([self.pattern]) for m in r.metadata_list]
+
+    def remove_partial(self):
+        """After a failed or interrupted run: the sink's temp folders and any shard already renamed.
+
+        Shards at the final paths can only be this run's: :func:`claim` refused or removed earlier ones.
+        """
+        folder, name = self.prefix.rsplit("/", 1)
+        for pattern in (f"{folder}/beam-temp-{name}-*", self.pattern):
+            try:
+                paths = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+                if paths:
+                    FileSystems.delete(paths)
+            except Exception:
+                pass
+        if not folder.startswith("gs://"):  # local temp folders outlive their files
+            for temp in glob.glob(f"{glob.escape(folder)}/beam-temp-{glob.escape(name)}-*"):
+                shutil.rmtree(temp, ignore_errors=True)
+
+
+def claim(shards: list[Shards], output: str, overwrite: bool):
+    """Refuses to write over an earlier run's shards (so runs never mix), or removes them with --overwrite."""
+    existing = [path for s in shards for path in s.existing()]
+    if existing and not overwrite:
+        raise cli.UsageError(
+            f"--output: {output!r} already holds {len(existing)} shard(s) such as {existing[0]!r}; "
+            "add --overwrite to replace them or choose another --output")
+    if existing:
+        FileSystems.delete(existing)
+
+
+def stop_cleanly_on_signals(prog: str, shards: list[Shards]):
+    """Ctrl-C or SIGTERM during a local run: remove partial output and leave at once.
+
+    The DirectRunner's worker threads would otherwise carry on to the end, ignoring the interrupt.
+    """
+    def stop(signum, frame):
+        print(f"{prog}: interrupted; removing partial output", file=sys.stderr, flush=True)
+        for s in shards:
+            s.remove_partial()
+        os._exit(130)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+
+def run_pipeline(prog: str, pipeline, shards: list[Shards], local: bool):
+    """Runs ``pipeline`` to the end; on failure or interruption, removes what it had written."""
+    if local:
+        stop_cleanly_on_signals(prog, shards)
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+        return result
+    except BaseException:
+        for s in shards:
+            s.remove_partial()
+        raise

@@ -289,3 +289,14 @@ def test_arrays_become_lists_and_repeated_fields(pg_schema, tmp_path):
     assert rows[0] == ["1", "[1,2,null]", '["a,b","say \\"hi\\"","c"]', "[1.5]"]
     bq = {f["name"]: f for f in json.loads((tmp_path / "arrcsv" / "arrcsv.schema.json").read_text())}
     assert bq["ints"] == {"name": "ints", "type": "STRING", "mode": "NULLABLE"}
+
+
+def test_a_bad_beam_option_never_deletes_earlier_shards(pg_schema, tmp_path):
+    dsn, schema, conn = pg_schema
+    seed(dsn, f"{schema}.keep", 10)
+    extract(dsn, tmp_path / "keep", "--table", f"{schema}.keep")
+    before = sorted(p.name for p in (tmp_path / "keep").iterdir())
+    result = run_cli("pipelines.extract_postgres", "--dsn", dsn, "--table", f"{schema}.keep", "--format", "parquet",
+                     "--output", str(tmp_path / "keep"), "--overwrite", "--runner", "DirectRuner")
+    assert result.returncode == 2 and "'DirectRuner'" in result.stderr, result.stderr
+    assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == before

@@ -3,8 +3,9 @@
     python benchmarks/extract.py [--rows 2000000] [--dsn postgresql://postgres@127.0.0.1/postgres]
 
 Seeds a transactions table (kept between runs when it already has --rows rows), then prints rows/s and MB/s for
-(a) psycopg2 ``COPY (SELECT ...) TO STDOUT`` into a file, (b) the original design (fetchall into pandas, then
-Parquet), (c) ``python -m pipelines.extract_postgres`` on the DirectRunner with 2 partitions to Parquet.
+(a) psycopg2 ``COPY (SELECT ...) TO STDOUT`` into a file (and, for reference, the same in binary), (b) the
+original design (fetchall into pandas, then Parquet), (c) ``python -m pipelines.extract_postgres`` on the
+DirectRunner with 2 partitions to Parquet.
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ def size_of(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def copy_to_file(dsn: str, out: Path):
+def copy_to_file(dsn: str, out: Path, fmt: str = "csv"):
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur, open(out, "wb") as f:
-        cur.copy_expert(f"COPY (SELECT * FROM {TABLE}) TO STDOUT WITH (FORMAT csv)", f)
+        cur.copy_expert(f"COPY (SELECT * FROM {TABLE}) TO STDOUT WITH (FORMAT {fmt})", f)
+
+
+def binary_copy_to_file(dsn: str, out: Path):
+    copy_to_file(dsn, out, "binary")
 
 
 def original(dsn: str, out: Path):
@@ -74,6 +79,7 @@ def main() -> int:
         tmp = Path(tmp)
         # (c) before (b): a child forked from a parent that holds (b)'s 2M rows would report their memory too.
         for name, fn, out in (("(a) psycopg2 COPY TO STDOUT into a file", copy_to_file, tmp / "a.csv"),
+                              ("(a') the same, binary COPY (for reference)", binary_copy_to_file, tmp / "a.bin"),
                               ("(c) extract_postgres, 2 partitions, Parquet", pipeline, tmp / "c"),
                               ("(b) fetchall into pandas, then Parquet", original, tmp / "b.parquet")):
             t = time.perf_counter()
@@ -84,7 +90,7 @@ def main() -> int:
     for name, s, size, peak in results:
         print(f"{name:<46} {args.rows:>10,} {s:>8.2f} {args.rows / s:>10,.0f} {size / s / 1e6:>7.1f} "
               f"{'' if peak is None else f'{peak:,.0f}':>9}")
-    a, c, b = (r[1] for r in results)
+    a, _, c, b = (r[1] for r in results)
     print(f"\n(c)/(a) = {a / c:.2f}, (c)/(b) = {b / c:.2f}")
     return 0
 

@@ -35,6 +35,7 @@ from transforms.sinks import WriteCsv, WriteParquet, file_suffix
 PROG = "python -m pipelines.extract_postgres"
 _SELECT = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+CONSISTENCY = ("snapshot", "chunk")
 
 
 class ExtractOptions(PipelineOptions):
@@ -52,6 +53,10 @@ class ExtractOptions(PipelineOptions):
         parser.add_argument("--partitions", default="4", help="Key ranges to start with (runners may split more).")
         parser.add_argument("--lower_bound", default=None, help="Lowest key to plan for (default: the minimum).")
         parser.add_argument("--upper_bound", default=None, help="Highest key to plan for (default: the maximum).")
+        parser.add_argument("--consistency", default="snapshot", choices=CONSISTENCY,
+                            help="snapshot: every reader imports the launcher's exported snapshot, which the "
+                                 "launcher holds until the job ends; chunk: each chunk reads its own REPEATABLE "
+                                 "READ snapshot (for launchers that exit before the job ends).")
 
 
 def _query(args) -> tuple[sql.Composable, str | None]:
@@ -134,7 +139,8 @@ def run(argv=None) -> int:
         elif table is not None:
             _check_table(conn, table)
         conn.close()
-        plan = plan_read(dsn, query, key, partitions, args.lower_bound, args.upper_bound)
+        plan = plan_read(dsn, query, key, partitions, args.lower_bound, args.upper_bound,
+                         share_snapshot=args.consistency == "snapshot")
     except pg.ConnectionFailed as e:
         raise cli.UsageError(str(e)) from None
     except UnsupportedQuery as e:

@@ -12,6 +12,7 @@ import psycopg2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.io.restriction_trackers import OffsetRestrictionTracker
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from psycopg2 import sql
@@ -19,7 +20,7 @@ from psycopg2 import sql
 from pipelines import extract_postgres, seed_postgres
 from tests.conftest import run_cli
 from transforms import pg
-from transforms.postgres_read import ReadFromPostgres, plan_read
+from transforms.postgres_read import ReadFromPostgres, ReadKeyRangesFn, _next_chunk_keys, plan_read
 
 
 def seed(dsn, table, rows, *extra):
@@ -158,6 +159,21 @@ def test_all_parts_read_one_snapshot(pg_schema, tmp_path):
     assert summary(conn, f"SELECT * FROM {table}") != before
 
 
+def test_per_chunk_consistency_needs_no_launcher_snapshot_and_a_lost_snapshot_is_a_clear_error(pg_schema, tmp_path):
+    dsn, schema, conn = pg_schema
+    table = f"{schema}.chunked"
+    seed(dsn, table, 5_000)
+    extract(dsn, tmp_path / "chunked", "--table", table, "--consistency", "chunk")
+    t = read_parquet(tmp_path / "chunked")
+    assert t.num_rows == 5_000 and table_summary(t) == summary(conn, f"SELECT * FROM {table}")
+    # A launcher that ends before its readers (a template launcher that exits) takes the snapshot with it.
+    plan = plan_read(dsn, sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "chunked")), "id", 2)
+    plan.snapshot_conn.close()
+    with pytest.raises(Exception, match="snapshot .* no longer exists.*--consistency chunk"):
+        with TestPipeline() as p:
+            _ = p | ReadFromPostgres(dsn, plan, 2)
+
+
 def test_killed_connection_mid_partition_is_read_again_whole(pg_schema, tmp_path):
     dsn, schema, conn = pg_schema
     table = f"{schema}.killed"
@@ -215,6 +231,7 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(pg_schema, tmp_path):
         (["--table", f"{schema}.good", "--partition_column", "v1"], "'v1'"),
         (["--table", f"{schema}.good", "--format", "xml"], "'xml'"),
         (["--table", f"{schema}.good", "--partitions", "0"], "'0'"),
+        (["--table", f"{schema}.good", "--consistency", "strong"], "'strong'"),
         ([], "--table or --query"),
     ]
     for args, named in cases:
@@ -300,3 +317,112 @@ def test_a_bad_beam_option_never_deletes_earlier_shards(pg_schema, tmp_path):
                      "--output", str(tmp_path / "keep"), "--overwrite", "--runner", "DirectRuner")
     assert result.returncode == 2 and "'DirectRuner'" in result.stderr, result.stderr
     assert sorted(p.name for p in (tmp_path / "keep").iterdir()) == before
+
+
+FIXED_WIDTH_DDL = ("id bigint PRIMARY KEY, b boolean, s smallint, i integer, f real, d double precision, "
+                   "day date, ts timestamp, tz timestamptz, money numeric(12,3)")
+
+
+def assert_reads(dsn, query, expected, **plan_args):
+    """ReadFromPostgres reads exactly the expected rows (tuples) of the query; returns the plan."""
+    plan = plan_read(dsn, query, "id", 3, chunk_rows=2, **plan_args)
+    try:
+        with TestPipeline() as p:
+            rows = (p | ReadFromPostgres(dsn, plan, 3)
+                    | beam.FlatMap(lambda b: [tuple(r.values()) for r in b.to_pylist()]))
+            assert_that(rows, equal_to(expected))
+    finally:
+        plan.snapshot_conn.close()
+    return plan
+
+
+@pytest.mark.parametrize("with_nulls", [False, True])
+def test_fixed_width_columns_use_binary_copy_and_read_the_same_values(pg_schema, with_nulls):
+    """Binary COPY (decoded by numpy) gives exactly what PostgreSQL holds; a chunk with a NULL falls back to CSV."""
+    dsn, schema, conn = pg_schema
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.fw ({FIXED_WIDTH_DDL})")
+        cur.execute(f"""INSERT INTO {schema}.fw VALUES
+            (1, true, -32768, 2147483647, 1.5, -2.25e300, '1970-01-01', '1999-12-31 23:59:59.999999',
+             '2000-01-01 00:00:00.000001+00', -123456789.125),
+            (2, false, 7, -1, -0.0, 5e-324, '2000-01-01', '1900-06-01 12:00', '2038-01-19 03:14:08+02', 0.001),
+            (3, true, 0, 0, 3.25, 0, '2024-02-29', '2000-01-01', '1969-07-20 20:17:40+00', 999999999.999),
+            (4, false, 1, 2, 4.0, 1e10, '0001-01-01', '2262-04-11 23:47:16', '1677-09-22 00:12:44+00', -0.5)""")
+        if with_nulls:
+            cur.execute(f"INSERT INTO {schema}.fw (id, i) VALUES (5, 42)")
+        cur.execute(f"SELECT * FROM {schema}.fw")
+        expected = cur.fetchall()  # aware datetimes compare by instant, whatever their zone
+    query = sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "fw"))
+    assert assert_reads(dsn, query, expected).parts[0].binary_select_list is not None
+    assert assert_reads(dsn, query, expected, binary_copy=False).parts[0].binary_select_list is None
+
+
+def test_numeric_date_and_timestamp_arrays(pg_schema):
+    dsn, schema, conn = pg_schema
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.arr2 (id int PRIMARY KEY, ns numeric[], ds date[], ts timestamp[], "
+                    "tzs timestamptz[])")
+        cur.execute(f"""INSERT INTO {schema}.arr2 VALUES
+            (1, '{{1.50,-0.000000001,12345678901234567890.5}}', '{{2024-02-29,NULL}}',
+             '{{"2001-02-03 04:05:06.789"}}', '{{"2001-02-03 04:05:06+02"}}'),
+            (2, NULL, '{{}}', NULL, '{{}}')""")
+    d, utc = decimal.Decimal, datetime.timezone.utc
+    expected = [
+        (1, [d("1.5"), d("-0.000000001"), d("12345678901234567890.5")], [datetime.date(2024, 2, 29), None],
+         [datetime.datetime(2001, 2, 3, 4, 5, 6, 789000)], [datetime.datetime(2001, 2, 3, 2, 5, 6, tzinfo=utc)]),
+        (2, None, [], None, [])]
+    plan = assert_reads(dsn, sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "arr2")), expected)
+    assert [c.arrow_type for c in plan.columns][1:] == [
+        pa.list_(pa.decimal128(38, 9)), pa.list_(pa.date32()), pa.list_(pa.timestamp("us")),
+        pa.list_(pa.timestamp("us", tz="UTC"))]
+    assert [(f["type"], f["mode"]) for f in (c.bigquery_field() for c in plan.columns)][1:] == [
+        ("BIGNUMERIC", "REPEATED"), ("DATE", "REPEATED"), ("DATETIME", "REPEATED"), ("TIMESTAMP", "REPEATED")]
+
+
+def test_a_skewed_range_splits_dynamically_without_losing_or_repeating_rows(pg_schema):
+    """What a runner does to rebalance (Dataflow's dynamic work rebalancing): split a running restriction.
+    The split falls after the chunk being read; primary and residual together read every row once."""
+    dsn, schema, conn = pg_schema
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.skew (id bigint PRIMARY KEY, x int)")
+        # Half the rows are dense at the start of the key range, half spread thinly over the rest of it.
+        cur.execute(f"INSERT INTO {schema}.skew SELECT g, g % 7 FROM generate_series(1, 5000) g")
+        cur.execute(f"INSERT INTO {schema}.skew SELECT 1000000 + g * 1000, g % 7 FROM generate_series(0, 4999) g")
+        cur.execute(f"ANALYZE {schema}.skew")
+    plan = plan_read(dsn, sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "skew")), "id", 1,
+                     chunk_rows=500)
+    (part,) = plan.parts
+    fn = ReadKeyRangesFn(dsn, plan.columns, 1)
+    fn.setup()
+    try:
+        tracker = OffsetRestrictionTracker(fn.initial_restriction(part))
+        reading = fn.process(part, tracker=tracker)
+        first = next(reading)  # the first chunk is claimed and being emitted
+        claimed = tracker._last_claim_attempt  # the first chunk's last key
+        assert first.num_rows > 0 and claimed < part.stop - 1
+        primary, residual = tracker.try_split(0.5)
+        assert primary.stop == residual.start and residual.stop == part.stop
+        assert primary.start == part.start and claimed < primary.stop < part.stop
+        ids = first.column("id").to_pylist() + [i for b in reading for i in b.column("id").to_pylist()]
+        tracker.check_done()
+        assert max(ids) < residual.start
+        rest = OffsetRestrictionTracker(residual)
+        rest_ids = [i for b in fn.process(part, tracker=rest) for i in b.column("id").to_pylist()]
+        rest.check_done()
+    finally:
+        fn.teardown()
+        plan.snapshot_conn.close()
+    assert rest_ids and min(rest_ids) >= residual.start
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT id FROM {schema}.skew")
+        assert sorted(ids + rest_ids) == sorted(r[0] for r in cur.fetchall())
+
+
+def test_chunks_adapt_to_the_density_of_the_keys():
+    # 10x the target rows in the last chunk: the next spans a quarter of the keys (at most 4x change per chunk).
+    assert _next_chunk_keys(1000, 1000, 10_000, 1000) == 250
+    assert _next_chunk_keys(1000, 1000, 2000, 1000) == 500
+    assert _next_chunk_keys(1000, 1000, 100, 1000) == 4000  # sparse: wider chunks, fewer queries
+    assert _next_chunk_keys(1000, 1000, 0, 1000) == 4000
+    assert _next_chunk_keys(1000, 10, 10_000, 1000) == 1000  # a clipped last chunk says little
+    assert _next_chunk_keys(1, 1, 10**9, 1000) == 1

@@ -12,6 +12,7 @@ import datetime
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -134,12 +135,23 @@ def get(name: str) -> DatasetSchema:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m transforms.schema",
-        description="Print the BigQuery schema JSON of a dataset (for bq load --schema or a load job).")
-    parser.add_argument("dataset", choices=sorted(DATASETS))
+        description="Print the BigQuery schema JSON of a dataset (for bq load --schema or a load job), or write "
+                    "every dataset's into a folder (as functions/schemas, shipped with the ingest function).")
+    parser.add_argument("dataset", nargs="?", choices=sorted(DATASETS))
+    parser.add_argument("--write", metavar="FOLDER", help="write <dataset>.json for every dataset into FOLDER")
     args = parser.parse_args(argv)
-    json.dump(DATASETS[args.dataset].bigquery_schema(), sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    if args.write:
+        for name, schema in DATASETS.items():
+            Path(args.write, f"{name}.json").write_text(schema_json(schema))
+        return 0
+    if not args.dataset:
+        parser.error("name a dataset or give --write FOLDER")
+    sys.stdout.write(schema_json(DATASETS[args.dataset]))
     return 0
+
+
+def schema_json(schema: DatasetSchema) -> str:
+    return json.dumps(schema.bigquery_schema(), indent=2) + "\n"
 
 
 if __name__ == "__main__":

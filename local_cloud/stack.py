@@ -1,0 +1,211 @@
+"""The whole ingest chain on 127.0.0.1, without a Google account.
+
+    python -m local_cloud.stack            # or: make local-stack; Ctrl-C stops everything it started
+
+starts gcp-storage-emulator (bucket ``local-bucket``), bqemulator (project ``local-project``, dataset
+``ingest``), a local Workflows Executions API that runs ``workflows/load_to_bigquery.yaml`` on
+workflows-emulator, and the Cloud Function (``functions/``) under functions-framework; a router turns every new
+object generation in the bucket into the finalize CloudEvent the function receives on Google Cloud. It writes
+the environment other shells need to ``.local_cloud/env`` (``source`` it, then run the jobs with a ``gs://``
+output, and ``python -m local_cloud.query "SELECT ..."`` to look at the tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from local_cloud.events import FinalizeRouter
+from local_cloud.processes import Server, free_port, throwaway_credentials
+from local_cloud.tools import ToolMissing, bq_home, executable
+from local_cloud.workflows_api import WorkflowsService
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_YAML = ROOT / "workflows" / "load_to_bigquery.yaml"
+WORKFLOW_NAME = "load-to-bigquery"
+WORKFLOW_LOCATION = "us-central1"
+
+
+def _venv_tool(name: str) -> str:
+    """A tool installed beside this Python (our own virtual environment), or on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise ToolMissing(f"{name} is not installed: pip install -e '.[test]' (or make test) installs it")
+    return found
+
+
+class LocalStack:
+    """Start with ``start()`` (or ``with LocalStack(folder) as stack``); ``stop()`` stops all it started."""
+
+    def __init__(self, folder: Path, bucket: str = "local-bucket", project: str = "local-project",
+                 dataset: str = "ingest", location: str = "US", route_events: bool = True):
+        self.folder = Path(folder)
+        self.bucket, self.project, self.dataset, self.location = bucket, project, dataset, location
+        self.route_events = route_events
+        self.servers: list[Server] = []
+        self.workflows: WorkflowsService | None = None
+        self.router: FinalizeRouter | None = None
+        self.gcs_port = self.bq_port = self.function_port = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def storage_url(self) -> str:
+        return f"http://127.0.0.1:{self.gcs_port}"
+
+    @property
+    def bigquery_url(self) -> str:
+        return f"http://127.0.0.1:{self.bq_port}"
+
+    @property
+    def function_url(self) -> str:
+        return f"http://127.0.0.1:{self.function_port}"
+
+    def client_env(self) -> dict:
+        """What a job or client needs to reach this stack (and only it)."""
+        return {**self._auth, "STORAGE_EMULATOR_HOST": self.storage_url, "GOOGLE_CLOUD_PROJECT": self.project,
+                "BIGQUERY_EMULATOR_URL": self.bigquery_url}
+
+    def function_env(self) -> dict:
+        """The function's environment variables, as a deployment would set them (plus the local endpoints)."""
+        return {"PROJECT_ID": self.project, "WORKFLOW_LOCATION": WORKFLOW_LOCATION, "WORKFLOW_NAME": WORKFLOW_NAME,
+                "BQ_DATASET": self.dataset, "BQ_LOCATION": self.location, "BIGQUERY_URL": self.bigquery_url,
+                "STORAGE_URL": self.storage_url, "WORKFLOWS_ENDPOINT": self.workflows.endpoint}
+
+    def start(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._auth = throwaway_credentials(self.folder / "auth")
+        try:
+            self._start_storage()
+            self._start_bigquery()
+            self.workflows = WorkflowsService({WORKFLOW_NAME: WORKFLOW_YAML}, env={**os.environ, **self._auth,
+                                                                                 "GOOGLE_CLOUD_PROJECT": self.project})
+            self.workflows.start()
+            self._start_function()
+            if self.route_events:
+                self.router = FinalizeRouter(self.storage_url, self.bucket, self.function_url).start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_storage(self):
+        data = self.folder / "gcs"
+        data.mkdir(exist_ok=True)
+        self.gcs_port = free_port()
+        self.servers.append(Server(
+            "gcp-storage-emulator",
+            [_venv_tool("gcp-storage-emulator"), "start", "--host", "127.0.0.1", "--port", str(self.gcs_port),
+             "--default-bucket", self.bucket, "--quiet"],
+            self.gcs_port, self.folder / "gcs.log", env=self._auth, cwd=data).wait_ready())
+
+    def _start_bigquery(self):
+        exe = executable("bqemulator")
+        staging = self.folder / "bq-staging"
+        staging.mkdir(exist_ok=True)
+        self.bq_port = free_port()
+        env = {"HOME": str(bq_home()), "BQEMU_UPLOAD_STAGING_DIR": str(staging),
+               "BQEMU_GCS_LOCAL_ROOT": str(self.folder / "gcs" / ".cloudstorage")}
+        self.servers.append(Server(
+            "bqemulator", [str(exe), "start", "--rest-port", str(self.bq_port), "--grpc-port", str(free_port()),
+                           "--project", self.project, "--log-level", "warning"],
+            self.bq_port, self.folder / "bigquery.log", env=env).wait_ready(120))
+        answer = requests.post(f"{self.bigquery_url}/bigquery/v2/projects/{self.project}/datasets", timeout=30,
+                               json={"datasetReference": {"projectId": self.project, "datasetId": self.dataset},
+                                     "location": self.location})
+        if answer.status_code not in (200, 409):
+            raise RuntimeError(f"creating dataset {self.dataset} failed: {answer.status_code} {answer.text[:300]}")
+
+    def _start_function(self):
+        self.function_port = free_port()
+        env = {**self._auth, **self.function_env(), "STORAGE_EMULATOR_HOST": self.storage_url,
+               "GOOGLE_CLOUD_PROJECT": self.project}
+        self.servers.append(Server(
+            "functions-framework",
+            [_venv_tool("functions-framework"), "--target", "on_new_file", "--signature-type", "cloudevent",
+             "--source", str(ROOT / "functions" / "main.py"), "--host", "127.0.0.1", "--port", str(self.function_port)],
+            self.function_port, self.folder / "function.log", env=env, cwd=ROOT / "functions").wait_ready())
+
+    def stop(self):
+        if self.router is not None:
+            self.router.stop()
+            self.router = None
+        for server in reversed(self.servers):
+            server.stop()
+        self.servers = []
+        if self.workflows is not None:
+            self.workflows.stop()
+            self.workflows = None
+
+    def bigquery(self):
+        """A google-cloud-bigquery client of the emulator."""
+        return bigquery_client(self.project, self.bigquery_url)
+
+    def wait_settled(self, timeout: float = 300, quiet: float = 2.0):
+        """Wait until the router has nothing new to deliver and no workflow execution runs (tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.router is not None:
+                self.router.poll_once()
+            self.workflows.wait_idle(max(1.0, deadline - time.monotonic()))
+            time.sleep(quiet)
+            if (self.router is None or self.router.poll_once() == 0) and not any(
+                    e.state == e.State.ACTIVE for e in self.workflows.executions()):
+                return self.workflows.executions()
+        raise TimeoutError(f"the local stack did not settle in {timeout:.0f} s")
+
+
+def bigquery_client(project: str, url: str):
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    return bigquery.Client(project=project, credentials=AnonymousCredentials(),
+                           client_options=ClientOptions(api_endpoint=url))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m local_cloud.stack", description=__doc__.split("\n\n")[0])
+    p.add_argument("--folder", default=str(ROOT / ".local_cloud"), help="scratch folder (default: .local_cloud)")
+    p.add_argument("--bucket", default="local-bucket")
+    p.add_argument("--dataset", default="ingest")
+    args = p.parse_args(argv)
+    stack = LocalStack(Path(args.folder), bucket=args.bucket, dataset=args.dataset)
+    try:
+        stack.start()
+    except (ToolMissing, RuntimeError) as e:
+        print(f"local stack: error: {e}", file=sys.stderr)
+        return 1
+    env_file = Path(args.folder) / "env"
+    env_file.write_text("".join(f"export {k}={v}\n" for k, v in stack.client_env().items()))
+    print(f"local stack up: storage {stack.storage_url} (bucket {stack.bucket}), BigQuery {stack.bigquery_url} "
+          f"(dataset {stack.project}.{stack.dataset}), function {stack.function_url}, Workflows API "
+          f"{stack.workflows.endpoint}\nIn another shell: source {env_file}\nCtrl-C stops everything.", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        print("local stack stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The ingest chain end to end on real local stand-ins: generate -> GCS emulator -> finalize CloudEvent over HTTP ->
+the function under functions-framework -> CreateExecution on a local Workflows gRPC API -> our YAML on
+workflows-emulator -> load jobs on bqemulator -> tagged objects. Nothing is mocked."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+from functions.naming import table_id
+from local_cloud.events import deliver, list_objects
+from local_cloud.stack import LocalStack
+from tests.conftest import run_cli
+
+BUCKET = "local-bucket"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """The local stack without its router: the tests deliver each finalize event themselves."""
+    with LocalStack(tmp_path_factory.mktemp("stack"), bucket=BUCKET, route_events=False) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def gcs(stack):
+    import os
+
+    old = {k: os.environ.get(k) for k in stack.client_env()}
+    os.environ.update(stack.client_env())
+    try:
+        yield storage.Client(project=stack.project, credentials=AnonymousCredentials()).bucket(BUCKET)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def deliver_all(stack, prefix: str) -> list:
+    """One finalize event per object under prefix; waits for the executions they start; returns those."""
+    before = len(stack.workflows.executions())
+    for obj in list_objects(stack.storage_url, BUCKET):
+        if obj["name"].startswith(prefix):
+            answer = deliver(stack.function_url, obj)
+            assert answer.ok, (obj["name"], answer.status_code, answer.text[:500])
+    return stack.workflows.wait_idle()[before:]
+
+
+def query(stack, sql: str) -> list[dict]:
+    return [dict(r) for r in stack.bigquery().query(sql).result()]
+
+
+def rows_in_files(bucket, prefix: str) -> dict[str, list[tuple]]:
+    """Every data row of the CSV and Parquet shards under prefix, per dataset, in one comparable form."""
+    out: dict[str, list[tuple]] = {}
+    for blob in bucket.client.list_blobs(bucket, prefix=prefix):
+        name = blob.name.rsplit("/", 1)[-1]
+        dataset = table_id(blob.name)
+        if name.endswith(".csv"):
+            records = list(csv.reader(io.StringIO(blob.download_as_text())))[1:]
+        elif name.endswith(".parquet"):
+            records = [list(row.values()) for row in pq.read_table(io.BytesIO(blob.download_as_bytes())).to_pylist()]
+        else:
+            continue
+        out.setdefault(dataset, []).extend(comparable(dataset, r) for r in records)
+    return out
+
+
+def comparable(dataset: str, values) -> tuple:
+    """Values as text, floats with the two decimals the generator writes, so CSV, Parquet and BigQuery agree."""
+    from transforms.schema import DATASETS
+
+    out = []
+    for field, v in zip(DATASETS[dataset].fields, values):
+        if field.type == "FLOAT64":
+            out.append(f"{float(v):.2f}")
+        else:
+            out.append(v.isoformat() if hasattr(v, "isoformat") else str(v))
+    return tuple(out)
+
+
+def same_type(t: str) -> str:
+    """BigQuery answers with legacy type names (INTEGER for INT64); the emulator with what it was given."""
+    return {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}.get(t, t)
+
+
+def fields(table) -> list[tuple[str, str]]:
+    return [(f.name, same_type(f.field_type)) for f in table.schema]
+
+
+def table_rows(stack, table: str, columns: list[str]) -> list[tuple]:
+    rows = query(stack, f"SELECT {', '.join(columns)} FROM `{stack.project}.{stack.dataset}.{table}`")
+    return [comparable(table, [r[c] for c in columns]) for r in rows]
+
+
+def test_generated_files_load_once_each_into_one_table_per_dataset_even_when_events_repeat(stack, gcs):
+    for fmt, seed in (("csv", "1"), ("parquet", "2")):
+        result = run_cli("pipelines.generate", "--datasets", "films,clients", "--rows", "1500", "--seed", seed,
+                         "--output", f"gs://{BUCKET}/e2e-{fmt}", "--format", fmt, "--num_shards", "2",
+                         "--block_rows", "500", env=stack.client_env())
+        assert result.returncode == 0, result.stderr
+    executions = deliver_all(stack, "e2e-")
+    data_files = [b for b in gcs.client.list_blobs(gcs, prefix="e2e-") if not b.name.endswith(".json")]
+    assert len(data_files) == 8
+    assert len(executions) == 8 and all(e.state == e.State.SUCCEEDED for e in executions), [
+        e.error.payload for e in executions]
+
+    generated = rows_in_files(gcs, "e2e-")
+    from transforms.schema import DATASETS
+
+    for dataset, schema in DATASETS.items():
+        assert len(generated[dataset]) == 3000
+        assert sorted(table_rows(stack, dataset, schema.column_names)) == sorted(generated[dataset])
+        table = stack.bigquery().get_table(f"{stack.project}.{stack.dataset}.{dataset}")
+        assert fields(table) == [(f["name"], same_type(f["type"])) for f in schema.bigquery_schema()]
+
+    for blob in data_files:  # tagged with the full map, for the generation that was loaded
+        blob.reload()
+        tags = blob.metadata or {}
+        assert tags.get("status") == "loaded" and tags["loadedGeneration"] == str(blob.generation), blob.name
+        assert tags["loadJobId"].startswith(f"ingest_{table_id(blob.name)}_") and tags["loadedAt"]
+        assert tags["table"] == f"{stack.project}:{stack.dataset}.{table_id(blob.name)}"
+
+    # At-least-once delivery: every event twice more; nothing is loaded again.
+    for _ in range(2):
+        again = deliver_all(stack, "e2e-")
+        assert len(again) == 8 and all(e.state == e.State.SUCCEEDED for e in again)
+        assert {json.loads(e.result)["state"] for e in again} == {"SKIPPED"}
+    for dataset in DATASETS:
+        assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.{dataset}")[0]["n"] == 3000
+
+
+def test_a_redelivered_event_finds_its_load_job_instead_of_loading_twice(stack, gcs):
+    """An execution that died after its load job but before tagging (here: the tag removed) is followed by a
+    re-delivered event: the workflow finds the job by its fixed id, does not load again, and tags the object.
+
+    Two executions racing before either has created the job rely on BigQuery answering 409 to the second insert
+    of a job id ("already exists": the workflow then reads that job). bqemulator 1.4 accepts a duplicate job id
+    and runs it again, so that race cannot be shown here; this sequential case is the part it can show."""
+    blob = gcs.blob("race/race-00000-of-00001.csv")
+    blob.upload_from_string("a,b\n1,x\n2,y\n")
+    (first,) = deliver_all(stack, "race/")
+    assert first.state == first.State.SUCCEEDED and json.loads(first.result)["state"] == "DONE"
+    blob.reload()
+    job_id = blob.metadata["loadJobId"]
+    blob.metadata = {"status": "", "loadJobId": "", "loadedGeneration": ""}
+    blob.patch()
+    (second,) = deliver_all(stack, "race/")
+    assert second.state == second.State.SUCCEEDED, second.error.payload
+    assert json.loads(second.result)["jobId"] == job_id and json.loads(second.result)["state"] == "DONE"
+    blob.reload()
+    assert blob.metadata["status"] == "loaded" and blob.metadata["loadJobId"] == job_id
+    assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.race")[0]["n"] == 2
+
+
+def test_a_corrupt_csv_fails_loudly_stays_untagged_and_leaves_other_tables_alone(stack, gcs):
+    gcs.blob("bad/scores-00000-of-00001.csv").upload_from_string("id,score\n1,10\n")
+    assert all(e.state == e.State.SUCCEEDED for e in deliver_all(stack, "bad/scores-00000"))
+    gcs.blob("bad/scores-00001-of-00002.csv").upload_from_string("id,score\n2,twenty\n")
+    (failed,) = deliver_all(stack, "bad/scores-00001")
+    assert failed.state == failed.State.FAILED
+    assert "failed" in failed.error.payload and "twenty" in failed.error.payload, failed.error.payload
+    blob = gcs.get_blob("bad/scores-00001-of-00002.csv")
+    assert (blob.metadata or {}).get("status") != "loaded"
+    assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.scores")[0]["n"] == 1
+
+
+def test_objects_that_are_not_data_are_ignored_without_an_execution(stack, gcs):
+    for name, data in [("skip/_SUCCESS", b""), ("skip/empty.csv", b""), ("skip/notes.txt", b"hello"),
+                       ("skip/films.schema.json", b"[]"), ("skip/beam-temp-films-1a2b/0123.csv", b"a\n1\n"),
+                       ("skip/.temp-beam-77/part.parquet", b"PAR1")]:
+        gcs.blob(name).upload_from_string(data)
+    before = len(stack.workflows.executions())
+    for obj in list_objects(stack.storage_url, BUCKET):
+        if obj["name"].startswith("skip/"):
+            answer = deliver(stack.function_url, obj)
+            assert answer.ok, answer.text  # a normal return: no retry storm
+    assert len(stack.workflows.wait_idle()) == before
+    log = (stack.folder / "function.log").read_text()
+    assert "ignored gs://local-bucket/skip/beam-temp-films-1a2b/0123.csv" in log
+
+
+def test_an_event_for_a_replaced_generation_is_ignored(stack, gcs):
+    blob = gcs.blob("gen/gen-00000-of-00001.csv")
+    blob.upload_from_string("k\n1\n")
+    (old,) = [o for o in list_objects(stack.storage_url, BUCKET) if o["name"].startswith("gen/")]
+    blob.upload_from_string("k\n1\n2\n")
+    before = len(stack.workflows.executions())
+    assert deliver(stack.function_url, old).ok
+    assert len(stack.workflows.wait_idle()) == before
+    assert f"generation {gcs.get_blob('gen/gen-00000-of-00001.csv').generation} replaced it" in (
+        stack.folder / "function.log").read_text()
+
+
+def test_schema_beside_the_data_wins_and_unknown_names_are_autodetected_into_valid_tables(stack, gcs):
+    gcs.blob("tx/tx.schema.json").upload_from_string(json.dumps([
+        {"name": "id", "type": "INT64", "mode": "NULLABLE"}, {"name": "amount", "type": "STRING", "mode": "NULLABLE"}]))
+    gcs.blob("tx/tx-00000-of-00001.csv").upload_from_string("id,amount\n1,10.50\n2,3\n")
+    gcs.blob("odd/2024 Sales Report.CSV").upload_from_string("region,total\nnorth,10\nsouth,20\n")
+    executions = deliver_all(stack, "tx/") + deliver_all(stack, "odd/")
+    assert all(e.state == e.State.SUCCEEDED for e in executions), [e.error.payload for e in executions]
+    tx = stack.bigquery().get_table(f"{stack.project}.{stack.dataset}.tx")
+    assert fields(tx) == [("id", "INTEGER"), ("amount", "STRING")]
+    odd = table_id("odd/2024 Sales Report.CSV")
+    assert odd.startswith("t_2024_Sales_Report_")
+    assert sorted(r["region"] for r in query(stack, f"SELECT region FROM {stack.dataset}.{odd}")) == ["north", "south"]
+
+
+def test_the_router_turns_new_objects_into_loads(tmp_path):
+    """The local stack as a user runs it: write to the bucket, the rows arrive in BigQuery by themselves."""
+    with LocalStack(tmp_path / "stack", bucket=BUCKET) as s:
+        result = run_cli("pipelines.generate", "--datasets", "films", "--rows", "700", "--output",
+                         f"gs://{BUCKET}/routed", "--format", "parquet", env=s.client_env())
+        assert result.returncode == 0, result.stderr
+        executions = s.wait_settled()
+        assert executions and all(e.state == e.State.SUCCEEDED for e in executions)
+        assert [dict(r) for r in s.bigquery().query(f"SELECT count(*) AS n FROM {s.dataset}.films").result()] == [
+            {"n": 700}]
+    assert all(server.proc.poll() is not None for server in s.servers) or not s.servers

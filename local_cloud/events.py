@@ -56,6 +56,7 @@ class FinalizeRouter:
         self.delivered: list[tuple[str, str]] = []
         self._seen: set[tuple[str, str]] = set()
         self._stop = threading.Event()
+        self._polling = threading.Lock()  # one poll at a time: the loop and callers of poll_once
         self._thread = threading.Thread(target=self._loop, name="finalize-router", daemon=True)
 
     def start(self):
@@ -67,6 +68,10 @@ class FinalizeRouter:
         self._thread.join(30)
 
     def poll_once(self) -> int:
+        with self._polling:
+            return self._poll()
+
+    def _poll(self) -> int:
         sent = 0
         for obj in list_objects(self.storage_url, self.bucket):
             key = (obj["name"], str(obj.get("generation")))

@@ -10,7 +10,6 @@ cleaning or selecting query instead of a whole table.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -160,13 +159,12 @@ def run(argv=None) -> int:
         else:
             arrow_schema = pa.schema([(c.name, c.arrow_type) for c in plan.columns])  # arrays as lists
             _ = batches | "Write" >> WriteParquet(prefix, arrow_schema, compression, num_shards)
+        # The BigQuery schema beside the shards, before them: the ingest function loads with it.
+        shards.write_schema([c.bigquery_field(arrays_as_lists=file_format == "parquet") for c in plan.columns])
         started = time.monotonic()
-        result = run_pipeline(PROG, pipeline, [shards], cli.is_local(options))
+        result = run_pipeline(PROG, pipeline, [shards], cli.is_local(options))  # removes it too if it fails
     finally:
         plan.snapshot_conn.close()  # the snapshot is needed until the last reader has finished
-    schema_json = [c.bigquery_field(arrays_as_lists=file_format == "parquet") for c in plan.columns]
-    with FileSystems.create(f"{output}/{name}.schema.json") as f:
-        f.write(json.dumps(schema_json, indent=2).encode() + b"\n")
     rows = 0
     for c in result.metrics().query()["counters"]:
         if c.key.metric.namespace == NAMESPACE and c.key.metric.name == "postgres_rows":

@@ -38,6 +38,7 @@ from transforms.source import DEFAULT_BLOCK_ROWS, GenerateDataset
 from transforms.text import render_dates
 
 PROG = "python -m pipelines.generate"
+ISO_DATE = "%Y-%m-%d"
 DEFAULT_SEED = 42
 MAX_BLOCK_ROWS = 1 << 22
 MAX_ROWS = 10**15
@@ -63,7 +64,7 @@ class GenerateOptions(PipelineOptions):
             "--seed", default=str(DEFAULT_SEED),
             help="Seed of the generators (0 to 2**64-1). Row i of a dataset depends only on (seed, dataset, i).")
         parser.add_argument(
-            "--date_format", default="%Y-%m-%d",
+            "--date_format", default=ISO_DATE,
             help="strftime format of dates in CSV; '%%y/%%m/%%d' reproduces the original design's. "
                  "BigQuery loads DATE columns from the ISO default only.")
         parser.add_argument(
@@ -276,8 +277,13 @@ def run(argv=None) -> int:
     for plan in config.datasets:
         print(f"{plan.name}: {plan.rows:,} rows (about {plan.rows * plan.bytes_per_row / 1e6:,.0f} MB of "
               f"{config.file_format}) -> {plan.output_prefix}-SSSSS-of-NNNNN{config.suffix}", file=sys.stderr)
+    pipeline = build_pipeline(config, options)
+    # The BigQuery schema beside each dataset's shards, before them: the ingest function loads with it.
+    dates_as_text = config.file_format == "csv" and config.date_format != ISO_DATE
+    for plan, s in zip(config.datasets, shards):
+        s.write_schema(schema.get(plan.name).bigquery_schema(dates_as_text))
     started = time.monotonic()
-    result = run_pipeline(PROG, build_pipeline(config, options), shards, cli.is_local(options))
+    result = run_pipeline(PROG, pipeline, shards, cli.is_local(options))  # removes them too if it fails
     print(summarise(config, result, time.monotonic() - started))
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import shutil
@@ -104,16 +105,25 @@ class Shards:
     def pattern(self) -> str:
         return f"{self.prefix}-*-of-*{self.suffix}"
 
+    @property
+    def schema_path(self) -> str:
+        """The BigQuery schema JSON written beside the shards (the ingest function loads with it)."""
+        return f"{self.prefix}.schema.json"
+
+    def write_schema(self, fields: list[dict]):
+        with FileSystems.create(self.schema_path) as f:
+            f.write(json.dumps(fields, indent=2).encode() + b"\n")
+
     def existing(self) -> list[str]:
         return [m.path for r in FileSystems.match([self.pattern]) for m in r.metadata_list]
 
     def remove_partial(self):
-        """After a failed or interrupted run: the sink's temp folders and any shard already renamed.
+        """After a failed or interrupted run: the sink's temp folders, any shard already renamed, the schema file.
 
         Shards at the final paths can only be this run's: :func:`claim` refused or removed earlier ones.
         """
         folder, name = self.prefix.rsplit("/", 1)
-        for pattern in (f"{folder}/beam-temp-{name}-*", self.pattern):
+        for pattern in (f"{folder}/beam-temp-{name}-*", self.pattern, self.schema_path):
             try:
                 paths = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
                 if paths:

@@ -40,7 +40,7 @@ def digest(rows):
 def test_csv_shards_with_headers_hold_exactly_the_rows(tmp_path):
     out = run(tmp_path, "--rows", "30000", "--num_shards", "3", "--block_rows", "4096")
     for name in ("films", "clients"):
-        files = sorted(glob.glob(f"{out}/{name}/*"))
+        files = sorted(glob.glob(f"{out}/{name}/*-of-*"))
         assert [os.path.basename(f) for f in files] == [f"{name}-0000{i}-of-00003.csv" for i in range(3)]
         rows = csv_rows(files)
         assert len(rows) == 30000
@@ -49,7 +49,7 @@ def test_csv_shards_with_headers_hold_exactly_the_rows(tmp_path):
 
 def test_runner_decided_shards_and_gzip(tmp_path):
     out = run(tmp_path, "--datasets", "clients", "--rows", "20000", "--compression", "gzip", "--block_rows", "3000")
-    files = sorted(glob.glob(f"{out}/clients/*"))
+    files = sorted(glob.glob(f"{out}/clients/*-of-*"))
     assert files and all(f.endswith(".csv.gz") for f in files)
     assert not os.path.exists(f"{out}/films")
     assert len(csv_rows(files, gzip.open)) == 20000
@@ -58,7 +58,7 @@ def test_runner_decided_shards_and_gzip(tmp_path):
 def test_parquet_has_arrow_types(tmp_path):
     out = run(tmp_path, "--rows", "5000", "--format", "parquet", "--num_shards", "2")
     for name, ds in schema.DATASETS.items():
-        files = sorted(glob.glob(f"{out}/{name}/*"))
+        files = sorted(glob.glob(f"{out}/{name}/*-of-*"))
         assert [os.path.basename(f) for f in files] == [f"{name}-0000{i}-of-00002.parquet" for i in range(2)]
         table = pa.concat_tables(pq.read_table(f) for f in files)
         assert table.num_rows == 5000
@@ -69,8 +69,8 @@ def test_parquet_has_arrow_types(tmp_path):
 def test_csv_and_parquet_hold_the_same_rows(tmp_path):
     out_csv = run(tmp_path, "--datasets", "films", "--rows", "3000", output="c")
     out_pq = run(tmp_path, "--datasets", "films", "--rows", "3000", "--format", "parquet", output="p")
-    from_csv = csv_rows(sorted(glob.glob(f"{out_csv}/films/*")))
-    table = pa.concat_tables(pq.read_table(f) for f in sorted(glob.glob(f"{out_pq}/films/*")))
+    from_csv = csv_rows(sorted(glob.glob(f"{out_csv}/films/*-of-*")))
+    table = pa.concat_tables(pq.read_table(f) for f in sorted(glob.glob(f"{out_pq}/films/*-of-*")))
     from_parquet = [tuple(f"{v:g}" if isinstance(v, float) else str(v) for v in row)
                     for row in zip(*(c.to_pylist() for c in table.columns))]
     norm = [tuple(f"{float(v):g}" if i == 4 else v for i, v in enumerate(r)) for r in from_csv]
@@ -108,13 +108,13 @@ def test_target_size_lands_within_five_percent(tmp_path, fmt, compression, targe
     wanted = {"films": 6e6, "clients": 6e6} if target == "6MB" else (
         {"films": 2e6, "clients": 2e6} if target == "2MB" else {"films": 3e6, "clients": 4e6})
     for name, size in wanted.items():
-        written = sum(os.path.getsize(f) for f in glob.glob(f"{out}/{name}/*"))
+        written = sum(os.path.getsize(f) for f in glob.glob(f"{out}/{name}/*-of-*"))
         assert abs(written - size) / size < 0.05, (name, written, size)
 
 
 def test_date_format_reproduces_the_original_yy_mm_dd(tmp_path):
     out = run(tmp_path, "--datasets", "films", "--rows", "500", "--date_format", "%y/%m/%d")
-    rows = csv_rows(glob.glob(f"{out}/films/*"))
+    rows = csv_rows(glob.glob(f"{out}/films/*-of-*"))
     assert all(len(r[2]) == 8 and r[2][2] == "/" and r[2][5] == "/" for r in rows)
 
 
@@ -122,9 +122,10 @@ def test_existing_shards_are_kept_unless_overwrite(tmp_path):
     out = run(tmp_path, "--datasets", "films", "--rows", "100", "--num_shards", "2")
     with pytest.raises(cli.UsageError, match="already holds 2 shard"):
         generate.run(["--output", out, "--datasets", "films", "--rows", "100", "--no_progress"])
-    assert sorted(os.listdir(f"{out}/films")) == ["films-00000-of-00002.csv", "films-00001-of-00002.csv"]
+    assert sorted(os.listdir(f"{out}/films")) == [
+        "films-00000-of-00002.csv", "films-00001-of-00002.csv", "films.schema.json"]
     run(tmp_path, "--datasets", "films", "--rows", "100", "--num_shards", "1", "--overwrite")
-    assert sorted(os.listdir(f"{out}/films")) == ["films-00000-of-00001.csv"]
+    assert sorted(os.listdir(f"{out}/films")) == ["films-00000-of-00001.csv", "films.schema.json"]
 
 
 def test_pipeline_builds_unrun_with_a_step_per_dataset(tmp_path):
@@ -170,3 +171,16 @@ def test_metrics_count_rows_per_dataset(tmp_path, capsys):
     summary = capsys.readouterr().out
     lines = {line.split()[0]: line.split() for line in summary.splitlines() if line.strip()}
     assert lines["films"][1] == "2,000" and lines["clients"][1] == "2,000"
+
+
+def test_the_bigquery_schema_is_written_beside_each_datasets_shards(tmp_path):
+    import json
+    from pathlib import Path
+
+    out = Path(run(tmp_path, "--rows", "100", "--datasets", "films,clients"))
+    for name, ds in schema.DATASETS.items():
+        assert json.loads((out / name / f"{name}.schema.json").read_text()) == ds.bigquery_schema()
+    # Dates BigQuery cannot read as DATE from CSV are loaded as text.
+    out = Path(run(tmp_path, "--rows", "100", "--datasets", "films", "--date_format", "%y/%m/%d", output="other"))
+    types = {f["name"]: f["type"] for f in json.loads((out / "films" / "films.schema.json").read_text())}
+    assert types["premiere"] == "STRING" and types["runtime"] == "INT64"

@@ -24,9 +24,11 @@ def test_generate_writes_csv_and_parquet_shards_to_gcs(gcs_emulator, monkeypatch
     names = sorted(b.name for b in client.list_blobs("test-bucket"))
     for dataset in ("films", "clients"):
         assert [n for n in names if n.startswith(f"run-csv/{dataset}/")] == [
-            f"run-csv/{dataset}/{dataset}-0000{i}-of-00002.csv" for i in range(2)]
+            f"run-csv/{dataset}/{dataset}-0000{i}-of-00002.csv" for i in range(2)] + [
+            f"run-csv/{dataset}/{dataset}.schema.json"]
         assert [n for n in names if n.startswith(f"run-parquet/{dataset}/")] == [
-            f"run-parquet/{dataset}/{dataset}-0000{i}-of-00002.parquet" for i in range(2)]
+            f"run-parquet/{dataset}/{dataset}-0000{i}-of-00002.parquet" for i in range(2)] + [
+            f"run-parquet/{dataset}/{dataset}.schema.json"]
     assert not [n for n in names if "beam-temp" in n], names
 
     rows = 0

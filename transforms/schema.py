@@ -74,10 +74,12 @@ class DatasetSchema:
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(f.name, f.arrow_type, nullable=False) for f in self.fields])
 
-    def bigquery_schema(self) -> list[dict]:
-        """The schema in the JSON form a BigQuery load job and ``bq load --schema`` take."""
+    def bigquery_schema(self, dates_as_text: bool = False) -> list[dict]:
+        """The schema in the JSON form a BigQuery load job and ``bq load --schema`` take. ``dates_as_text``: DATE
+        columns as STRING, for CSV written with a --date_format BigQuery does not parse as a date."""
         return [
-            {"name": f.name, "type": f.type, "mode": "REQUIRED", "description": f.description}
+            {"name": f.name, "type": "STRING" if dates_as_text and f.type == "DATE" else f.type, "mode": "REQUIRED",
+             "description": f.description}
             for f in self.fields
         ]
 

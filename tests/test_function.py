@@ -1,0 +1,114 @@
+"""functions/: which objects load into which table, job ids, configuration at cold start, shipped schemas."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from functions.naming import decide, load_job_id, table_id
+from tests.conftest import ROOT
+from transforms.schema import DATASETS, schema_json
+
+VALID_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+
+
+@pytest.mark.parametrize("name,table", [
+    ("films/films-00003-of-00010.csv", "films"),
+    ("films-00000-of-00001.parquet", "films"),
+    ("run/2026/clients/clients-00001-of-00004.csv.gz", "clients"),
+    ("CLIENTS-00001-of-00002.PARQUET", "CLIENTS"),
+    ("transactions.csv", "transactions"),
+    ("out/tx/tx-00000-of-00002.Csv", "tx"),
+])
+def test_shards_of_one_dataset_share_its_table(name, table):
+    assert table_id(name) == table
+
+
+@pytest.mark.parametrize("name", [
+    "sales.2024.csv", "a/b/c d e.csv", "ventes-été.csv", "2024 report.csv", "日本語.parquet", "---.csv",
+    "x" * 2000 + ".csv", "name with 'quotes'; DROP TABLE x.csv", "ümlaut/ünïcödé-00000-of-00001.csv",
+])
+def test_any_other_name_becomes_a_valid_distinct_deterministic_table_id(name):
+    t = table_id(name)
+    assert VALID_TABLE.match(t), t
+    assert table_id(name) == t  # deterministic
+    assert len(t) <= 1024
+
+
+def test_names_that_fold_alike_still_get_different_tables():
+    assert table_id("sales report.csv") != table_id("sales_report.csv") != table_id("sales-report.csv")
+    assert table_id("sales_report.csv") == "sales_report"
+    assert table_id("2024.csv").startswith("t_2024_")
+
+
+@pytest.mark.parametrize("data,reason", [
+    ({"name": "out/beam-temp-films-9f8e/1234.csv", "size": "10"}, "temporary"),
+    ({"name": "out/.temp-beam-3c1d/films-00000-of-00001.parquet", "size": "10"}, "temporary"),
+    ({"name": "out/films/_SUCCESS", "size": "0"}, "marker"),
+    ({"name": "out/films/films-00000-of-00001.csv", "size": "0"}, "empty"),
+    ({"name": "out/films/films.schema.json", "size": "100"}, "not .csv"),
+    ({"name": "out/notes.txt", "size": "5"}, "not .csv"),
+    ({"name": "out/folder/", "size": "0"}, "folder"),
+])
+def test_what_is_not_a_data_file_is_ignored_with_a_reason(data, reason):
+    decision = decide(data)
+    assert not decision.load and reason in decision.reason
+
+
+@pytest.mark.parametrize("name,fmt", [("a.csv", "CSV"), ("a.CSV.GZ", "CSV"), ("a.csv.gz", "CSV"),
+                                      ("a.Parquet", "PARQUET")])
+def test_data_files_load_in_their_format(name, fmt):
+    decision = decide({"name": name, "size": "10"})
+    assert decision.load and decision.source_format == fmt and decision.table == "a"
+
+
+def test_load_job_ids_are_fixed_by_bucket_object_and_generation():
+    a = load_job_id("b", "films/films-00000-of-00001.csv", "17", "films")
+    assert a == load_job_id("b", "films/films-00000-of-00001.csv", 17, "films")
+    assert a != load_job_id("b", "films/films-00000-of-00001.csv", "18", "films")
+    assert a != load_job_id("other", "films/films-00000-of-00001.csv", "17", "films")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,1024}", a)
+
+
+def test_shipped_schemas_are_the_schema_modules():
+    """functions/schemas is what `python -m transforms.schema --write functions/schemas` writes."""
+    for name, schema in DATASETS.items():
+        assert (ROOT / "functions" / "schemas" / f"{name}.json").read_text() == schema_json(schema)
+    assert sorted(p.stem for p in (ROOT / "functions" / "schemas").glob("*.json")) == sorted(DATASETS)
+
+
+GOOD_ENV = {"PROJECT_ID": "my-project", "WORKFLOW_LOCATION": "europe-west1", "WORKFLOW_NAME": "load-to-bigquery",
+            "BQ_DATASET": "ml_datasets"}
+
+
+def cold_start(env: dict) -> subprocess.CompletedProcess:
+    """Import the function as the platform does at cold start (from its own folder, with only these variables)."""
+    return subprocess.run([sys.executable, "-c", "import main"], cwd=ROOT / "functions", capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", **env}, timeout=120)
+
+
+def test_a_good_configuration_starts():
+    result = cold_start(GOOD_ENV)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("change,named", [
+    ({"PROJECT_ID": None}, "PROJECT_ID is not set"),
+    ({"BQ_DATASET": "my-dataset"}, "BQ_DATASET='my-dataset' is malformed"),
+    ({"WORKFLOW_LOCATION": "Europe West"}, "WORKFLOW_LOCATION='Europe West'"),
+    ({"WORKFLOW_NAME": ""}, "WORKFLOW_NAME is not set"),
+    ({"BIGQUERY_URL": "bigquery.local"}, "BIGQUERY_URL='bigquery.local'"),
+    ({"WORKFLOWS_ENDPOINT": "example.com:443"}, "WORKFLOWS_ENDPOINT='example.com:443'"),
+])
+def test_a_missing_or_malformed_variable_is_one_clear_line_at_cold_start(change, named):
+    env = {k: v for k, v in {**GOOD_ENV, **change}.items() if v is not None}
+    result = cold_start(env)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("ingest function misconfigured")]
+    assert len(lines) == 1 and named in lines[0], result.stderr
+    logged = json.loads(result.stdout.strip().splitlines()[-1])
+    assert logged["severity"] == "ERROR" and named in logged["message"]

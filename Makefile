@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean local-stack tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,18 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# The ingest chain on local emulators (Ctrl-C stops it); see README "Try the ingest chain locally".
+local-stack: install
+	$(BIN)/python -m local_cloud.stack
+
+# The emulators that live in virtual environments of their own (made on first use otherwise).
+tools: install
+	$(BIN)/python -m local_cloud.tools
+
 bench: install
 	$(BIN)/pip install --quiet pandas  # the extraction baseline only
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/extract.py
 
 clean:
-	rm -rf out .pytest_cache build *.egg-info
+	rm -rf out .pytest_cache build *.egg-info .local_cloud

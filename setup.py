@@ -12,8 +12,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*",
-                                    "functions", "functions.*"]),
-    package_data={"transforms": ["data/*.json"]},
+                                    "functions", "functions.*", "local_cloud", "local_cloud.*"]),
+    package_data={"transforms": ["data/*.json"], "functions": ["schemas/*.json", "requirements.txt"]},
     install_requires=[
         BEAM,
         "numpy>=1.26,<3",
@@ -27,6 +27,9 @@ setup(
             "pytest>=8,<10",
             "ruff>=0.6",
             "gcp-storage-emulator>=2024.8",
+            # The local ingest stack: the function under its real framework. bqemulator and workflows-emulator
+            # pin clashing packages and get virtual environments of their own (local_cloud/tools.py).
+            "functions-framework==3.10.2",
         ],
         "vocabulary": ["faker-vehicle==0.2.0"],
     },

@@ -1,0 +1,181 @@
+"""Upload existing files to Cloud Storage in parallel, verified by CRC32C, skipping what is already there.
+
+    python -m pipelines.upload --input ./out --output gs://BUCKET/prefix
+    python -m pipelines.upload --input 'exports/**/*.csv' --output gs://BUCKET/incoming
+
+Each file keeps its path below the input folder (or below the part of the pattern before its first wildcard):
+``out/films/films-00000-of-00002.csv`` -> ``gs://BUCKET/prefix/films/films-00000-of-00002.csv``. An object
+that already exists with the same CRC32C is skipped; any other is written, then its CRC32C is checked against
+the file's. ``*.schema.json`` files go first, so that the ingest function finds a dataset's schema before its
+shards arrive. Files made elsewhere thereby enter the same ingest chain as the jobs' own outputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import os
+import re
+import sys
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines import cli
+from pipelines.outputs import OutputOptions  # noqa: F401 (declares --output to Beam's option parser)
+from transforms.progress import NAMESPACE
+
+PROG = "python -m pipelines.upload"
+_GCS = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(/.*)?$")
+_WILDCARD = re.compile(r"[*?\[]")
+CHUNK = 8 << 20
+
+
+class InputOptions(PipelineOptions):
+    """Which files a job reads. Declared once for every job that takes ``--input`` (Beam parses the options of
+    all PipelineOptions classes loaded in a process with one parser)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--input", default=None,
+                            help="A folder (every file below it), a file, or a glob pattern ('**' for any depth); "
+                                 "local or gs://.")
+
+
+def crc32c_of(path: str) -> tuple[str, int]:
+    """The base64 CRC32C (as Cloud Storage reports it) and the size of a file on any Beam filesystem."""
+    import google_crc32c
+
+    checksum, size = google_crc32c.Checksum(), 0
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        while chunk := f.read(CHUNK):
+            checksum.update(chunk)
+            size += len(chunk)
+    return base64.b64encode(checksum.digest()).decode(), size
+
+
+def list_inputs(pattern: str) -> tuple[list[str], str]:
+    """The files an --input names and the base their relative paths start from."""
+    if pattern.startswith("gs://"):
+        if not _WILDCARD.search(pattern):
+            pattern = pattern.rstrip("/") + "/**"
+        base = _WILDCARD.split(pattern, 1)[0].rsplit("/", 1)[0]
+        files = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        return sorted(f for f in files if not f.endswith("/")), base
+    if os.path.isdir(pattern):
+        base = pattern.rstrip("/") or "/"
+        files = [os.path.join(d, n) for d, _, names in os.walk(base) for n in names]
+    elif _WILDCARD.search(pattern):
+        base = os.path.dirname(_WILDCARD.split(pattern, 1)[0]) or "."
+        files = [f for f in glob.glob(pattern, recursive=True) if os.path.isfile(f)]
+    else:
+        base, files = os.path.dirname(pattern) or ".", [pattern] if os.path.isfile(pattern) else []
+    return sorted(files), base
+
+
+def destination(path: str, base: str, output: str) -> str:
+    rel = path[len(base):].lstrip("/") if path.startswith(base) else os.path.relpath(path, base)
+    return f"{output}/{rel}"
+
+
+def schema_files_first(pairs: list[tuple[str, str]]) -> tuple[list, list]:
+    first = [p for p in pairs if p[0].endswith(".schema.json")]
+    return first, [p for p in pairs if not p[0].endswith(".schema.json")]
+
+
+class UploadFn(beam.DoFn):
+    """(source path, gs:// destination) -> 'uploaded' or 'skipped', verified by CRC32C."""
+
+    def __init__(self, project: str | None = None):
+        self._project = project
+        self._client = None
+        self._uploaded = Metrics.counter(NAMESPACE, "files_uploaded")
+        self._skipped = Metrics.counter(NAMESPACE, "files_skipped")
+        self._bytes = Metrics.counter(NAMESPACE, "bytes_uploaded")
+
+    def setup(self):
+        from google.cloud import storage
+
+        self._client = storage.Client(project=self._project)
+
+    def process(self, pair):
+        yield upload_one(self._client, *pair, counters=(self._uploaded, self._skipped, self._bytes))
+
+
+def upload_one(client, source: str, dest: str, counters=None) -> str:
+    bucket_name, name = dest[len("gs://"):].split("/", 1)
+    crc, size = crc32c_of(source)
+    blob = client.bucket(bucket_name).get_blob(name)
+    if blob is not None and blob.crc32c == crc and blob.size == size:
+        if counters:
+            counters[1].inc()
+        return "skipped"
+    blob = client.bucket(bucket_name).blob(name, chunk_size=CHUNK if size > CHUNK else None)
+    with FileSystems.open(source, compression_type="uncompressed") as f:
+        blob.upload_from_file(f, size=size, checksum="crc32c")
+    blob.reload()
+    if blob.crc32c != crc:
+        raise OSError(f"{dest}: CRC32C {blob.crc32c} after upload, the file's is {crc}")
+    if counters:
+        counters[0].inc()
+        counters[2].inc(size)
+    return "uploaded"
+
+
+def build_pipeline(pairs: list[tuple[str, str]], options: PipelineOptions, project: str | None = None):
+    p = beam.Pipeline(options=options)
+    _ = (p
+         | "Files" >> beam.Create(pairs)
+         | "Spread" >> beam.Reshuffle()
+         | "Upload" >> beam.ParDo(UploadFn(project)))
+    return p
+
+
+def run(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
+    InputOptions._add_argparse_args(p)
+    p.add_argument("--output", default=None, help="gs://bucket/prefix the files go under.")
+    p.add_argument("--project", default=None, help="Project billed for the uploads (default: the environment's).")
+    args, _ = p.parse_known_args(argv)
+    if not args.input:
+        raise cli.UsageError("--input: give a folder, a file or a glob pattern of the files to upload")
+    if not args.output or not _GCS.match(args.output.rstrip("/")):
+        raise cli.UsageError(f"--output: expected gs://BUCKET/prefix with a valid bucket name, got {args.output!r}")
+    output = args.output.rstrip("/")
+    files, base = list_inputs(args.input)
+    if not files:
+        raise cli.UsageError(f"--input: no file matches {args.input!r}")
+    pairs = [(f, destination(f, base, output)) for f in files]
+    options = cli.beam_options(cli.with_local_defaults(argv))
+    from google.cloud import storage
+
+    started = time.monotonic()
+    first, rest = schema_files_first(pairs)
+    client = storage.Client(project=args.project)
+    results = [upload_one(client, *pair) for pair in first]
+    if rest:
+        result = build_pipeline(rest, options, args.project).run()
+        result.wait_until_finish()
+        counts = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]
+                  if c.key.metric.namespace == NAMESPACE}
+    else:
+        counts = {}
+    uploaded = results.count("uploaded") + counts.get("files_uploaded", 0)
+    skipped = results.count("skipped") + counts.get("files_skipped", 0)
+    size = counts.get("bytes_uploaded", 0)
+    seconds = time.monotonic() - started
+    print(f"{len(files)} files: {uploaded} uploaded, {skipped} already there with the same CRC32C; "
+          f"{size:,} bytes in {seconds:.1f} s -> {output}/")
+    return 0
+
+
+def main(argv=None) -> int:
+    return cli.main_wrapper(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

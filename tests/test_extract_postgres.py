@@ -12,7 +12,7 @@ import psycopg2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from apache_beam.io.restriction_trackers import OffsetRestrictionTracker
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from psycopg2 import sql
@@ -20,7 +20,7 @@ from psycopg2 import sql
 from pipelines import extract_postgres, seed_postgres
 from tests.conftest import run_cli
 from transforms import pg
-from transforms.postgres_read import ReadFromPostgres, ReadKeyRangesFn, _next_chunk_keys, plan_read
+from transforms.postgres_read import ChunkTracker, ReadFromPostgres, ReadKeyRangesFn, _next_chunk_keys, plan_read
 
 
 def seed(dsn, table, rows, *extra):
@@ -363,17 +363,18 @@ def test_numeric_date_and_timestamp_arrays(pg_schema):
         cur.execute(f"CREATE TABLE {schema}.arr2 (id int PRIMARY KEY, ns numeric[], ds date[], ts timestamp[], "
                     "tzs timestamptz[])")
         cur.execute(f"""INSERT INTO {schema}.arr2 VALUES
-            (1, '{{1.50,-0.000000001,12345678901234567890.5}}', '{{2024-02-29,NULL}}',
+            (1, '{{1.50,-0.000000001,12345678901234567890.5,0.12345678912345}}', '{{2024-02-29,NULL}}',
              '{{"2001-02-03 04:05:06.789"}}', '{{"2001-02-03 04:05:06+02"}}'),
             (2, NULL, '{{}}', NULL, '{{}}')""")
     d, utc = decimal.Decimal, datetime.timezone.utc
     expected = [
-        (1, [d("1.5"), d("-0.000000001"), d("12345678901234567890.5")], [datetime.date(2024, 2, 29), None],
+        (1, [d("1.5"), d("-0.000000001"), d("12345678901234567890.5"), d("0.12345678912345")],
+         [datetime.date(2024, 2, 29), None],
          [datetime.datetime(2001, 2, 3, 4, 5, 6, 789000)], [datetime.datetime(2001, 2, 3, 2, 5, 6, tzinfo=utc)]),
         (2, None, [], None, [])]
     plan = assert_reads(dsn, sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "arr2")), expected)
     assert [c.arrow_type for c in plan.columns][1:] == [
-        pa.list_(pa.decimal128(38, 9)), pa.list_(pa.date32()), pa.list_(pa.timestamp("us")),
+        pa.list_(pa.decimal256(76, 38)), pa.list_(pa.date32()), pa.list_(pa.timestamp("us")),
         pa.list_(pa.timestamp("us", tz="UTC"))]
     assert [(f["type"], f["mode"]) for f in (c.bigquery_field() for c in plan.columns)][1:] == [
         ("BIGNUMERIC", "REPEATED"), ("DATE", "REPEATED"), ("DATETIME", "REPEATED"), ("TIMESTAMP", "REPEATED")]
@@ -426,3 +427,17 @@ def test_chunks_adapt_to_the_density_of_the_keys():
     assert _next_chunk_keys(1000, 1000, 0, 1000) == 4000
     assert _next_chunk_keys(1000, 10, 10_000, 1000) == 1000  # a clipped last chunk says little
     assert _next_chunk_keys(1, 1, 10**9, 1000) == 1
+
+
+def test_a_claim_past_a_stop_moved_by_a_split_claims_up_to_the_new_stop():
+    """The reader reads the stop, a runner splits, then the reader claims its chunk's last key beyond the new stop:
+    it gets the keys up to the new stop (none is orphaned), and nothing after it."""
+    tracker = ChunkTracker(OffsetRange(0, 10_000))
+    assert tracker.try_claim(999)  # first chunk [0, 1000)
+    primary, residual = tracker.try_split(0.1)  # the runner splits after the claimed chunk
+    assert primary.stop == residual.start and 1000 < primary.stop < 1999
+    assert tracker.try_claim(1999)  # the reader's next chunk was planned as [1000, 2000)
+    assert tracker.current_restriction().stop == primary.stop
+    tracker.check_done()  # every key of the primary is claimed
+    assert not tracker.try_claim(primary.stop + 5)
+    assert tracker.try_split(0.5) is None  # nothing left to give away

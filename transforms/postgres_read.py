@@ -129,8 +129,8 @@ def describe(conn, query: sql.Composable) -> list[Column]:
             elif d.type_code in _TYPES:
                 a, b = _TYPES[d.type_code]
                 columns.append(Column(d.name, a, b, _WIRE.get(d.type_code)))
-            elif d.type_code == 1231:  # numeric[]: its elements' precision is not described
-                columns.append(Column(d.name, pa.list_(pa.decimal128(38, 9)), "BIGNUMERIC"))
+            elif d.type_code == 1231:  # numeric[]: its elements' precision is not described; BIGNUMERIC's range
+                columns.append(Column(d.name, pa.list_(pa.decimal256(76, 38)), "BIGNUMERIC"))
             elif d.type_code in _ARRAYS:
                 a, b = _TYPES[_ARRAYS[d.type_code]]
                 columns.append(Column(d.name, pa.list_(a), b))
@@ -194,6 +194,20 @@ class ReadPart:
     chunk_rows: int = CHUNK_ROWS  # rows a chunk aims at
 
 
+class ChunkTracker(OffsetRestrictionTracker):
+    """Claims whole chunks of keys by their last key. A runner may split the restriction between the reader
+    looking at its stop and claiming a chunk that ends there; a claim at or past the (moved) stop then claims the
+    keys up to it, so no key between the last claim and the new stop is left unread (the reader clips the chunk
+    to the stop after a successful claim)."""
+
+    def try_claim(self, position):
+        stop, last = self._range.stop, self._last_claim_attempt
+        floor = self._range.start - 1 if last is None else last
+        if position >= stop > floor + 1:
+            position = stop - 1
+        return super().try_claim(position)
+
+
 def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None, binary: bool = False) -> sql.Composable:
     key = sql.SQL(part.key)
     if part.nulls:
@@ -228,7 +242,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         return OffsetRange(part.start, part.stop)
 
     def create_tracker(self, restriction):
-        return OffsetRestrictionTracker(restriction)
+        return ChunkTracker(restriction)
 
     def split(self, part: ReadPart, restriction):
         if part.nulls:
@@ -292,6 +306,16 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         """The COPY output of [lo, hi) and its row count."""
         conn = self._connection()
         buf = io.BytesIO()
+        try:
+            return self._copy_into(conn, part, lo, hi, binary, buf)
+        finally:
+            if not conn.closed:
+                try:
+                    conn.rollback()  # read-only: nothing to commit; after an error, ready for the next read
+                except psycopg2.Error:
+                    pass
+
+    def _copy_into(self, conn, part: ReadPart, lo, hi, binary: bool, buf) -> tuple[bytes, int]:
         with conn.cursor() as cur:
             if part.snapshot:
                 try:
@@ -301,9 +325,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                         f"the launcher's snapshot {part.snapshot} no longer exists: the launcher must run until "
                         "the job ends, or use --consistency chunk") from None
             cur.copy_expert(_ranges_sql(part, lo, hi, binary).as_string(conn), buf)
-            rows = cur.rowcount
-        conn.rollback()  # read-only: nothing to commit
-        return buf.getvalue(), rows
+            return buf.getvalue(), cur.rowcount
 
     def process(self, part: ReadPart, tracker=beam.DoFn.RestrictionParam()):
         if part.nulls:
@@ -319,9 +341,10 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
             end = min(position + keys, stop)
             # Claiming the chunk's last key keeps the whole chunk ours: splits fall after a claimed position.
             if not tracker.try_claim(end - 1):
-                continue  # the stop moved below end - 1 meanwhile: try again with the new stop
+                return
+            end = min(end, tracker.current_restriction().stop)  # a split may have moved the stop: see ChunkTracker
             table = self._read(part, position, end)
-            keys = _next_chunk_keys(keys, end - position, table.num_rows, part.chunk_rows)
+            keys = min(part.chunk_keys, _next_chunk_keys(keys, end - position, table.num_rows, part.chunk_rows))
             yield from self._emit(table)
             position = end
 
@@ -331,9 +354,10 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
 
 
 def _next_chunk_keys(keys: int, read_keys: int, read_rows: int, target_rows: int) -> int:
-    """The key span of the next chunk, from the rows per key just seen: skewed keys (dense in places, sparse in
-    others) keep chunks near ``target_rows`` rows, so memory stays bounded and sparse ranges cost few queries.
-    The change is at most 4x per chunk, as density is only known where it was read."""
+    """The key span of the next chunk, from the rows per key just seen: in dense stretches of a skewed key chunks
+    shrink towards ``target_rows`` rows. The change is at most 4x per chunk, as density is only known where it was
+    read; the caller also keeps the span at most the average-density one, so a sparse stretch cannot widen it
+    into a dense one that follows."""
     if read_keys < keys:  # the last chunk of a range says little
         return keys
     wanted = read_keys * target_rows // max(read_rows, 1)
@@ -364,9 +388,11 @@ def _decode_binary(data: bytes, rows: int, columns: list[Column]) -> pa.Table | 
         t = c.arrow_type
         if pa.types.is_date(t) or pa.types.is_timestamp(t):
             info = np.iinfo(values.dtype)
-            if rows and (values.max() == info.max or values.min() == info.min):  # +-infinity: the text path says
+            epoch = _PG_EPOCH_DAYS if pa.types.is_date(t) else _PG_EPOCH_US
+            # +-infinity, or beyond what the Arrow type holds: the text path gives its error (or reads it)
+            if rows and (values.max() > info.max - epoch or values.min() == info.min):
                 return None
-            values = values + (_PG_EPOCH_DAYS if pa.types.is_date(t) else _PG_EPOCH_US)
+            values = values + epoch
             arrays.append(pa.array(values, type=t))
         elif pa.types.is_decimal(t):  # unscaled 64-bit integers -> 128-bit two's complement, little-endian
             wide = np.empty((rows, 2), dtype="<i8")

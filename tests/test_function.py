@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from functions.naming import decide, load_job_id, table_id
+from functions.ingest_naming import decide, load_job_id, table_id
 from tests.conftest import ROOT
 from transforms.schema import DATASETS, schema_json
 
@@ -112,3 +112,16 @@ def test_a_missing_or_malformed_variable_is_one_clear_line_at_cold_start(change,
     assert len(lines) == 1 and named in lines[0], result.stderr
     logged = json.loads(result.stdout.strip().splitlines()[-1])
     assert logged["severity"] == "ERROR" and named in logged["message"]
+
+
+def test_the_readme_lists_every_variable_of_the_function():
+    from functions.ingest_config import VARIABLES
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("Its environment variables", 1)[1].split("\n\n", 2)[1]
+    listed = set(re.findall(r"`([A-Z_]+)`", "\n".join(line.split("|")[1] for line in table.splitlines()[2:])))
+    assert listed == set(VARIABLES)
+    for line in table.splitlines()[2:]:
+        required = line.split("|")[2].strip() == "yes"
+        for name in re.findall(r"`([A-Z_]+)`", line.split("|")[1]):
+            assert VARIABLES[name][0] == required, name

@@ -13,7 +13,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from functions.naming import table_id
+from functions.ingest_naming import table_id
 from local_cloud.events import deliver, list_objects
 from local_cloud.stack import LocalStack
 from tests.conftest import run_cli

@@ -113,16 +113,9 @@ class LocalStack:
             self.gcs_port, self.folder / "gcs.log", env=self._auth, cwd=data).wait_ready())
 
     def _start_bigquery(self):
-        exe = executable("bqemulator")
-        staging = self.folder / "bq-staging"
-        staging.mkdir(exist_ok=True)
-        self.bq_port = free_port()
-        env = {"HOME": str(bq_home()), "BQEMU_UPLOAD_STAGING_DIR": str(staging),
-               "BQEMU_GCS_LOCAL_ROOT": str(self.folder / "gcs" / ".cloudstorage")}
-        self.servers.append(Server(
-            "bqemulator", [str(exe), "start", "--rest-port", str(self.bq_port), "--grpc-port", str(free_port()),
-                           "--project", self.project, "--log-level", "warning"],
-            self.bq_port, self.folder / "bigquery.log", env=env).wait_ready(120))
+        server = start_bigquery(self.folder, self.project, self.folder / "gcs" / ".cloudstorage")
+        self.servers.append(server)
+        self.bq_port = server.port
         answer = requests.post(f"{self.bigquery_url}/bigquery/v2/projects/{self.project}/datasets", timeout=30,
                                json={"datasetReference": {"projectId": self.project, "datasetId": self.dataset},
                                      "location": self.location})
@@ -166,6 +159,21 @@ class LocalStack:
                     e.state == e.State.ACTIVE for e in self.workflows.executions()):
                 return self.workflows.executions()
         raise TimeoutError(f"the local stack did not settle in {timeout:.0f} s")
+
+
+def start_bigquery(folder: Path, project: str, gcs_root: Path | None = None) -> Server:
+    """bqemulator on a free port of 127.0.0.1 (its log and staging in ``folder``); load jobs read ``gs://`` URIs
+    from ``gcs_root``, the Storage emulator's data folder."""
+    exe = executable("bqemulator")
+    staging = Path(folder) / "bq-staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {"HOME": str(bq_home()), "BQEMU_UPLOAD_STAGING_DIR": str(staging)}
+    if gcs_root is not None:
+        env["BQEMU_GCS_LOCAL_ROOT"] = str(gcs_root)
+    return Server("bqemulator", [str(exe), "start", "--rest-port", str(port), "--grpc-port", str(free_port()),
+                                 "--project", project, "--log-level", "warning"],
+                  port, Path(folder) / "bigquery.log", env=env).wait_ready(120)
 
 
 def bigquery_client(project: str, url: str):

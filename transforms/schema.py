@@ -65,6 +65,7 @@ class DatasetSchema:
     name: str
     description: str
     fields: tuple[Field, ...]
+    merge_order: str = ""  # the column merged tables are written in descending order of (sql/merge.py)
 
     @property
     def column_names(self) -> list[str]:
@@ -90,6 +91,7 @@ class DatasetSchema:
 FILMS = DatasetSchema(
     name="films",
     description="Synthetic films: one row per film.",
+    merge_order="rating_score",
     fields=(
         Field("title", "STRING", "2 to 4 capitalised English words, e.g. 'Drive Billion Real'."),
         Field("genre", "STRING", "One of: " + ", ".join(GENRES) + "."),
@@ -108,6 +110,7 @@ FILMS = DatasetSchema(
 CLIENTS = DatasetSchema(
     name="clients",
     description="Synthetic clients with their film preferences and credit score.",
+    merge_order="credit_score",
     fields=(
         Field("name", "STRING", "First and last name, by real name frequencies."),
         Field("sex", "STRING", "Male or Female, consistent with the first name."),

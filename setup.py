@@ -12,7 +12,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*",
-                                    "functions", "functions.*", "local_cloud", "local_cloud.*"]),
+                                    "functions", "functions.*", "local_cloud", "local_cloud.*", "sql", "sql.*"]),
     package_data={"transforms": ["data/*.json"], "functions": ["schemas/*.json", "requirements.txt"]},
     install_requires=[
         BEAM,

@@ -13,7 +13,6 @@ shards arrive. Files made elsewhere thereby enter the same ingest chain as the j
 from __future__ import annotations
 
 import base64
-import glob
 import os
 import re
 import sys
@@ -25,6 +24,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines import cli
+from pipelines.inputs import InputOptions, list_inputs
 from pipelines.outputs import OutputOptions  # noqa: F401 (declares --output to Beam's option parser)
 from transforms.progress import NAMESPACE
 
@@ -32,17 +32,6 @@ PROG = "python -m pipelines.upload"
 _GCS = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(/.*)?$")
 _WILDCARD = re.compile(r"[*?\[]")
 CHUNK = 8 << 20
-
-
-class InputOptions(PipelineOptions):
-    """Which files a job reads. Declared once for every job that takes ``--input`` (Beam parses the options of
-    all PipelineOptions classes loaded in a process with one parser)."""
-
-    @classmethod
-    def _add_argparse_args(cls, parser):
-        parser.add_argument("--input", default=None,
-                            help="A folder (every file below it), a file, or a glob pattern ('**' for any depth); "
-                                 "local or gs://.")
 
 
 def crc32c_of(path: str) -> tuple[str, int]:
@@ -55,25 +44,6 @@ def crc32c_of(path: str) -> tuple[str, int]:
             checksum.update(chunk)
             size += len(chunk)
     return base64.b64encode(checksum.digest()).decode(), size
-
-
-def list_inputs(pattern: str) -> tuple[list[str], str]:
-    """The files an --input names and the base their relative paths start from."""
-    if pattern.startswith("gs://"):
-        if not _WILDCARD.search(pattern):
-            pattern = pattern.rstrip("/") + "/**"
-        base = _WILDCARD.split(pattern, 1)[0].rsplit("/", 1)[0]
-        files = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        return sorted(f for f in files if not f.endswith("/")), base
-    if os.path.isdir(pattern):
-        base = pattern.rstrip("/") or "/"
-        files = [os.path.join(d, n) for d, _, names in os.walk(base) for n in names]
-    elif _WILDCARD.search(pattern):
-        base = os.path.dirname(_WILDCARD.split(pattern, 1)[0]) or "."
-        files = [f for f in glob.glob(pattern, recursive=True) if os.path.isfile(f)]
-    else:
-        base, files = os.path.dirname(pattern) or ".", [pattern] if os.path.isfile(pattern) else []
-    return sorted(files), base
 
 
 def destination(path: str, base: str, output: str) -> str:

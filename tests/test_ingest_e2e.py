@@ -225,3 +225,15 @@ def test_the_router_turns_new_objects_into_loads(tmp_path):
         assert [dict(r) for r in s.bigquery().query(f"SELECT count(*) AS n FROM {s.dataset}.films").result()] == [
             {"n": 700}]
     assert all(server.proc.poll() is not None for server in s.servers) or not s.servers
+
+
+def test_append_on_ingest_two_files_of_one_dataset_share_a_table_and_a_new_name_makes_a_new_one(stack, gcs):
+    """The original design's second merge path: a known table is appended to, an unknown one created."""
+    gcs.blob("jan/sales-00000-of-00001.csv").upload_from_string("region,total\nnorth,1\nsouth,2\n")
+    gcs.blob("feb/sales-00000-of-00002.csv").upload_from_string("region,total\neast,3\n")
+    gcs.blob("feb/returns.csv").upload_from_string("region,total\nwest,4\n")
+    executions = deliver_all(stack, "jan/") + deliver_all(stack, "feb/")
+    assert [e.state for e in executions] == [executions[0].State.SUCCEEDED] * 3, [e.error.payload for e in executions]
+    assert sorted(r["region"] for r in query(stack, f"SELECT region FROM {stack.dataset}.sales")) == [
+        "east", "north", "south"]
+    assert [r["region"] for r in query(stack, f"SELECT region FROM {stack.dataset}.returns")] == ["west"]

@@ -1,0 +1,194 @@
+"""Merge CSV shards into one dataset before upload: one header, every distinct row once.
+
+    python -m pipelines.merge_files --input 'out/clients/*.csv' --output out/merged/clients
+    python -m pipelines.merge_files --input gs://BUCKET/runs --output gs://BUCKET/merged/films --format parquet
+
+reads every ``.csv`` / ``.csv.gz`` file the input names (a folder: every one below it), checks they all have the
+same header, drops each file's header and every duplicate row (rows equal as text, across all files), and writes
+``<output>/<name>-SSSSS-of-NNNNN.csv`` (or ``.parquet``) with one header per shard, plus ``<name>.schema.json``
+when the header is a known dataset's. Rows come out in no particular order (duplicates are found by grouping);
+sort when reading, e.g. ``ORDER BY credit_score DESC``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+import time
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.textio import ReadAllFromText, WriteToText
+
+from pipelines import cli
+from pipelines.inputs import InputOptions, list_inputs
+from pipelines.outputs import (
+    OutputOptions,
+    Shards,
+    check_output,
+    claim,
+    file_format_and_compression,
+    run_pipeline,
+)
+from pipelines.outputs import num_shards as output_num_shards
+from transforms import schema as schemas
+from transforms.progress import NAMESPACE
+from transforms.sinks import WriteParquet, file_suffix
+
+PROG = "python -m pipelines.merge_files"
+_CSV = re.compile(r"\.csv(\.gz)?$", re.IGNORECASE)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BATCH_ROWS = 65_536
+
+
+class MergeOptions(InputOptions):
+    """--input comes from InputOptions, --output and the format from OutputOptions; this job adds --dataset."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--dataset", default=None,
+                            help="films or clients (default: the dataset whose columns the header names, if any); "
+                                 "needed for --format parquet.")
+
+
+def first_lines(path: str, n: int = 2) -> list[str]:
+    with FileSystems.open(path) as f:  # compression from the file's name
+        text = f.read(1 << 20).decode("utf-8", errors="replace")
+    return text.splitlines()[:n]
+
+
+def check_inputs(pattern: str) -> tuple[list[str], str, str | None]:
+    """The CSV files, their common header and their first data line; a UsageError when none match or two
+    headers differ."""
+    files, _ = list_inputs(pattern)
+    files = [f for f in files if _CSV.search(f)]
+    if not files:
+        raise cli.UsageError(f"--input: no .csv or .csv.gz file matches {pattern!r}")
+    header, sample, first = None, None, None
+    for path in files:
+        lines = first_lines(path)
+        if not lines:
+            raise cli.UsageError(f"--input: {path!r} is empty: expected a CSV file starting with its header")
+        if header is None:
+            header, first = lines[0], path
+        elif lines[0] != header:
+            raise cli.UsageError(f"--input: headers differ: {first!r} has {header[:120]!r} but {path!r} has "
+                                 f"{lines[0][:120]!r}")
+        if sample is None and len(lines) > 1:
+            sample = lines[1]
+    return files, header, sample
+
+
+def dataset_of(header: str, asked: str | None) -> schemas.DatasetSchema | None:
+    columns = header.split(",")
+    if asked is not None:
+        if asked not in schemas.DATASETS:
+            raise cli.UsageError(f"--dataset: unknown dataset {asked!r}: expected one of {', '.join(schemas.DATASETS)}")
+        ds = schemas.DATASETS[asked]
+        if columns != ds.column_names:
+            raise cli.UsageError(f"--dataset: the files' header {header[:120]!r} is not the {asked} columns "
+                                 f"{','.join(ds.column_names)!r}")
+        return ds
+    return next((ds for ds in schemas.DATASETS.values() if columns == ds.column_names), None)
+
+
+class LinesToRecordBatches(beam.DoFn):
+    """Batches of CSV data lines (no header) -> Arrow record batches of a dataset's schema."""
+
+    def __init__(self, ds: schemas.DatasetSchema):
+        self._schema = ds.arrow_schema
+
+    def process(self, lines):
+        data = ("\n".join(lines) + "\n").encode()
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=self._schema.names),
+            convert_options=pacsv.ConvertOptions(column_types={f.name: f.type for f in self._schema}))
+        yield from table.cast(self._schema).to_batches()
+
+
+def build_pipeline(files: list[str], header: str, ds, file_format: str, compression: str, num_shards: int,
+                   prefix: str, options):
+    p = beam.Pipeline(options=options)
+    rows = (p
+            | "Files" >> beam.Create(files)
+            | "Read" >> ReadAllFromText(skip_header_lines=1)
+            | "Distinct" >> beam.Distinct()
+            | "Count" >> beam.Map(_count))
+    if file_format == "csv":
+        _ = rows | "Write" >> WriteToText(
+            prefix, file_name_suffix=file_suffix("csv", compression), shard_name_template="-SSSSS-of-NNNNN",
+            num_shards=num_shards, header=header,
+            compression_type="gzip" if compression == "gzip" else "uncompressed")
+    else:
+        _ = (rows
+             | "Batch" >> beam.BatchElements(min_batch_size=1024, max_batch_size=BATCH_ROWS)
+             | "Parse" >> beam.ParDo(LinesToRecordBatches(ds)).with_output_types(pa.RecordBatch)
+             | "Write" >> WriteParquet(prefix, ds.arrow_schema, compression, num_shards))
+    return p
+
+
+_ROWS = beam.metrics.Metrics.counter(NAMESPACE, "merged_rows")
+
+
+def _count(line):
+    _ROWS.inc()
+    return line
+
+
+def run(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
+    OutputOptions._add_argparse_args(p)
+    MergeOptions._add_argparse_args(p)
+    InputOptions._add_argparse_args(p)
+    args, _ = p.parse_known_args(argv)
+    if not args.input:
+        raise cli.UsageError("--input: give the CSV files to merge (a folder, a file or a glob pattern)")
+    if not args.output:
+        raise cli.UsageError("--output: give a local folder or gs://bucket/prefix for the merged files")
+    file_format, compression = file_format_and_compression(args)
+    num_shards = output_num_shards(args)
+    output = check_output(args.output, [])
+    files, header, sample = check_inputs(args.input)
+    ds = dataset_of(header, args.dataset)
+    if file_format == "parquet" and ds is None:
+        raise cli.UsageError(f"--format parquet: the header {header[:120]!r} is not a known dataset's "
+                             f"({', '.join(schemas.DATASETS)}), so its column types are unknown; use --format csv")
+    if file_format == "parquet" and sample is not None and _non_iso_dates(ds, sample):
+        raise cli.UsageError(f"--format parquet: the dates in {sample[:120]!r} are not yyyy-mm-dd; use --format csv")
+    name = re.sub(r"[^A-Za-z0-9_]", "_", output.rstrip("/").rsplit("/", 1)[-1]) or "merged"
+    prefix = f"{output}/{name}"
+    shards = Shards(prefix, file_suffix(file_format, compression))
+    options = cli.beam_options(cli.with_local_defaults(argv))
+    claim([shards], output, args.overwrite)
+    pipeline = build_pipeline(files, header, ds, file_format, compression, num_shards, prefix, options)
+    if ds is not None:  # beside the shards, before them: the ingest function loads with it
+        dates_text = file_format == "csv" and sample is not None and _non_iso_dates(ds, sample)
+        shards.write_schema(ds.bigquery_schema(dates_as_text=dates_text))
+    started = time.monotonic()
+    result = run_pipeline(PROG, pipeline, [shards], cli.is_local(options))
+    rows = sum(c.committed for c in result.metrics().query()["counters"]
+               if c.key.metric.namespace == NAMESPACE and c.key.metric.name == "merged_rows")
+    written = [m for r in FileSystems.match([shards.pattern]) for m in r.metadata_list]
+    print(f"{len(files)} files -> {rows:,} distinct rows in {len(written)} files in "
+          f"{time.monotonic() - started:.1f} s -> {shards.pattern.replace('*-of-*', 'SSSSS-of-NNNNN')}")
+    return 0
+
+
+def _non_iso_dates(ds: schemas.DatasetSchema, line: str) -> bool:
+    values = next(iter(pacsv.read_csv(io.BytesIO(line.encode() + b"\n"), read_options=pacsv.ReadOptions(
+        column_names=ds.column_names), convert_options=pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in ds.column_names})).to_batches())).to_pylist()[0]
+    return any(f.type == "DATE" and not _ISO_DATE.match(values[f.name] or "") for f in ds.fields)
+
+
+def main(argv=None) -> int:
+    return cli.main_wrapper(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""pipelines.merge_files: shards with shared rows and headers become one dataset, locally and on gs://."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines import merge_files
+from tests.conftest import run_cli
+from transforms.schema import CLIENTS, FILMS
+
+
+def generate(out, dataset: str, rows: int, *extra: str, env=None):
+    result = run_cli("pipelines.generate", "--datasets", dataset, "--rows", str(rows), "--num_shards", "3",
+                     "--output", str(out), *extra, env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def csv_records(paths) -> list[list[str]]:
+    out = []
+    for p in paths:
+        opener = gzip.open if str(p).endswith(".gz") else open
+        with opener(p, "rt", newline="") as f:
+            out.append(list(csv.reader(f)))
+    return out
+
+
+def test_shards_sharing_rows_merge_into_distinct_rows_with_one_header_per_shard(tmp_path):
+    # The same seed: rows 0..999 of b are a's rows; b adds 1000..1499. So 1,500 distinct rows in 6 files.
+    generate(tmp_path / "a", "clients", 1000)
+    generate(tmp_path / "b", "clients", 1500)
+    result = run_cli("pipelines.merge_files", "--input", str(tmp_path / "*" / "clients" / "*.csv"),
+                     "--output", str(tmp_path / "merged" / "clients"), "--num_shards", "2")
+    assert result.returncode == 0, result.stderr
+    assert "6 files -> 1,500 distinct rows in 2 files" in result.stdout
+    shards = sorted(glob.glob(f"{tmp_path}/merged/clients/clients-*-of-00002.csv"))
+    assert len(shards) == 2
+    records = csv_records(shards)
+    assert all(r[0] == CLIENTS.column_names for r in records)
+    merged = [tuple(row) for r in records for row in r[1:]]
+    source = {tuple(row) for r in csv_records(glob.glob(f"{tmp_path}/b/clients/*.csv")) for row in r[1:]}
+    assert len(merged) == len(set(merged)) == 1500 and set(merged) == source
+    schema = json.loads((tmp_path / "merged" / "clients" / "clients.schema.json").read_text())
+    assert schema == CLIENTS.bigquery_schema()
+
+
+def test_parquet_output_and_gzip_inputs(tmp_path):
+    generate(tmp_path / "a", "films", 800, "--compression", "gzip")
+    generate(tmp_path / "b", "films", 500, "--compression", "gzip")
+    result = run_cli("pipelines.merge_files", "--input", str(tmp_path), "--output", str(tmp_path / "m" / "films"),
+                     "--format", "parquet")
+    assert result.returncode == 0, result.stderr
+    table = pa.concat_tables(pq.read_table(f) for f in glob.glob(f"{tmp_path}/m/films/*.parquet"))
+    assert table.schema.equals(FILMS.arrow_schema, check_metadata=False)
+    assert table.num_rows == 800
+    assert len({tuple(r.values()) for r in table.to_pylist()}) == 800
+
+
+def test_gcs_inputs_and_output(gcs_emulator, tmp_path, monkeypatch):
+    for key, value in gcs_emulator.items():
+        monkeypatch.setenv(key, value)
+    generate("gs://test-bucket/merge-in/x", "films", 300, env=gcs_emulator)
+    generate("gs://test-bucket/merge-in/y", "films", 400, env=gcs_emulator)
+    result = run_cli("pipelines.merge_files", "--input", "gs://test-bucket/merge-in", "--output",
+                     "gs://test-bucket/merge-out/films", "--num_shards", "1", env=gcs_emulator)
+    assert result.returncode == 0, result.stderr
+    assert "6 files -> 400 distinct rows in 1 files" in result.stdout
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    bucket = storage.Client(project="local-project", credentials=AnonymousCredentials()).bucket("test-bucket")
+    rows = list(csv.reader(io.StringIO(bucket.blob("merge-out/films/films-00000-of-00001.csv").download_as_text())))
+    assert rows[0] == FILMS.column_names and len(rows) == 401
+
+
+def test_distinct_rows_transform_keeps_each_line_once():
+    with TestPipeline() as p:
+        lines = p | __import__("apache_beam").Create(["a,1", "b,2", "a,1", "c,3", "b,2"])
+        assert_that(lines | "Distinct" >> __import__("apache_beam").Distinct(), equal_to(["a,1", "b,2", "c,3"]))
+
+
+def test_bad_inputs_are_one_line_exit_2_and_write_nothing(tmp_path):
+    generate(tmp_path / "a", "films", 50)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.csv").write_text("id,amount\n1,2\n")
+    out = tmp_path / "o"
+    cases = [
+        (["--input", str(tmp_path / "nothing" / "*.csv")], "no .csv or .csv.gz file matches"),
+        (["--input", str(tmp_path / "**" / "*.csv")], "headers differ"),
+        (["--input", str(tmp_path / "a"), "--dataset", "movies"], "unknown dataset 'movies'"),
+        (["--input", str(tmp_path / "a"), "--dataset", "clients"], "is not the clients columns"),
+        (["--input", str(tmp_path / "other"), "--format", "parquet"], "--format parquet"),
+        (["--output", str(out)], "--input"),
+    ]
+    for args, named in cases:
+        full = [*args, "--output", str(out)] if "--output" not in args else args
+        result = run_cli("pipelines.merge_files", *full)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
+        assert named in result.stderr, (args, result.stderr)
+        assert not out.exists()
+    assert merge_files.dataset_of(",".join(FILMS.column_names), None) is FILMS

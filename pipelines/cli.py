@@ -7,6 +7,7 @@ import contextlib
 import io
 import logging
 import sys
+from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -58,6 +59,36 @@ def beam_options(argv) -> PipelineOptions:
 
 def is_local(options: PipelineOptions) -> bool:
     return options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct")
+
+
+def is_dataflow(options: PipelineOptions) -> bool:
+    return options.view_as(StandardOptions).runner in ("DataflowRunner", "dataflow")
+
+
+PROJECT_SETUP = Path(__file__).resolve().parents[1] / "setup.py"
+
+
+def check_dataflow(options: PipelineOptions, paths: dict[str, str]):
+    """Before submitting to Dataflow: what it needs is there, or a UsageError naming what is missing.
+
+    ``paths``: flag -> value of every path the workers read or write (they reach gs:// only). Workers get this
+    project's packages from its setup.py (``--setup_file`` defaults to it) unless a container image is given;
+    setup.py pins the launcher's Beam, so both run the same version."""
+    if not is_dataflow(options):
+        return
+    from apache_beam.options.pipeline_options import GoogleCloudOptions, SetupOptions, WorkerOptions
+
+    gcp = options.view_as(GoogleCloudOptions)
+    missing = [flag for flag, value in (("--project", gcp.project), ("--region", gcp.region),
+                                        ("--temp_location", gcp.temp_location)) if not value]
+    if missing:
+        raise UsageError(f"DataflowRunner needs {', '.join(missing)}")
+    for flag, value in {**paths, "--temp_location": gcp.temp_location}.items():
+        if value and not str(value).startswith("gs://"):
+            raise UsageError(f"{flag}: DataflowRunner workers reach gs:// paths only, got {value!r}")
+    setup = options.view_as(SetupOptions)
+    if not setup.setup_file and not options.view_as(WorkerOptions).sdk_container_image and PROJECT_SETUP.exists():
+        setup.setup_file = str(PROJECT_SETUP)
 
 
 class OneLineParser(argparse.ArgumentParser):

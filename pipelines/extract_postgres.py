@@ -105,6 +105,37 @@ def _without_connection_args(argv: list[str]) -> list[str]:
     return out
 
 
+def build_pipeline(dsn: str, plan, partitions: int, file_format: str, compression: str, num_shards: int,
+                   prefix: str, options: PipelineOptions, dsn_file: str | None = None) -> beam.Pipeline:
+    """The unrun pipeline: the plan's key ranges read in parallel, written as shards under ``prefix``."""
+    pipeline = beam.Pipeline(options=options)
+    batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions, arrays_as_lists=file_format == "parquet",
+                                                    dsn_file=dsn_file)
+    if file_format == "csv":
+        header = (",".join(c.name for c in plan.columns) + "\n").encode()
+        name = prefix.rsplit("/", 1)[-1]
+        _ = batches | "Write" >> WriteCsv(prefix, header, compression, num_shards, metrics_name=name)
+    else:
+        arrow_schema = pa.schema([(c.name, c.arrow_type) for c in plan.columns])  # arrays as lists
+        _ = batches | "Write" >> WriteParquet(prefix, arrow_schema, compression, num_shards)
+    return pipeline
+
+
+def _check_remote_connection(args, dsn: str, password: str | None) -> str | None:
+    """Remote workers connect by themselves: the server must not be this machine, and a password reaches them
+    only through a --dsn_file on gs:// that they read (never through the options Beam records)."""
+    host = pg.check_dsn(dsn).get("host") or os.environ.get("PGHOST") or "localhost"
+    if host in ("localhost", "127.0.0.1", "::1") or host.startswith("/"):
+        raise cli.UsageError(f"--dsn: host {host!r} is this machine, which remote workers cannot reach; "
+                             "give the database's address")
+    if password or os.environ.get("PGPASSWORD"):
+        if not (args.dsn_file or "").startswith("gs://"):
+            raise cli.UsageError("--dsn_file: with a password, remote workers need the DSN in a gs:// file they "
+                                 "read themselves (a password is never put in the job's options)")
+        return args.dsn_file
+    return None
+
+
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
@@ -124,7 +155,12 @@ def run(argv=None) -> int:
     prefix = f"{output}/{name}"
     suffix = file_suffix(file_format, compression)
 
+    options = cli.beam_options(cli.with_local_defaults(_without_connection_args(argv)))
+    cli.check_dataflow(options, {"--output": output, "--dsn_file": args.dsn_file})
     dsn, password = pg.split_password(dsn_from(args))
+    worker_dsn_file = None
+    if not cli.is_local(options):
+        worker_dsn_file = _check_remote_connection(args, dsn, password)
     if password:  # hand it to libpq (here and in worker processes) through the environment, never to Beam
         os.environ["PGPASSWORD"] = password
     try:
@@ -149,16 +185,9 @@ def run(argv=None) -> int:
 
     shards = Shards(prefix, suffix)
     try:
-        options = cli.beam_options(cli.with_local_defaults(_without_connection_args(argv)))
         claim([shards], output, args.overwrite)
-        pipeline = beam.Pipeline(options=options)
-        batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions, arrays_as_lists=file_format == "parquet")
-        if file_format == "csv":
-            header = (",".join(c.name for c in plan.columns) + "\n").encode()
-            _ = batches | "Write" >> WriteCsv(prefix, header, compression, num_shards, metrics_name=name)
-        else:
-            arrow_schema = pa.schema([(c.name, c.arrow_type) for c in plan.columns])  # arrays as lists
-            _ = batches | "Write" >> WriteParquet(prefix, arrow_schema, compression, num_shards)
+        pipeline = build_pipeline(dsn, plan, partitions, file_format, compression, num_shards, prefix, options,
+                                  worker_dsn_file)
         # The BigQuery schema beside the shards, before them: the ingest function loads with it.
         shards.write_schema([c.bigquery_field(arrays_as_lists=file_format == "parquet") for c in plan.columns])
         started = time.monotonic()

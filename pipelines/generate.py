@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines import cli
 from pipelines.outputs import (
@@ -207,17 +207,7 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
 
 
 def _check_dataflow(options: PipelineOptions, config: GenerateConfig):
-    if options.view_as(StandardOptions).runner not in ("DataflowRunner", "dataflow"):
-        return
-    gcp = options.view_as(GoogleCloudOptions)
-    missing = [flag for flag, value in (("--project", gcp.project), ("--region", gcp.region),
-                                        ("--temp_location", gcp.temp_location)) if not value]
-    if missing:
-        raise cli.UsageError(f"DataflowRunner needs {', '.join(missing)}")
-    if not config.output.startswith("gs://"):
-        raise cli.UsageError(f"--output: DataflowRunner workers write to gs:// only, got {config.output!r}")
-    if not str(gcp.temp_location).startswith("gs://"):
-        raise cli.UsageError(f"--temp_location: expected gs://bucket/path, got {gcp.temp_location!r}")
+    cli.check_dataflow(options, {"--output": config.output})
 
 
 # --- the pipeline -------------------------------------------------------------------------------------------

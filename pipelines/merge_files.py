@@ -153,6 +153,8 @@ def run(argv=None) -> int:
     file_format, compression = file_format_and_compression(args)
     num_shards = output_num_shards(args)
     output = check_output(args.output, [])
+    options = cli.beam_options(cli.with_local_defaults(argv))
+    cli.check_dataflow(options, {"--input": args.input, "--output": output})
     files, header, sample = check_inputs(args.input)
     ds = dataset_of(header, args.dataset)
     if file_format == "parquet" and ds is None:
@@ -163,7 +165,6 @@ def run(argv=None) -> int:
     name = re.sub(r"[^A-Za-z0-9_]", "_", output.rstrip("/").rsplit("/", 1)[-1]) or "merged"
     prefix = f"{output}/{name}"
     shards = Shards(prefix, file_suffix(file_format, compression))
-    options = cli.beam_options(cli.with_local_defaults(argv))
     claim([shards], output, args.overwrite)
     pipeline = build_pipeline(files, header, ds, file_format, compression, num_shards, prefix, options)
     if ds is not None:  # beside the shards, before them: the ingest function loads with it

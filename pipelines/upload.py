@@ -116,11 +116,12 @@ def run(argv=None) -> int:
     if not args.output or not _GCS.match(args.output.rstrip("/")):
         raise cli.UsageError(f"--output: expected gs://BUCKET/prefix with a valid bucket name, got {args.output!r}")
     output = args.output.rstrip("/")
+    options = cli.beam_options(cli.with_local_defaults(argv))
+    cli.check_dataflow(options, {"--input": args.input})
     files, base = list_inputs(args.input)
     if not files:
         raise cli.UsageError(f"--input: no file matches {args.input!r}")
     pairs = [(f, destination(f, base, output)) for f in files]
-    options = cli.beam_options(cli.with_local_defaults(argv))
     from google.cloud import storage
 
     started = time.monotonic()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import struct
 import time
 from dataclasses import dataclass
@@ -225,8 +226,9 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
     the initial restrictions are ``partitions`` equal key ranges."""
 
     def __init__(self, dsn: str, columns: list[Column], partitions: int, retries: int = pg.RETRIES,
-                 arrays_as_lists: bool = True):
+                 arrays_as_lists: bool = True, dsn_file: str | None = None):
         self._dsn = dsn  # without a password: libpq takes it from PGPASSWORD or .pgpass
+        self._dsn_file = dsn_file  # remote workers read the DSN (and its password) from it in setup
         self._columns = columns
         self._names = [c.name for c in columns]
         self._types = {c.name: c.csv_type for c in columns}
@@ -260,6 +262,10 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         return restriction.size()
 
     def setup(self):
+        if self._dsn_file:  # a remote worker: the password stays out of the pickled DoFn and the job's options
+            self._dsn, password = pg.split_password(pg.read_dsn(None, self._dsn_file))
+            if password:
+                os.environ["PGPASSWORD"] = password
         self._conn = None
         self._connection()  # opened once per DoFn instance; reopened only after a lost connection
 
@@ -506,15 +512,17 @@ class ReadFromPostgres(beam.PTransform):
     Array columns become Arrow lists, or stay JSON text with ``arrays_as_lists=False`` (for CSV files).
     """
 
-    def __init__(self, dsn: str, plan: ReadPlan, partitions: int, arrays_as_lists: bool = True):
+    def __init__(self, dsn: str, plan: ReadPlan, partitions: int, arrays_as_lists: bool = True,
+                 dsn_file: str | None = None):
         super().__init__()
+        self._dsn_file = dsn_file
         self._arrays_as_lists = arrays_as_lists
         self._dsn = dsn
         self._plan = plan
         self._partitions = partitions
 
     def expand(self, pbegin):
-        fn = ReadKeyRangesFn(self._dsn, self._plan.columns, self._partitions,
+        fn = ReadKeyRangesFn(self._dsn, self._plan.columns, self._partitions, dsn_file=self._dsn_file,
                              arrays_as_lists=self._arrays_as_lists)
         return (pbegin
                 | "Parts" >> beam.Create(self._plan.parts)

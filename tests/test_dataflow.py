@@ -1,0 +1,112 @@
+"""Every job on the DataflowRunner: the checks before submitting, and the graph built and serialised with Dataflow
+options and a made-up project, without a Google account or network (submitting needs an account)."""
+
+from __future__ import annotations
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from psycopg2 import sql
+
+from pipelines import cli, extract_postgres, merge_files, upload
+from tests.conftest import run_cli
+from transforms.postgres_read import plan_read
+
+DATAFLOW = ["--runner", "DataflowRunner", "--project", "my-project", "--region", "europe-west1",
+            "--temp_location", "gs://my-bucket/tmp"]
+
+
+@pytest.fixture
+def offline(gcs_emulator, monkeypatch):
+    """Throw-away credentials and the Storage emulator, here and for child processes: building a Dataflow
+    pipeline validates its options, which asks Cloud Storage about the temp bucket (the emulator answers
+    instead of Google), and nothing may reach Google from a test."""
+    env = dict(gcs_emulator)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def names(pipeline) -> set[str]:
+    proto = pipeline.to_runner_api()  # what the runner submits
+    return {t.unique_name for t in proto.components.transforms.values()}
+
+
+def dataflow_options(*extra: str) -> PipelineOptions:
+    options = PipelineOptions([*DATAFLOW, *extra])
+    cli.check_dataflow(options, {})
+    return options
+
+
+def test_workers_get_the_projects_packages_through_setup_py():
+    options = dataflow_options()
+    assert options.view_as(SetupOptions).setup_file == str(cli.PROJECT_SETUP)
+    assert cli.PROJECT_SETUP.read_text().count("apache-beam[gcp]==") == 1  # the launcher's Beam, pinned
+    given = dataflow_options("--setup_file", "/elsewhere/setup.py")
+    assert given.view_as(SetupOptions).setup_file == "/elsewhere/setup.py"
+    image = dataflow_options("--sdk_container_image", "europe-docker.pkg.dev/p/r/ml-dataset-pipeline:1")
+    assert image.view_as(SetupOptions).setup_file is None
+
+
+def test_extract_graph_serialises_without_the_password(pg_schema, offline):
+    dsn, schema, conn = pg_schema
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.t (id bigint PRIMARY KEY, x float8)")
+        cur.execute(f"INSERT INTO {schema}.t SELECT g, g FROM generate_series(1, 100) g")
+    plan = plan_read(dsn, sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "t")), "id", 4)
+    try:
+        pipeline = extract_postgres.build_pipeline(
+            dsn, plan, 4, "parquet", "snappy", 0, "gs://my-bucket/out/t/t", dataflow_options(),
+            dsn_file="gs://my-bucket/secrets/dsn.txt")
+        assert {"Read", "Write"} <= {n.split("/")[0] for n in names(pipeline)}
+        assert b"s3cret" not in pipeline.to_runner_api().SerializeToString()
+    finally:
+        plan.snapshot_conn.close()
+
+
+@pytest.mark.parametrize("args,named", [
+    (["--dsn", "postgresql://u@127.0.0.1/db"], "this machine"),
+    (["--dsn", "postgresql://u:s3cret@db.example.com/db"], "--dsn_file"),
+    (["--dsn", "postgresql://u@db.example.com/db", "--output", "./local"], "--output"),
+    (["--dsn_file", "/tmp/dsn.txt"], "--dsn_file"),
+])
+def test_extract_on_dataflow_refuses_what_workers_cannot_use(args, named, offline):
+    full = ["--table", "t", *DATAFLOW, *args]
+    if "--output" not in args:
+        full += ["--output", "gs://my-bucket/out/t"]
+    result = run_cli("pipelines.extract_postgres", *full, env=offline)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert named in result.stderr and "s3cret" not in result.stderr
+
+
+def test_merge_and_upload_graphs_serialise(offline):
+    from transforms.schema import FILMS
+
+    files = ["gs://my-bucket/in/films-00000-of-00002.csv", "gs://my-bucket/in/films-00001-of-00002.csv"]
+    for fmt in ("csv", "parquet"):
+        pipeline = merge_files.build_pipeline(files, ",".join(FILMS.column_names), FILMS, fmt, "none" if fmt ==
+                                              "csv" else "snappy", 0, "gs://my-bucket/merged/films/films",
+                                              dataflow_options())
+        assert {"Files", "Read", "Distinct", "Write"} <= {n.split("/")[0] for n in names(pipeline)}
+    pipeline = upload.build_pipeline([(files[0], "gs://other-bucket/x.csv")], dataflow_options())
+    assert {"Files", "Spread", "Upload"} <= names(pipeline)
+
+
+@pytest.mark.parametrize("module,args", [
+    ("pipelines.merge_files", ["--input", "./out/films/*.csv", "--output", "gs://my-bucket/m/films"]),
+    ("pipelines.merge_files", ["--input", "gs://my-bucket/in/*.csv", "--output", "./merged"]),
+    ("pipelines.upload", ["--input", "./out", "--output", "gs://my-bucket/up"]),
+    ("pipelines.generate", ["--rows", "10", "--output", "./out"]),
+])
+def test_local_paths_are_refused_on_dataflow(module, args, offline):
+    result = run_cli(module, *args, *DATAFLOW, env=offline)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "gs://" in result.stderr
+
+
+@pytest.mark.parametrize("missing", ["--project", "--region", "--temp_location"])
+def test_what_dataflow_needs_is_named_when_missing(missing, offline):
+    i = DATAFLOW.index(missing)
+    args = DATAFLOW[:i] + DATAFLOW[i + 2:]
+    result = run_cli("pipelines.upload", "--input", "gs://my-bucket/in", "--output", "gs://my-bucket/up", *args,
+                     env=offline)
+    assert result.returncode == 2 and missing in result.stderr, result.stderr

@@ -23,6 +23,11 @@ except ImportError:  # imported as the package functions (tests, local stack)
 
 _LOG = logging.getLogger("ingest")
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
+ARGUMENT_LIMIT = 24_000  # bytes of JSON; Workflows takes at most 32 KiB
+
+
+class BadSchema(ValueError):
+    """A schema file beside the data that is not a BigQuery schema."""
 
 
 def _log(severity: str, message: str, **fields):
@@ -75,7 +80,14 @@ class Ingest:
         folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
         blob = bucket.get_blob(f"{folder}{table}.schema.json")
         if blob is not None:
-            return json.loads(blob.download_as_bytes()), f"gs://{bucket.name}/{blob.name}"
+            where = f"gs://{bucket.name}/{blob.name}"
+            try:
+                fields = json.loads(blob.download_as_bytes())
+                if not isinstance(fields, list) or not all(isinstance(f, dict) and "name" in f for f in fields):
+                    raise ValueError("expected a list of fields with names")
+            except ValueError as e:
+                raise BadSchema(f"{where} is not a BigQuery schema: {str(e)[:200]}") from None
+            return fields, where
         shipped = known_schema(table)
         return shipped, ("shipped with the function" if shipped else "autodetect")
 
@@ -95,7 +107,11 @@ class Ingest:
         if generation and live.generation is not None and int(live.generation) > int(generation):
             _log("INFO", f"ignored {where}: generation {live.generation} replaced it")
             return None
-        schema, schema_source = self.schema_for(bucket, name, decision.table)
+        try:
+            schema, schema_source = self.schema_for(bucket, name, decision.table)
+        except BadSchema as e:  # retrying cannot help: say so once, loudly, and load nothing
+            _log("ERROR", f"not loading {where}: {e}")
+            return None
         argument = {
             "bucket": bucket_name,
             "object": name,
@@ -112,6 +128,8 @@ class Ingest:
         }
         if schema is not None:  # absent: BigQuery detects the schema
             argument["schema"] = schema
+            if len(json.dumps(argument)) > ARGUMENT_LIMIT:  # an execution's argument is at most 32 KiB
+                argument["schema"] = [{k: v for k, v in f.items() if k != "description"} for f in schema]
         from google.cloud.workflows.executions_v1 import Execution
 
         execution = self.executions.create_execution(

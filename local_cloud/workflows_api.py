@@ -121,7 +121,7 @@ class WorkflowsService:
                 execution.result = json.dumps(json.loads(out)) if out.strip() else "null"
             else:
                 execution.state = types.Execution.State.FAILED
-                execution.error = types.Execution.Error(payload=error_message(err), context=err[-4000:])
+                execution.error = types.Execution.Error(payload=error_message(err), context=err[-20000:])
             self._running -= 1
             self._lock.notify_all()
 

@@ -224,7 +224,9 @@ def test_the_router_turns_new_objects_into_loads(tmp_path):
         assert executions and all(e.state == e.State.SUCCEEDED for e in executions)
         assert [dict(r) for r in s.bigquery().query(f"SELECT count(*) AS n FROM {s.dataset}.films").result()] == [
             {"n": 700}]
-    assert all(server.proc.poll() is not None for server in s.servers) or not s.servers
+        started = [server.proc for server in s.servers]
+        assert len(started) == 3  # storage, BigQuery, the function (the Workflows API runs in this process)
+    assert all(proc.poll() is not None for proc in started)  # stopping the stack stopped all it started
 
 
 def test_append_on_ingest_two_files_of_one_dataset_share_a_table_and_a_new_name_makes_a_new_one(stack, gcs):
@@ -237,3 +239,65 @@ def test_append_on_ingest_two_files_of_one_dataset_share_a_table_and_a_new_name_
     assert sorted(r["region"] for r in query(stack, f"SELECT region FROM {stack.dataset}.sales")) == [
         "east", "north", "south"]
     assert [r["region"] for r in query(stack, f"SELECT region FROM {stack.dataset}.returns")] == ["west"]
+
+
+def test_a_failed_load_is_tried_again_under_the_next_job_id_when_its_event_comes_again(stack, gcs):
+    """A load that failed (here: the table had an incompatible schema, dropped since) is not stuck with its failed
+    job id: the event coming again (the platform's retry, or a re-sent notification) loads under the next id."""
+    stack.bigquery().query(f"CREATE TABLE {stack.dataset}.fixed (id INT64, score INT64)").result()
+    gcs.blob("fix/fixed-00000-of-00001.csv").upload_from_string("id,score\n1,ten\n2,eleven\n")
+    (failed,) = deliver_all(stack, "fix/fixed-")
+    assert failed.state == failed.State.FAILED and "ten" in failed.error.payload
+    stack.bigquery().query(f"DROP TABLE {stack.dataset}.fixed").result()
+    (again,) = deliver_all(stack, "fix/fixed-")
+    assert again.state == again.State.SUCCEEDED, again.error.payload
+    result = json.loads(again.result)
+    assert result["jobId"].endswith("_retry1") and result["state"] == "DONE"
+    assert gcs.get_blob("fix/fixed-00000-of-00001.csv").metadata["loadJobId"] == result["jobId"]
+    assert sorted(r["score"] for r in query(stack, f"SELECT score FROM {stack.dataset}.fixed")) == ["eleven", "ten"]
+
+
+def test_a_generation_replaced_before_its_load_starts_is_not_loaded(stack, gcs):
+    """An execution for generation 1 that starts after generation 2 replaced the object (the function passed it
+    while 1 was live): a load job cannot pin a generation, so the workflow checks the live one and loads nothing;
+    generation 2's own event loads it."""
+    import urllib.parse
+
+    import grpc
+    from google.cloud.workflows.executions_v1 import Execution, ExecutionsClient
+    from google.cloud.workflows.executions_v1.services.executions.transports import ExecutionsGrpcTransport
+
+    from functions.ingest_naming import load_job_id
+    from local_cloud.stack import WORKFLOW_LOCATION, WORKFLOW_NAME
+
+    name = "replaced/replaced-00000-of-00001.csv"
+    blob = gcs.blob(name)
+    blob.upload_from_string("k\n1\n")
+    first = gcs.get_blob(name).generation
+    blob.upload_from_string("k\n1\n2\n")
+    argument = {"bucket": BUCKET, "object": name, "object_path": urllib.parse.quote(name, safe=""),
+                "generation": str(first), "format": "CSV", "project": stack.project, "dataset": stack.dataset,
+                "table": "replaced", "location": stack.location, "job_id": load_job_id(BUCKET, name, first, "replaced"),
+                "bigquery_url": stack.bigquery_url, "storage_url": stack.storage_url}
+    channel = grpc.insecure_channel(stack.workflows.endpoint)
+    client = ExecutionsClient(transport=ExecutionsGrpcTransport(channel=channel))
+    parent = f"projects/{stack.project}/locations/{WORKFLOW_LOCATION}/workflows/{WORKFLOW_NAME}"
+    started = client.create_execution(parent=parent, execution=Execution(argument=json.dumps(argument)))
+    stack.workflows.wait_idle()
+    done = client.get_execution(name=started.name)
+    assert done.state == Execution.State.SUCCEEDED, done.error.payload
+    assert json.loads(done.result)["state"] == "SUPERSEDED"
+    (loaded,) = deliver_all(stack, "replaced/")  # generation 2's event
+    assert json.loads(loaded.result)["state"] == "DONE"
+    assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.replaced")[0]["n"] == 2
+
+
+def test_a_schema_file_that_is_not_a_schema_is_one_error_line_and_no_retry(stack, gcs):
+    gcs.blob("broken/things.schema.json").upload_from_string("{not json")
+    gcs.blob("broken/things-00000-of-00001.csv").upload_from_string("a\n1\n")
+    before = len(stack.workflows.executions())
+    assert all(deliver(stack.function_url, o).ok for o in list_objects(stack.storage_url, BUCKET)
+               if o["name"].startswith("broken/"))
+    assert len(stack.workflows.wait_idle()) == before
+    assert "not loading gs://local-bucket/broken/things-00000-of-00001.csv" in (
+        stack.folder / "function.log").read_text()

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.textio import ReadAllFromText, WriteToText
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
@@ -44,8 +45,9 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BATCH_ROWS = 65_536
 
 
-class MergeOptions(InputOptions):
-    """--input comes from InputOptions, --output and the format from OutputOptions; this job adds --dataset."""
+class MergeOptions(PipelineOptions):
+    """--input comes from InputOptions, --output and the format from OutputOptions; this job adds --dataset.
+    A direct subclass of PipelineOptions: Beam registers only those."""
 
     @classmethod
     def _add_argparse_args(cls, parser):

@@ -34,6 +34,15 @@ _WILDCARD = re.compile(r"[*?\[]")
 CHUNK = 8 << 20
 
 
+class UploadOptions:
+    """This job's own option besides --input. Not a PipelineOptions class: --output belongs to OutputOptions,
+    and Beam parses every PipelineOptions class's options with one parser, so it may be declared only once."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--output", default=None, help="gs://bucket/prefix the files go under.")
+
+
 def crc32c_of(path: str) -> tuple[str, int]:
     """The base64 CRC32C (as Cloud Storage reports it) and the size of a file on any Beam filesystem."""
     import google_crc32c
@@ -108,7 +117,7 @@ def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
     InputOptions._add_argparse_args(p)
-    p.add_argument("--output", default=None, help="gs://bucket/prefix the files go under.")
+    UploadOptions._add_argparse_args(p)
     p.add_argument("--project", default=None, help="Project billed for the uploads (default: the environment's).")
     args, _ = p.parse_known_args(argv)
     if not args.input:

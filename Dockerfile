@@ -1,0 +1,25 @@
+# One image per job, used both to launch its Flex Template and as the workers' SDK container, so the launcher
+# and the workers run the same Beam (the version pinned in setup.py; a test keeps the two equal).
+#   docker build --build-arg JOB=generate -t REGION-docker.pkg.dev/PROJECT/REPO/generate:TAG .
+ARG BEAM_VERSION=2.77.0
+FROM gcr.io/dataflow-templates-base/python311-template-launcher-base:latest AS launcher
+
+FROM apache/beam_python3.11_sdk:${BEAM_VERSION}
+ARG JOB=generate
+COPY --from=launcher /opt/google/dataflow/python_template_launcher /opt/google/dataflow/python_template_launcher
+
+WORKDIR /template
+COPY setup.py pyproject.toml README.md ./
+COPY pipelines ./pipelines
+COPY transforms ./transforms
+COPY templates ./templates
+COPY functions ./functions
+COPY local_cloud ./local_cloud
+COPY sql ./sql
+RUN pip install --no-cache-dir /template
+
+ENV PIPELINE_JOB=${JOB} \
+    FLEX_TEMPLATE_PYTHON_PY_FILE=/template/templates/launch.py
+# The project is installed in the image: run the template with sdk_container_image set to this image, so the
+# workers need no setup.py. Workers start the SDK harness; the launcher runs python_template_launcher.
+ENTRYPOINT ["/opt/apache/beam/boot"]

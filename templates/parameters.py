@@ -1,0 +1,101 @@
+"""The Flex Template of each job: its parameters are the job's own pipeline options, each with a label, the
+option's help text and a validation regex. ``python -m templates.parameters`` writes
+``templates/<job>/metadata.json`` from here; a test keeps them equal and checks the regexes.
+
+Beam's own options (runner, project, region, temp_location, ...) are not parameters: the template launcher sets
+them. Only the regexes and labels are written here; the names and help texts come from the jobs' options."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+FOLDER = Path(__file__).resolve().parent
+_GCS_PATH = r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/[^*?\[\]{}]*)?$"
+_WHOLE = r"^[0-9][0-9_]*$"
+
+# option -> (label, regex). A regex is what the template accepts; the job checks values again more closely.
+SPEC = {
+    "output": ("Output location", _GCS_PATH),
+    "format": ("File format", r"^(csv|parquet)$"),
+    "compression": ("Compression", r"^(none|gzip|snappy|zstd)$"),
+    "num_shards": ("Files per dataset", _WHOLE),
+    "overwrite": ("Replace earlier shards", r"^(true|false)$"),
+    "datasets": ("Datasets", r"^(films|clients)(,(films|clients))?$"),
+    "rows": ("Rows per dataset", r"^[1-9][0-9_]*$"),
+    "target_size": ("Size per dataset",
+                    r"^((films|clients)=)?[0-9]+(\.[0-9]+)?\s*[KMGT]i?B(,(films|clients)=[0-9]+(\.[0-9]+)?\s*[KMGT]i?B)?$"),
+    "seed": ("Seed", r"^[0-9]{1,20}$"),
+    "date_format": ("Date format in CSV", r"^[^\n\r]*%[^\n\r]*$"),
+    "block_rows": ("Rows per block", r"^[1-9][0-9_]*$"),
+    "no_progress": ("No progress lines", r"^(true|false)$"),
+    # A DSN in a template parameter is recorded with the job: one with a password is refused, use dsn_file.
+    "dsn": ("PostgreSQL DSN (no password)", r"^postgres(ql)?://[^:@/\s]+@[^\s]+$"),
+    "dsn_file": ("DSN file", _GCS_PATH),
+    "table": ("Table", r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"),
+    "query": ("Query", r"^\s*(?i:select|with)\b[^;]*;?\s*$"),
+    "partition_column": ("Partition column", r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$"),
+    "partitions": ("Partitions", r"^[1-9][0-9]{0,3}$"),
+    "lower_bound": ("Lowest key", r"^[^;'\"\\]{1,64}$"),
+    "upper_bound": ("Highest key", r"^[^;'\"\\]{1,64}$"),
+    "consistency": ("Consistency", r"^(snapshot|chunk)$"),
+    "input": ("Input files", r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$"),
+    "dataset": ("Dataset", r"^(films|clients)$"),
+}
+
+TITLES = {
+    "generate": ("Generate films and clients", "Synthetic films and clients datasets, sized by rows or bytes."),
+    "extract_postgres": ("Extract a PostgreSQL table", "A table or query read in parallel key ranges, every row once."),
+    "merge_files": ("Merge CSV shards", "One dataset from CSV shards: one header, every distinct row once."),
+    "upload": ("Upload files to Cloud Storage", "Files copied under a gs:// prefix, CRC32C-verified."),
+}
+
+
+def declared(job: str) -> dict[str, argparse.Action]:
+    """The job's own options (name -> argparse action), from the same classes its command line uses."""
+    from pipelines import extract_postgres, generate, merge_files, upload
+    from pipelines.inputs import InputOptions
+    from pipelines.outputs import OutputOptions
+
+    classes = {
+        "generate": [OutputOptions, generate.GenerateOptions],
+        "extract_postgres": [OutputOptions, extract_postgres.ExtractOptions],
+        "merge_files": [OutputOptions, InputOptions, merge_files.MergeOptions],
+        "upload": [InputOptions, upload.UploadOptions],
+    }[job]
+    parser = argparse.ArgumentParser(add_help=False)
+    for cls in classes:
+        cls._add_argparse_args(parser)
+    return {a.dest: a for a in parser._actions}
+
+
+def metadata(job: str) -> dict:
+    name, description = TITLES[job]
+    parameters = []
+    for option, action in declared(job).items():
+        label, regex = SPEC[option]
+        parameters.append({
+            "name": option,
+            "label": label,
+            "helpText": " ".join((action.help or "").replace("%%", "%").split()),
+            "isOptional": True,
+            "regexes": [regex],
+        })
+    return {"name": name, "description": description, "parameters": parameters}
+
+
+def metadata_text(job: str) -> str:
+    return json.dumps(metadata(job), indent=2) + "\n"
+
+
+def main() -> int:
+    for job in TITLES:
+        (FOLDER / job).mkdir(exist_ok=True)
+        (FOLDER / job / "metadata.json").write_text(metadata_text(job))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""deploy/gcp.py in dry-run mode: every command in order, guarded creates, and the README's IAM table."""
+
+from __future__ import annotations
+
+import re
+
+from deploy import gcp
+from tests.conftest import ROOT, run_cli
+
+ARGS = ["--project", "my-project", "--region", "europe-west1", "--bucket", "my-bucket", "--dataset", "ml_datasets"]
+
+
+def dry_run() -> list[str]:
+    result = run_cli("deploy.gcp", *ARGS, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if not line.startswith("# ")]
+
+
+def test_dry_run_prints_every_command_in_order_and_runs_nothing():
+    commands = dry_run()
+    order = ["gcloud services enable", "gcloud storage buckets describe gs://my-bucket",
+             "bq --project_id my-project show", "gcloud iam service-accounts describe mldp-ingest-function", "add-iam-policy-binding",
+             "gcloud workflows deploy load-to-bigquery", "gcloud functions deploy ingest-on-new-file",
+             "python -m sql.install --project my-project --dataset ml_datasets"]
+    positions = [next(i for i, c in enumerate(commands) if c.startswith(o) or (o in c and o.startswith("add")))
+                 for o in order]
+    assert positions == sorted(positions)
+    assert len(commands) == len(gcp.plan("my-project", "europe-west1", "my-bucket", "ml_datasets", "EU"))
+    function = next(c for c in commands if c.startswith("gcloud functions deploy"))
+    for needed in ("--gen2", "--retry", "--entry-point on_new_file", "--source functions",
+                   "type=google.cloud.storage.object.v1.finalized", "bucket=my-bucket",
+                   "--service-account mldp-ingest-function@my-project.iam.gserviceaccount.com",
+                   "BQ_DATASET=ml_datasets"):
+        assert needed in function, needed
+
+
+def test_running_twice_changes_nothing_the_second_time():
+    """Creates only after a failed describe; bindings and deploys are create-or-update by nature."""
+    for command in dry_run():
+        if " create " in f" {command} " or " mk " in f" {command} ":
+            assert "describe" in command.split("||")[0] or " show " in command.split("||")[0], command
+            assert "||" in command, command
+        else:
+            assert re.match(r"^(gcloud services enable|gcloud projects add-iam-policy-binding|gcloud storage buckets "
+                            r"add-iam-policy-binding|bq add-iam-policy-binding|gcloud workflows deploy|gcloud "
+                            r"functions deploy|python -m sql.install)", command), command
+
+
+def readme_iam_table() -> set[tuple[str, str, str]]:
+    text = (ROOT / "README.md").read_text()
+    table = text.split("### IAM", 1)[1].split("\n\n", 2)[1]
+    rows = set()
+    for line in table.splitlines()[2:]:
+        cells = [c.strip().strip("`") for c in line.strip("|").split("|")]
+        rows.add((cells[0], cells[1], cells[2]))
+    return rows
+
+
+def test_roles_granted_are_the_readmes_iam_table():
+    granted = set()
+    for command in dry_run():
+        if "add-iam-policy-binding" not in command:
+            continue
+        role = re.search(r"--role (\S+)", command).group(1)
+        who = re.search(r'--member "serviceAccount:([^"]+)"', command).group(1)
+        account = next((gcp.ACCOUNTS[k][0] for k in gcp.ACCOUNTS if who.startswith(gcp.ACCOUNTS[k][0] + "@")),
+                       "Cloud Storage service agent" if "service-agent" in who else who)
+        scope = ("project" if command.startswith("gcloud projects") else
+                 "bucket" if "buckets add-iam" in command else "dataset")
+        granted.add((account, role, scope))
+    assert granted == readme_iam_table()
+    # Least privilege: no owner, editor or admin-of-everything role anywhere.
+    assert not [r for _, r, _ in granted if r in ("roles/owner", "roles/editor") or r.endswith(".admin")]
+
+
+def test_bad_names_are_refused_in_one_line():
+    args = ARGS[:]
+    args[args.index("my-bucket")] = "gs://my-bucket"
+    result = run_cli("deploy.gcp", *args, "--dry-run")
+    assert result.returncode == 2 and "--bucket" in result.stderr and len(result.stderr.strip().splitlines()) == 1

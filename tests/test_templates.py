@@ -1,0 +1,131 @@
+"""Flex Templates: metadata.json per job equals the job's options, regexes accept the README's examples and refuse
+bad values, the Dockerfile's Beam is setup.py's, and the entry point runs the job."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+import pytest
+
+from templates import launch, parameters
+from tests.conftest import ROOT
+
+JOBS = list(parameters.TITLES)
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_metadata_parameters_are_exactly_the_jobs_options(job):
+    meta = json.loads((ROOT / "templates" / job / "metadata.json").read_text())
+    assert (ROOT / "templates" / job / "metadata.json").read_text() == parameters.metadata_text(job)
+    assert [p["name"] for p in meta["parameters"]] == list(parameters.declared(job))
+    for p in meta["parameters"]:
+        assert p["label"] and p["helpText"] and p["regexes"], p
+        re.compile(p["regexes"][0])
+    assert set(parameters.SPEC) == {o for j in JOBS for o in parameters.declared(j)}  # no regex for nothing
+
+
+def readme_examples() -> dict[str, list[tuple[str, str]]]:
+    """(option, value) pairs of every `python -m pipelines.<job>` command in the README."""
+    text = (ROOT / "README.md").read_text().replace("\\\n", " ")
+    found: dict[str, list[tuple[str, str]]] = {}
+    for line in text.splitlines():
+        m = re.search(r"python -m pipelines\.(\w+)(.*)", line)
+        if not m or m.group(1) not in JOBS:
+            continue
+        words = shlex.split(m.group(2).split("#")[0])
+        for i, word in enumerate(words):
+            if word.startswith("--"):
+                name, _, value = word[2:].partition("=")
+                if not value and i + 1 < len(words) and not words[i + 1].startswith("--"):
+                    value = words[i + 1]
+                found.setdefault(m.group(1), []).append((name, value or "true"))
+    return found
+
+
+def test_regexes_accept_the_readmes_examples():
+    examples = readme_examples()
+    assert set(examples) >= {"generate", "extract_postgres", "merge_files", "upload"}
+    checked = 0
+    for job, pairs in examples.items():
+        declared = parameters.declared(job)
+        for name, value in pairs:
+            if name not in declared:
+                continue  # a Beam option (runner, project, ...), not a template parameter
+            if name in ("output", "input", "dsn_file") and not value.startswith("gs://"):
+                continue  # a local path: not for a template, whose workers reach gs:// only
+            if name == "dsn" and "127.0.0.1" in value:
+                value = value.replace("127.0.0.1", "db.internal")
+            assert re.match(parameters.SPEC[name][1], value), (job, name, value)
+            checked += 1
+    assert checked >= 15
+
+
+BAD = {
+    "output": ["./out", "gs://Bad_Bucket/x", "gs://b/x*", "s3://bucket/x"],
+    "format": ["xml", "CSV "],
+    "compression": ["bz2"],
+    "num_shards": ["-1", "two"],
+    "overwrite": ["yes"],
+    "datasets": ["movies", "films;clients"],
+    "rows": ["0", "-5", "1e6"],
+    "target_size": ["big", "1.7", "films=", "movies=1GB"],
+    "seed": ["-1", "x"],
+    "date_format": ["%Y\n%m"],
+    "block_rows": ["0"],
+    "dsn": ["postgresql://user:secret@db/x", "host=db password=x", "postgresql://db/x"],
+    "dsn_file": ["/tmp/dsn.txt"],
+    "table": ["t; DROP TABLE x", 'a"b', "a.b.c"],
+    "query": ["DELETE FROM t", "SELECT 1; DROP TABLE t"],
+    "partition_column": ["id; x", "1abc"],
+    "partitions": ["0", "100000"],
+    "lower_bound": ["1'; DROP TABLE t; --"],
+    "upper_bound": ["x;y"],
+    "consistency": ["strong"],
+    "input": ["./out", "/data/*.csv"],
+    "dataset": ["movies"],
+    "no_progress": ["maybe"],
+}
+
+
+@pytest.mark.parametrize("option", sorted(parameters.SPEC))
+def test_regexes_refuse_bad_values(option):
+    assert BAD.get(option), f"no bad values listed for {option}"
+    for value in BAD[option]:
+        assert not re.match(parameters.SPEC[option][1], value), (option, value)
+
+
+def test_the_dockerfiles_beam_is_setup_pys():
+    setup = re.search(r'apache-beam\[gcp\]==([0-9.]+)', (ROOT / "setup.py").read_text()).group(1)
+    docker = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ARG BEAM_VERSION=([0-9.]+)$", docker, re.MULTILINE).group(1) == setup
+    assert "apache/beam_python3.11_sdk:${BEAM_VERSION}" in docker
+
+
+def test_booleans_from_the_launcher_become_flags():
+    assert launch.job_argv("generate", ["--rows=10", "--overwrite=true", "--no_progress=false"]) == [
+        "--rows=10", "--overwrite"]
+
+
+def test_the_entry_point_runs_the_job(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPELINE_JOB", "generate")
+    out = tmp_path / "out"
+    assert launch.main([f"--output={out}", "--rows=100", "--datasets=films", "--no_progress=true",
+                        "--overwrite=false"]) == 0
+    assert len(list((out / "films").glob("films-*-of-*.csv"))) >= 1
+    monkeypatch.setenv("PIPELINE_JOB", "nothing")
+    assert launch.main([]) == 2
+
+
+def test_every_jobs_options_class_is_registered_with_beam():
+    """Beam parses the options of direct subclasses of PipelineOptions only; anything else is 'unparseable'."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines import extract_postgres, generate, merge_files
+    from pipelines.inputs import InputOptions
+    from pipelines.outputs import OutputOptions
+
+    for cls in (OutputOptions, InputOptions, generate.GenerateOptions, extract_postgres.ExtractOptions,
+                merge_files.MergeOptions):
+        assert cls in PipelineOptions.__subclasses__(), cls

@@ -19,7 +19,8 @@ def dry_run() -> list[str]:
 def test_dry_run_prints_every_command_in_order_and_runs_nothing():
     commands = dry_run()
     order = ["gcloud services enable", "gcloud storage buckets describe gs://my-bucket",
-             "bq --project_id my-project show", "gcloud iam service-accounts describe mldp-ingest-function", "add-iam-policy-binding",
+             "bq --project_id my-project show", "gcloud iam service-accounts describe mldp-ingest-function",
+             "add-iam-policy-binding",
              "gcloud workflows deploy load-to-bigquery", "gcloud functions deploy ingest-on-new-file",
              "python -m sql.install --project my-project --dataset ml_datasets"]
     positions = [next(i for i, c in enumerate(commands) if c.startswith(o) or (o in c and o.startswith("add")))

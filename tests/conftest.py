@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -54,14 +53,9 @@ def _wait_port(port: int, proc: subprocess.Popen, seconds: float = 30):
 
 def local_cloud_env(tmp: Path) -> dict:
     """Environment for Google clients that must talk to local emulators only (see shared/LOCAL_CLOUD.md)."""
-    creds = tmp / "throwaway-credentials.json"
-    creds.write_text(json.dumps({
-        "type": "authorized_user", "client_id": "local", "client_secret": "local",
-        "refresh_token": "local", "token": "local", "expiry": "2099-01-01T00:00:00Z"}))
-    gcloud = tmp / "gcloud-config"
-    gcloud.mkdir(exist_ok=True)
-    return {"GOOGLE_APPLICATION_CREDENTIALS": str(creds), "NO_GCE_CHECK": "true",
-            "CLOUDSDK_CONFIG": str(gcloud), "GOOGLE_CLOUD_PROJECT": "local-project"}
+    from local_cloud.processes import throwaway_credentials
+
+    return {**throwaway_credentials(tmp), "GOOGLE_CLOUD_PROJECT": "local-project"}
 
 
 @pytest.fixture(scope="session")

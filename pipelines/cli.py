@@ -65,6 +65,23 @@ def is_dataflow(options: PipelineOptions) -> bool:
     return options.view_as(StandardOptions).runner in ("DataflowRunner", "dataflow")
 
 
+def template_location(options: PipelineOptions) -> str | None:
+    """Where the job graph goes when this run only writes a template: a Flex Template launcher runs the job's
+    program with ``--template_location``, then submits that graph and exits; the job runs after this process."""
+    from apache_beam.options.pipeline_options import GoogleCloudOptions
+
+    return options.view_as(GoogleCloudOptions).template_location
+
+
+def launched_only(prog: str, result, options: PipelineOptions) -> bool:
+    """True, after saying so on stdout, when ``result`` is a job graph written for a launcher rather than a
+    finished run, so there are no figures to report (they are on the job's page once Dataflow has run it)."""
+    if getattr(result, "has_job", True):
+        return False
+    print(f"{prog}: job graph written to {template_location(options)}; Dataflow runs it after this launcher exits")
+    return True
+
+
 PROJECT_SETUP = Path(__file__).resolve().parents[1] / "setup.py"
 
 

@@ -10,6 +10,7 @@ cleaning or selecting query instead of a whole table.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
@@ -52,10 +53,11 @@ class ExtractOptions(PipelineOptions):
         parser.add_argument("--partitions", default="4", help="Key ranges to start with (runners may split more).")
         parser.add_argument("--lower_bound", default=None, help="Lowest key to plan for (default: the minimum).")
         parser.add_argument("--upper_bound", default=None, help="Highest key to plan for (default: the maximum).")
-        parser.add_argument("--consistency", default="snapshot", choices=CONSISTENCY,
+        parser.add_argument("--consistency", default=None, choices=CONSISTENCY,
                             help="snapshot: every reader imports the launcher's exported snapshot, which the "
                                  "launcher holds until the job ends; chunk: each chunk reads its own REPEATABLE "
-                                 "READ snapshot (for launchers that exit before the job ends).")
+                                 "READ snapshot, for launchers that exit before the job ends (default: snapshot; "
+                                 "chunk when launched as a Flex Template).")
 
 
 def _query(args) -> tuple[sql.Composable, str | None]:
@@ -121,11 +123,25 @@ def build_pipeline(dsn: str, plan, partitions: int, file_format: str, compressio
     return pipeline
 
 
+def _this_machine(host: str) -> bool:
+    """localhost, a loopback address or a Unix socket folder (a libpq host list counts if any of it is)."""
+    for h in host.split(","):
+        h = h.strip().strip("[]")
+        if h.startswith("/") or h.lower() in ("", "localhost") or h.lower().endswith(".localhost"):
+            return True
+        try:
+            if ipaddress.ip_address(h).is_loopback:
+                return True
+        except ValueError:
+            pass  # a name: the workers resolve it
+    return False
+
+
 def _check_remote_connection(args, dsn: str, password: str | None) -> str | None:
     """Remote workers connect by themselves: the server must not be this machine, and a password reaches them
     only through a --dsn_file on gs:// that they read (never through the options Beam records)."""
     host = pg.check_dsn(dsn).get("host") or os.environ.get("PGHOST") or "localhost"
-    if host in ("localhost", "127.0.0.1", "::1") or host.startswith("/"):
+    if _this_machine(host):
         raise cli.UsageError(f"--dsn: host {host!r} is this machine, which remote workers cannot reach; "
                              "give the database's address")
     if password or os.environ.get("PGPASSWORD"):
@@ -134,6 +150,15 @@ def _check_remote_connection(args, dsn: str, password: str | None) -> str | None
                                  "read themselves (a password is never put in the job's options)")
         return args.dsn_file
     return None
+
+
+def _consistency(asked: str | None, options) -> str:
+    """A Flex Template launcher exits once the job is submitted, taking the shared snapshot with it."""
+    template = cli.template_location(options)
+    if template and asked == "snapshot":
+        raise cli.UsageError("--consistency snapshot: the launcher must hold the snapshot until the job ends, and a "
+                             "template launcher exits at once; use --consistency chunk")
+    return asked or ("chunk" if template else "snapshot")
 
 
 def run(argv=None) -> int:
@@ -157,6 +182,7 @@ def run(argv=None) -> int:
 
     options = cli.beam_options(cli.with_local_defaults(_without_connection_args(argv)))
     cli.check_dataflow(options, {"--output": output, "--dsn_file": args.dsn_file})
+    consistency = _consistency(args.consistency, options)
     dsn, password = pg.split_password(dsn_from(args))
     worker_dsn_file = None
     if not cli.is_local(options):
@@ -175,7 +201,7 @@ def run(argv=None) -> int:
             _check_table(conn, table)
         conn.close()
         plan = plan_read(dsn, query, key, partitions, args.lower_bound, args.upper_bound,
-                         share_snapshot=args.consistency == "snapshot")
+                         share_snapshot=consistency == "snapshot")
     except pg.ConnectionFailed as e:
         raise cli.UsageError(str(e)) from None
     except UnsupportedQuery as e:
@@ -194,6 +220,8 @@ def run(argv=None) -> int:
         result = run_pipeline(PROG, pipeline, [shards], cli.is_local(options))  # removes it too if it fails
     finally:
         plan.snapshot_conn.close()  # the snapshot is needed until the last reader has finished
+    if cli.launched_only(PROG, result, options):
+        return 0
     rows = 0
     for c in result.metrics().query()["counters"]:
         if c.key.metric.namespace == NAMESPACE and c.key.metric.name == "postgres_rows":

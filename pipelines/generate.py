@@ -274,6 +274,8 @@ def run(argv=None) -> int:
         s.write_schema(schema.get(plan.name).bigquery_schema(dates_as_text))
     started = time.monotonic()
     result = run_pipeline(PROG, pipeline, shards, cli.is_local(options))  # removes them too if it fails
+    if cli.launched_only(PROG, result, options):
+        return 0
     print(summarise(config, result, time.monotonic() - started))
     return 0
 

@@ -174,6 +174,8 @@ def run(argv=None) -> int:
         shards.write_schema(ds.bigquery_schema(dates_as_text=dates_text))
     started = time.monotonic()
     result = run_pipeline(PROG, pipeline, [shards], cli.is_local(options))
+    if cli.launched_only(PROG, result, options):
+        return 0
     rows = sum(c.committed for c in result.metrics().query()["counters"]
                if c.key.metric.namespace == NAMESPACE and c.key.metric.name == "merged_rows")
     written = [m for r in FileSystems.match([shards.pattern]) for m in r.metadata_list]

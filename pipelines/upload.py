@@ -140,6 +140,8 @@ def run(argv=None) -> int:
     if rest:
         result = build_pipeline(rest, options, args.project).run()
         result.wait_until_finish()
+        if cli.launched_only(PROG, result, options):
+            return 0
         counts = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]
                   if c.key.metric.namespace == NAMESPACE}
     else:

@@ -45,6 +45,10 @@ SPEC = {
     "dataset": ("Dataset", r"^(films|clients)$"),
 }
 
+# Required in a template: a template's workers reach gs:// only, so there is no local default folder to fall
+# back on (the command line's ./out), and a job without its input or output cannot start.
+REQUIRED = {"input", "output"}
+
 TITLES = {
     "generate": ("Generate films and clients", "Synthetic films and clients datasets, sized by rows or bytes."),
     "extract_postgres": ("Extract a PostgreSQL table", "A table or query read in parallel key ranges, every row once."),
@@ -80,7 +84,7 @@ def metadata(job: str) -> dict:
             "name": option,
             "label": label,
             "helpText": " ".join((action.help or "").replace("%%", "%").split()),
-            "isOptional": True,
+            "isOptional": option not in REQUIRED,
             "regexes": [regex],
         })
     return {"name": name, "description": description, "parameters": parameters}

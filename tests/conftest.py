@@ -87,6 +87,17 @@ def gcs_emulator(tmp_path_factory):
         log.close()
 
 
+@pytest.fixture
+def offline(gcs_emulator, monkeypatch):
+    """Throw-away credentials and the Storage emulator, here and for child processes: building a Dataflow
+    pipeline validates its options, which asks Cloud Storage about the temp bucket (the emulator answers
+    instead of Google), and nothing may reach Google from a test."""
+    env = dict(gcs_emulator)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
 DEFAULT_TEST_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -121,3 +132,63 @@ def pg_schema(pg_dsn):
         with conn.cursor() as cur:
             cur.execute(f"DROP SCHEMA {name} CASCADE")
         conn.close()
+
+
+def _outbound_address() -> str:
+    """This machine's address on its network (not loopback): a UDP 'connect' picks it and sends nothing."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))
+            address = s.getsockname()[0]
+        except OSError:
+            address = "127.0.0.1"
+    if address.startswith("127."):
+        pytest.fail("this test needs a network address other than loopback (none found: `ip -4 addr` tells)")
+    return address
+
+
+@pytest.fixture
+def pg_remote_dsn(pg_dsn):
+    """The test database reached through this machine's network address, as remote workers would reach a
+    server: a relay on <address>:<free port> to the server (which listens on loopback only)."""
+    import threading
+    from urllib.parse import urlsplit, urlunsplit
+
+    target = urlsplit(pg_dsn)
+    address = _outbound_address()
+    listener = socket.socket()
+    listener.bind((address, 0))
+    listener.listen(16)
+    stop = threading.Event()
+
+    def pump(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve():
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((target.hostname, target.port or 5432))
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    netloc = target.netloc.rsplit("@", 1)
+    user = netloc[0] + "@" if len(netloc) == 2 else ""
+    try:
+        yield urlunsplit(target._replace(netloc=f"{user}{address}:{listener.getsockname()[1]}"))
+    finally:
+        stop.set()
+        listener.close()

@@ -15,17 +15,6 @@ DATAFLOW = ["--runner", "DataflowRunner", "--project", "my-project", "--region",
             "--temp_location", "gs://my-bucket/tmp"]
 
 
-@pytest.fixture
-def offline(gcs_emulator, monkeypatch):
-    """Throw-away credentials and the Storage emulator, here and for child processes: building a Dataflow
-    pipeline validates its options, which asks Cloud Storage about the temp bucket (the emulator answers
-    instead of Google), and nothing may reach Google from a test."""
-    env = dict(gcs_emulator)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
-
-
 def names(pipeline) -> set[str]:
     proto = pipeline.to_runner_api()  # what the runner submits
     return {t.unique_name for t in proto.components.transforms.values()}

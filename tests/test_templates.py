@@ -3,9 +3,14 @@ bad values, the Dockerfile's Beam is setup.py's, and the entry point runs the jo
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
+import tarfile
 
 import pytest
 
@@ -23,6 +28,8 @@ def test_metadata_parameters_are_exactly_the_jobs_options(job):
     for p in meta["parameters"]:
         assert p["label"] and p["helpText"] and p["regexes"], p
         re.compile(p["regexes"][0])
+        # without its gs:// output (and input) a template job cannot start: the console must ask for them
+        assert p["isOptional"] is (p["name"] not in ("input", "output")), p
     assert set(parameters.SPEC) == {o for j in JOBS for o in parameters.declared(j)}  # no regex for nothing
 
 
@@ -129,3 +136,101 @@ def test_every_jobs_options_class_is_registered_with_beam():
     for cls in (OutputOptions, InputOptions, generate.GenerateOptions, extract_postgres.ExtractOptions,
                 merge_files.MergeOptions):
         assert cls in PipelineOptions.__subclasses__(), cls
+
+
+# What the Flex Template launcher passes besides the template's parameters: Beam's options, and a
+# template_location to which the program writes the job graph that the launcher then submits.
+LAUNCHER = ["--runner=DataflowRunner", "--project=my-project", "--region=europe-west1",
+            "--temp_location=gs://test-bucket/tmp", "--staging_location=gs://test-bucket/staging"]
+
+
+def launch_as_dataflow_would(job: str, params: list[str], env: dict, folder):
+    """The image's entry point, run the way the launcher runs it, from another folder; (process, job graph)."""
+    template = folder / "job_object.json"
+    done = subprocess.run([sys.executable, str(ROOT / "templates" / "launch.py"), *LAUNCHER,
+                           f"--template_location={template}", *params],
+                          capture_output=True, text=True, cwd=folder, timeout=300,
+                          env={**os.environ, **env, "PIPELINE_JOB": job})
+    return done, (json.loads(template.read_text()) if template.exists() else None)
+
+
+def put(bucket_path: str, data: bytes):
+    from google.cloud import storage
+
+    bucket, _, name = bucket_path.removeprefix("gs://").partition("/")
+    storage.Client(project="local-project").bucket(bucket).blob(name).upload_from_string(data)
+
+
+def staged_package(graph: dict) -> list[str]:
+    """The names inside the workflow.tar.gz (setup.py's sdist) that the job's workers install."""
+    from google.cloud import storage
+
+    packages = {p["name"]: p["location"] for p in graph["environment"]["workerPools"][0]["packages"]}
+    bucket, _, name = packages["workflow.tar.gz"].removeprefix("storage.googleapis.com/").partition("/")
+    data = storage.Client(project="local-project").bucket(bucket).blob(name).download_as_bytes()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return tar.getnames()
+
+
+def _seed(conn, schema):
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.t (id bigint PRIMARY KEY, x float8)")
+        cur.execute(f"INSERT INTO {schema}.t SELECT g, g / 3.0 FROM generate_series(1, 1000) g")
+
+
+def test_each_template_launch_writes_a_job_graph_and_exits(offline, pg_schema, pg_remote_dsn, tmp_path):
+    from transforms.schema import FILMS
+
+    _, schema, conn = pg_schema
+    _seed(conn, schema)
+    header = ",".join(FILMS.column_names).encode()
+    put("gs://test-bucket/in/films-00000-of-00001.csv", header + b"\n")
+    beam = re.search(r'apache-beam\[gcp\]==([0-9.]+)', (ROOT / "setup.py").read_text()).group(1)
+    params = {
+        "generate": ["--output=gs://test-bucket/gen", "--rows=1000", "--overwrite=true", "--no_progress=true"],
+        "extract_postgres": [f"--dsn={pg_remote_dsn}", f"--table={schema}.t", "--output=gs://test-bucket/pg/t"],
+        "merge_files": ["--input=gs://test-bucket/in/*.csv", "--output=gs://test-bucket/merged/films"],
+        "upload": ["--input=gs://test-bucket/in", "--output=gs://test-bucket/copied"],
+    }
+    for job in JOBS:
+        folder = tmp_path / job
+        folder.mkdir()
+        done, graph = launch_as_dataflow_would(job, params[job], offline, folder)
+        assert done.returncode == 0, (job, done.stderr[-3000:])
+        assert "job graph written to" in done.stdout and "rows/s" not in done.stdout, (job, done.stdout)
+        options = graph["environment"]["sdkPipelineOptions"]["options"]
+        assert options["project"] == "my-project" and options["region"] == "europe-west1"
+        for param in params[job]:  # the parameters reach the job, as values or as the flag they stand for
+            name, _, value = param[2:].partition("=")
+            if name == "dsn":
+                assert name not in options  # handed to the readers, never recorded with the job's options
+                continue
+            assert str(options.get(name)).lower() == value.lower() or value == "true" and options.get(name), (
+                job, name, options.get(name))
+        pool = graph["environment"]["workerPools"][0]
+        assert pool["workerHarnessContainerImage"].endswith(f"_sdk:{beam}")  # the workers run the launcher's Beam
+        names = staged_package(graph)
+        for module in ("pipelines/generate.py", "transforms/postgres_read.py", "transforms/data/"):
+            assert any(module in n for n in names), (job, module, names[:20])
+    assert options  # the loop ran
+
+
+def test_a_template_launch_reads_postgres_chunk_by_chunk(offline, pg_schema, pg_remote_dsn, tmp_path):
+    """The launcher exits once the job is submitted, so no snapshot can be shared from it: asked for, it is a
+    one-line error; by default each chunk reads in its own snapshot."""
+    _, schema, conn = pg_schema
+    _seed(conn, schema)
+    args = [f"--dsn={pg_remote_dsn}", f"--table={schema}.t", "--output=gs://test-bucket/pg/t"]
+    done, graph = launch_as_dataflow_would("extract_postgres", [*args, "--consistency=snapshot"], offline, tmp_path)
+    assert done.returncode == 2 and graph is None, done.stderr
+    assert done.stderr.count("\n") == 1 and "--consistency chunk" in done.stderr, done.stderr
+    done, graph = launch_as_dataflow_would("extract_postgres", args, offline, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipelines.extract_postgres import _consistency
+
+    template = PipelineOptions(["--template_location=gs://b/t/job_object"])
+    assert _consistency(None, template) == "chunk" and _consistency("chunk", template) == "chunk"
+    assert _consistency(None, PipelineOptions([])) == "snapshot"
+    assert _consistency("chunk", PipelineOptions([])) == "chunk"

@@ -2,9 +2,10 @@
 
     python -m deploy.gcp --project my-project --region europe-west1 --bucket my-bucket --dataset ml_datasets --dry-run
 
-prints (with --dry-run) or runs, in order: the APIs; the bucket and the BigQuery dataset; three service accounts
-with the roles of ``ROLES`` (the README's IAM table is checked against it); the load workflow; the ingest
-function on the bucket's finalize event; the merge procedures. Every create is guarded by a describe, bindings and
+prints (with --dry-run) or runs, in order: the APIs; the bucket, the BigQuery dataset and the image repository;
+three service accounts and a custom role, with the roles of ``ROLES`` (the README's IAM table is checked against
+it); the load workflow; the ingest function on the bucket's finalize event, and who may call it; the merge
+procedures. Every create is guarded by a describe, bindings and
 deploys are create-or-update, so a second run changes nothing.
 """
 
@@ -20,37 +21,47 @@ from dataclasses import dataclass
 ACCOUNTS = {  # key -> (account id, what it runs as)
     "function": ("mldp-ingest-function", "the ingest Cloud Function and its Eventarc trigger"),
     "workflow": ("mldp-load-workflow", "the load-to-bigquery workflow"),
-    "dataflow": ("mldp-dataflow-worker", "Dataflow workers of the jobs"),
+    "dataflow": ("mldp-dataflow-worker", "Dataflow workers and Flex Template launchers of the jobs"),
+}
+
+# Custom roles, narrower than any predefined one: id -> (title, permissions).
+CUSTOM_ROLES = {
+    "mldpObjectTagger": ("ml-dataset-pipeline: read and tag objects",
+                         ["storage.objects.get", "storage.objects.update"]),
 }
 
 
 @dataclass(frozen=True)
 class Grant:
     account: str  # a key of ACCOUNTS, or "storage-agent" (Cloud Storage's service agent)
-    role: str
-    scope: str  # project, bucket or dataset
+    role: str  # a predefined role, or "custom:<id>" of CUSTOM_ROLES
+    scope: str  # project, bucket, dataset, repository (the image repository) or function
     why: str
 
 
 ROLES = [
     Grant("function", "roles/workflows.invoker", "project", "start executions of the load workflow"),
     Grant("function", "roles/eventarc.eventReceiver", "project", "receive the bucket's finalize events"),
-    Grant("function", "roles/storage.objectViewer", "bucket",
-          "read an object's live generation and the schema file beside it"),
+    Grant("function", "roles/run.invoker", "function", "let the finalize trigger (which runs as this account) call "
+          "the function"),
     Grant("workflow", "roles/bigquery.jobUser", "project", "run load jobs"),
     Grant("workflow", "roles/bigquery.dataEditor", "dataset", "create and append to tables of the dataset"),
-    Grant("workflow", "roles/storage.objectUser", "bucket", "read objects for loads and tag their metadata"),
+    Grant("workflow", "custom:mldpObjectTagger", "bucket",
+          "read objects and their schema files (for loads too), and tag their metadata"),
     Grant("workflow", "roles/logging.logWriter", "project", "write the workflow's logs"),
     Grant("dataflow", "roles/dataflow.worker", "project", "run Dataflow work items"),
     Grant("dataflow", "roles/storage.objectAdmin", "bucket", "write shards and temp files, remove temp files"),
-    Grant("dataflow", "roles/artifactregistry.reader", "project", "pull the Flex Template image"),
+    Grant("dataflow", "roles/artifactregistry.reader", "repository", "pull the Flex Template image"),
     Grant("storage-agent", "roles/pubsub.publisher", "project", "publish the bucket's events for Eventarc"),
 ]
 
 WORKFLOW = "load-to-bigquery"
 FUNCTION = "ingest-on-new-file"
+REPOSITORY = "ml-dataset-pipeline"  # Artifact Registry (docker) repository of the Flex Template images
 APIS = ["dataflow", "workflows", "workflowexecutions", "cloudfunctions", "run", "eventarc", "pubsub", "bigquery",
-        "storage", "artifactregistry", "cloudbuild", "logging"]
+        "storage", "artifactregistry", "cloudbuild", "logging", "iam"]
+# Regions in Europe that BigQuery's EU multi-region does not contain (London, Zurich).
+_OUTSIDE_EU = {"europe-west2", "europe-west6"}
 
 
 @dataclass(frozen=True)
@@ -73,33 +84,72 @@ def member(account: str, project: str) -> str:
     return f"serviceAccount:{email(account, project)}"
 
 
+def role_name(role: str, project: str) -> str:
+    return f"projects/{project}/roles/{role[7:]}" if role.startswith("custom:") else role
+
+
+def check_location(region: str, bq_location: str) -> str | None:
+    """Why a load from a bucket in ``region`` into a dataset in ``bq_location`` would fail, or None: BigQuery
+    loads from the dataset's own region, from inside its multi-region, or (US only) from anywhere."""
+    if bq_location.upper() == "US" or bq_location.lower() == region:
+        return None
+    if bq_location.upper() == "EU" and region.startswith("europe-") and region not in _OUTSIDE_EU:
+        return None
+    eu = ", EU" if region.startswith("europe-") and region not in _OUTSIDE_EU else ""
+    return f"expected {region} (the bucket's region){eu} or US: BigQuery loads a bucket in {region} only there"
+
+
+def grant_command(g: Grant, project: str, region: str, bucket: str, dataset: str, bq_location: str) -> str:
+    p, r, who, role = q(project), q(region), member(g.account, project), role_name(g.role, project)
+    if g.scope == "project":
+        return (f"gcloud projects add-iam-policy-binding {p} --member \"{who}\" --role {role} --condition None "
+                "--quiet >/dev/null")
+    if g.scope == "bucket":
+        return (f"gcloud storage buckets add-iam-policy-binding gs://{q(bucket)} --member \"{who}\" --role {role} "
+                ">/dev/null")
+    if g.scope == "repository":
+        return (f"gcloud artifacts repositories add-iam-policy-binding {REPOSITORY} --project {p} --location {r} "
+                f"--member \"{who}\" --role {role} >/dev/null")
+    if g.scope == "function":
+        assert role == "roles/run.invoker", role  # what add-invoker-policy-binding grants (on the Run service)
+        return (f"gcloud functions add-invoker-policy-binding {FUNCTION} --project {p} --region {r} "
+                f"--member \"{who}\" >/dev/null")
+    # A dataset's IAM through BigQuery's DCL (a GRANT that exists already changes nothing).
+    grant = f'GRANT \\`{role}\\` ON SCHEMA \\`{project}.{dataset}\\` TO \\"{who}\\"'
+    return f'bq --project_id {p} --location {q(bq_location)} query --nouse_legacy_sql "{grant}" >/dev/null'
+
+
 def plan(project: str, region: str, bucket: str, dataset: str, bq_location: str) -> list[Step]:
     p, r, b, d = q(project), q(region), q(bucket), q(dataset)
     steps = [Step("enable the APIs",
                   f"gcloud services enable {' '.join(a + '.googleapis.com' for a in APIS)} --project {p}")]
-    steps.append(Step(f"bucket gs://{bucket}",
+    steps.append(Step(f"bucket gs://{bucket} in {region}",
                       f"gcloud storage buckets describe gs://{b} --project {p} >/dev/null 2>&1 || "
                       f"gcloud storage buckets create gs://{b} --project {p} --location {r} "
                       "--uniform-bucket-level-access"))
-    steps.append(Step(f"dataset {project}:{dataset}",
+    steps.append(Step(f"dataset {project}:{dataset} in {bq_location}",
                       f"bq --project_id {p} show --dataset {p}:{d} >/dev/null 2>&1 || "
                       f"bq --project_id {p} --location {q(bq_location)} mk --dataset {p}:{d}"))
+    steps.append(Step(f"image repository {REPOSITORY} (Flex Template images)",
+                      f"gcloud artifacts repositories describe {REPOSITORY} --project {p} --location {r} >/dev/null "
+                      f"2>&1 || gcloud artifacts repositories create {REPOSITORY} --project {p} --location {r} "
+                      "--repository-format docker"))
     for key, (account, what) in ACCOUNTS.items():
         steps.append(Step(f"service account for {what}",
                           f"gcloud iam service-accounts describe {email(key, project)} --project {p} >/dev/null "
                           f"2>&1 || gcloud iam service-accounts create {account} --project {p} "
                           f"--display-name {q('ml-dataset-pipeline: ' + what)}"))
-    for g in ROLES:
-        who = member(g.account, project)
-        if g.scope == "project":
-            cmd = (f"gcloud projects add-iam-policy-binding {p} --member \"{who}\" --role {g.role} "
-                   "--condition None --quiet >/dev/null")
-        elif g.scope == "bucket":
-            cmd = (f"gcloud storage buckets add-iam-policy-binding gs://{b} --member \"{who}\" --role {g.role} "
-                   ">/dev/null")
-        else:
-            cmd = f"bq add-iam-policy-binding --member \"{who}\" --role {g.role} {p}:{d} >/dev/null"
-        steps.append(Step(f"{g.role} on the {g.scope} for {g.account}: {g.why}", cmd))
+    for role, (title, permissions) in CUSTOM_ROLES.items():
+        perms = ",".join(permissions)
+        steps.append(Step(f"custom role {role}: {perms}",
+                          f"if gcloud iam roles describe {role} --project {p} >/dev/null 2>&1; then "
+                          f"gcloud iam roles update {role} --project {p} --permissions {perms} --quiet >/dev/null; "
+                          f"else gcloud iam roles create {role} --project {p} --title {q(title)} "
+                          f"--permissions {perms} --stage GA; fi"))
+    grants = [g for g in ROLES if g.scope != "function"]  # the function's own binding needs the function
+    for g in grants:
+        steps.append(Step(f"{g.role} on the {g.scope} for {g.account}: {g.why}",
+                          grant_command(g, project, region, bucket, dataset, bq_location)))
     steps.append(Step("the load workflow (create or update)",
                       f"gcloud workflows deploy {WORKFLOW} --project {p} --location {r} "
                       f"--source workflows/load_to_bigquery.yaml --service-account {email('workflow', project)}"))
@@ -107,11 +157,15 @@ def plan(project: str, region: str, bucket: str, dataset: str, bq_location: str)
                     f"BQ_DATASET={dataset}", f"BQ_LOCATION={bq_location}"])
     steps.append(Step("the ingest function on the bucket's finalize event (create or update)",
                       f"gcloud functions deploy {FUNCTION} --gen2 --project {p} --region {r} --runtime python311 "
-                      f"--source functions --entry-point on_new_file --retry "
+                      f"--source functions --entry-point on_new_file --retry --no-allow-unauthenticated "
                       f"--service-account {email('function', project)} "
                       f"--trigger-service-account {email('function', project)} "
                       f"--trigger-event-filters type=google.cloud.storage.object.v1.finalized "
                       f"--trigger-event-filters bucket={b} --set-env-vars {q(env)}"))
+    for g in ROLES:
+        if g.scope == "function":
+            steps.append(Step(f"{g.role} on the function for {g.account}: {g.why}",
+                              grant_command(g, project, region, bucket, dataset, bq_location)))
     steps.append(Step("the merge procedures (create or replace)",
                       f"python -m sql.install --project {p} --dataset {d}"))
     return steps
@@ -129,7 +183,8 @@ def main(argv=None) -> int:
     ap.add_argument("--region", required=True, help="e.g. europe-west1: bucket, workflow, function, Dataflow")
     ap.add_argument("--bucket", required=True, help="the bucket name, without gs://")
     ap.add_argument("--dataset", required=True, help="the BigQuery dataset")
-    ap.add_argument("--bq_location", default="EU", help="the dataset's location (default EU)")
+    ap.add_argument("--bq_location", default=None,
+                    help="the dataset's location: the region (default), EU for a region inside it, or US")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, in order, and run nothing")
     args = ap.parse_args(argv)
     for name, value, pattern, what in (("--project", args.project, _PROJECT, "a project id"),
@@ -139,6 +194,11 @@ def main(argv=None) -> int:
         if not pattern.match(value):
             print(f"python -m deploy.gcp: error: {name}: expected {what}, got {value!r}", file=sys.stderr)
             return 2
+    args.bq_location = args.bq_location or args.region
+    problem = check_location(args.region, args.bq_location)
+    if problem:
+        print(f"python -m deploy.gcp: error: --bq_location {args.bq_location}: {problem}", file=sys.stderr)
+        return 2
     steps = plan(args.project, args.region, args.bucket, args.dataset, args.bq_location)
     for i, step in enumerate(steps, 1):
         print(f"# {i}. {step.what}\n{step.command}", flush=True)

@@ -124,8 +124,8 @@ class LocalStack:
 
     def _start_function(self):
         self.function_port = free_port()
-        env = {**self._auth, **self.function_env(), "STORAGE_EMULATOR_HOST": self.storage_url,
-               "GOOGLE_CLOUD_PROJECT": self.project}
+        # No storage emulator for the function: it reads nothing of the bucket (its account may not either).
+        env = {**self._auth, **self.function_env(), "GOOGLE_CLOUD_PROJECT": self.project}
         self.servers.append(Server(
             "functions-framework",
             [_venv_tool("functions-framework"), "--target", "on_new_file", "--signature-type", "cloudevent",

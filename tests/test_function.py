@@ -125,3 +125,11 @@ def test_the_readme_lists_every_variable_of_the_function():
         required = line.split("|")[2].strip() == "yes"
         for name in re.findall(r"`([A-Z_]+)`", line.split("|")[1]):
             assert VARIABLES[name][0] == required, name
+
+
+def test_the_function_reads_nothing_of_the_bucket():
+    """Its account may only start executions: no storage client in its code or its requirements (the e2e tests
+    run it without a way to reach the storage emulator)."""
+    source = (ROOT / "functions" / "main.py").read_text()
+    assert "storage" not in re.sub(r"(#.*|\"\"\".*?\"\"\"|storage_url|STORAGE_URL)", "", source, flags=re.S)
+    assert "storage" not in (ROOT / "functions" / "requirements.txt").read_text()

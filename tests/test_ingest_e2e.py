@@ -188,16 +188,22 @@ def test_objects_that_are_not_data_are_ignored_without_an_execution(stack, gcs):
     assert "ignored gs://local-bucket/skip/beam-temp-films-1a2b/0123.csv" in log
 
 
-def test_an_event_for_a_replaced_generation_is_ignored(stack, gcs):
+def test_an_event_for_a_replaced_generation_loads_nothing(stack, gcs):
+    """The function decides from the event alone (it reads nothing of the bucket); the workflow finds the
+    generation gone and loads nothing; the new generation's own event loads it."""
     blob = gcs.blob("gen/gen-00000-of-00001.csv")
     blob.upload_from_string("k\n1\n")
     (old,) = [o for o in list_objects(stack.storage_url, BUCKET) if o["name"].startswith("gen/")]
     blob.upload_from_string("k\n1\n2\n")
     before = len(stack.workflows.executions())
     assert deliver(stack.function_url, old).ok
-    assert len(stack.workflows.wait_idle()) == before
-    assert f"generation {gcs.get_blob('gen/gen-00000-of-00001.csv').generation} replaced it" in (
-        stack.folder / "function.log").read_text()
+    (stale,) = stack.workflows.wait_idle()[before:]
+    assert stale.state == stale.State.SUCCEEDED, stale.error.payload
+    assert json.loads(stale.result)["state"] == "SUPERSEDED"
+    assert not gcs.get_blob("gen/gen-00000-of-00001.csv").metadata
+    (loaded,) = deliver_all(stack, "gen/")
+    assert json.loads(loaded.result)["state"] == "DONE"
+    assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.gen")[0]["n"] == 2
 
 
 def test_schema_beside_the_data_wins_and_unknown_names_are_autodetected_into_valid_tables(stack, gcs):
@@ -292,12 +298,19 @@ def test_a_generation_replaced_before_its_load_starts_is_not_loaded(stack, gcs):
     assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.replaced")[0]["n"] == 2
 
 
-def test_a_schema_file_that_is_not_a_schema_is_one_error_line_and_no_retry(stack, gcs):
-    gcs.blob("broken/things.schema.json").upload_from_string("{not json")
-    gcs.blob("broken/things-00000-of-00001.csv").upload_from_string("a\n1\n")
-    before = len(stack.workflows.executions())
-    assert all(deliver(stack.function_url, o).ok for o in list_objects(stack.storage_url, BUCKET)
-               if o["name"].startswith("broken/"))
-    assert len(stack.workflows.wait_idle()) == before
-    assert "not loading gs://local-bucket/broken/things-00000-of-00001.csv" in (
-        stack.folder / "function.log").read_text()
+@pytest.mark.parametrize("content,why", [
+    ("{not json", "not JSON"),
+    ('{"name": "a", "type": "INT64"}', "expected a list of fields"),
+    ("[]", "expected a list of fields"),
+    ('[{"type": "INT64"}]', "a field without a name"),
+    ('["a"]', "a field without a name"),
+])
+def test_a_schema_file_that_is_not_a_schema_fails_the_load_loudly(stack, gcs, content, why):
+    folder = f"broken{abs(hash(content)) % 10_000}"
+    gcs.blob(f"{folder}/things.schema.json").upload_from_string(content)
+    gcs.blob(f"{folder}/things-00000-of-00001.csv").upload_from_string("a\n1\n")
+    (failed,) = [e for e in deliver_all(stack, f"{folder}/")]  # the schema file itself is not data
+    assert failed.state == failed.State.FAILED
+    assert f"gs://{BUCKET}/{folder}/things.schema.json is not a BigQuery schema - {why}" in failed.error.payload, (
+        failed.error.payload)
+    assert not gcs.get_blob(f"{folder}/things-00000-of-00001.csv").metadata  # not tagged: not loaded

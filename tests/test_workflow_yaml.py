@@ -11,7 +11,8 @@ from tests.conftest import ROOT
 WORKFLOW = yaml.safe_load((ROOT / "workflows" / "load_to_bigquery.yaml").read_text())
 # What functions/main.py puts in the argument (schema only when there is one).
 FUNCTION_SENDS = {"bucket", "object", "object_path", "generation", "format", "project", "dataset", "table",
-                  "location", "job_id", "bigquery_url", "storage_url", "schema"}
+                  "location", "job_id", "schema_object", "schema_object_path", "bigquery_url", "storage_url",
+                  "schema"}
 STDLIB_CALLS = {"http.get", "http.post", "http.patch", "sys.sleep", "sys.log"}
 
 
@@ -20,9 +21,10 @@ def steps_of(steps):
     for item in steps:
         ((name, body),) = item.items()
         yield name, body
-        for key in ("steps",):
-            if key in body:
-                yield from steps_of(body[key])
+        if "steps" in body:
+            yield from steps_of(body["steps"])
+        if "steps" in body.get("for", {}):
+            yield from steps_of(body["for"]["steps"])
         for branch in ("try", "except"):
             if branch in body and "steps" in body[branch]:
                 yield from steps_of(body[branch]["steps"])
@@ -40,7 +42,7 @@ def test_every_jump_and_call_has_a_target():
             targets = [body.get("next")] + [c.get("next") for c in body.get("switch", [])]
             for target in filter(None, targets):
                 assert target in names or target in ("end", "break", "continue"), (workflow, name, target)
-            calls = [body.get("call"), body.get("try", {}).get("call")]
+            calls = [body.get("call"), body.get("try", {}).get("call")] if isinstance(body.get("try", {}), dict) else []
             for call in filter(None, calls):
                 assert call in STDLIB_CALLS or call in WORKFLOW, (workflow, name, call)
             predicate = body.get("retry", {}).get("predicate") if isinstance(body.get("retry"), dict) else None

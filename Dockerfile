@@ -1,11 +1,11 @@
 # One image per job, used both to launch its Flex Template and as the workers' SDK container, so the launcher
 # and the workers run the same Beam (the version pinned in setup.py; a test keeps the two equal).
 #   docker build --build-arg JOB=generate -t REGION-docker.pkg.dev/PROJECT/REPO/generate:TAG .
+# or all four in one Cloud Build: cloudbuild.yaml. The images differ only in their last layer (PIPELINE_JOB).
 ARG BEAM_VERSION=2.77.0
 FROM gcr.io/dataflow-templates-base/python311-template-launcher-base:latest AS launcher
 
 FROM apache/beam_python3.11_sdk:${BEAM_VERSION}
-ARG JOB=generate
 COPY --from=launcher /opt/google/dataflow/python_template_launcher /opt/google/dataflow/python_template_launcher
 
 WORKDIR /template
@@ -18,6 +18,7 @@ COPY local_cloud ./local_cloud
 COPY sql ./sql
 RUN pip install --no-cache-dir /template
 
+ARG JOB=generate
 ENV PIPELINE_JOB=${JOB} \
     FLEX_TEMPLATE_PYTHON_PY_FILE=/template/templates/launch.py
 # The project is installed in the image: run the template with sdk_container_image set to this image, so the

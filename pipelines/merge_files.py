@@ -112,14 +112,24 @@ class LinesToRecordBatches(beam.DoFn):
         yield from table.cast(self._schema).to_batches()
 
 
+class DistinctRows(beam.PTransform):
+    """Data lines -> each distinct non-blank line once (counted): blank lines, such as a file's trailing empty
+    line or a spreadsheet's empty rows, are not rows."""
+
+    def expand(self, lines):
+        return (lines
+                | "NotBlank" >> beam.Filter(lambda line: line.strip() != "")
+                | "Once" >> beam.Distinct()
+                | "Count" >> beam.Map(_count))
+
+
 def build_pipeline(files: list[str], header: str, ds, file_format: str, compression: str, num_shards: int,
                    prefix: str, options):
     p = beam.Pipeline(options=options)
     rows = (p
             | "Files" >> beam.Create(files)
             | "Read" >> ReadAllFromText(skip_header_lines=1)
-            | "Distinct" >> beam.Distinct()
-            | "Count" >> beam.Map(_count))
+            | "Distinct" >> DistinctRows())
     if file_format == "csv":
         _ = rows | "Write" >> WriteToText(
             prefix, file_name_suffix=file_suffix("csv", compression), shard_name_template="-SSSSS-of-NNNNN",
@@ -179,7 +189,8 @@ def run(argv=None) -> int:
     rows = sum(c.committed for c in result.metrics().query()["counters"]
                if c.key.metric.namespace == NAMESPACE and c.key.metric.name == "merged_rows")
     written = [m for r in FileSystems.match([shards.pattern]) for m in r.metadata_list]
-    print(f"{len(files)} files -> {rows:,} distinct rows in {len(written)} files in "
+    print(f"{len(files)} file{'s' * (len(files) != 1)} -> {rows:,} distinct rows in {len(written)} "
+          f"file{'s' * (len(written) != 1)} in "
           f"{time.monotonic() - started:.1f} s -> {shards.pattern.replace('*-of-*', 'SSSSS-of-NNNNN')}")
     return 0
 

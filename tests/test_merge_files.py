@@ -72,7 +72,7 @@ def test_gcs_inputs_and_output(gcs_emulator, tmp_path, monkeypatch):
     result = run_cli("pipelines.merge_files", "--input", "gs://test-bucket/merge-in", "--output",
                      "gs://test-bucket/merge-out/films", "--num_shards", "1", env=gcs_emulator)
     assert result.returncode == 0, result.stderr
-    assert "6 files -> 400 distinct rows in 1 files" in result.stdout
+    assert "6 files -> 400 distinct rows in 1 file in" in result.stdout
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
@@ -81,10 +81,24 @@ def test_gcs_inputs_and_output(gcs_emulator, tmp_path, monkeypatch):
     assert rows[0] == FILMS.column_names and len(rows) == 401
 
 
-def test_distinct_rows_transform_keeps_each_line_once():
+def test_distinct_rows_keeps_each_line_once_and_no_blank_line():
+    import apache_beam as beam
+
     with TestPipeline() as p:
-        lines = p | __import__("apache_beam").Create(["a,1", "b,2", "a,1", "c,3", "b,2"])
-        assert_that(lines | "Distinct" >> __import__("apache_beam").Distinct(), equal_to(["a,1", "b,2", "c,3"]))
+        lines = p | beam.Create(["a,1", "b,2", "", "a,1", "c,3", "  ", "b,2", ""])
+        assert_that(lines | merge_files.DistinctRows(), equal_to(["a,1", "b,2", "c,3"]))
+
+
+def test_blank_lines_in_the_inputs_are_not_rows(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_text("k,v\r\n1,x\r\n\r\n2,y\r\n")
+    (tmp_path / "in" / "b.csv").write_text("k,v\n2,y\n3,z\n\n\n")
+    result = run_cli("pipelines.merge_files", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "m"),
+                     "--num_shards", "1")
+    assert result.returncode == 0, result.stderr
+    assert "2 files -> 3 distinct rows in 1 file in" in result.stdout
+    (merged,) = csv_records(glob.glob(f"{tmp_path}/m/m-*-of-00001.csv"))
+    assert merged[0] == ["k", "v"] and sorted(merged[1:]) == [["1", "x"], ["2", "y"], ["3", "z"]]
 
 
 def test_bad_inputs_are_one_line_exit_2_and_write_nothing(tmp_path):

@@ -234,3 +234,24 @@ def test_a_template_launch_reads_postgres_chunk_by_chunk(offline, pg_schema, pg_
     assert _consistency(None, template) == "chunk" and _consistency("chunk", template) == "chunk"
     assert _consistency(None, PipelineOptions([])) == "snapshot"
     assert _consistency("chunk", PipelineOptions([])) == "chunk"
+
+
+def test_cloud_build_makes_one_image_per_job_from_the_dockerfile():
+    import yaml
+
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+    built = {}
+    for step in build["steps"]:
+        args = step["args"]
+        assert args[0] == "build" and args[-1] == "." and step["name"] == "gcr.io/cloud-builders/docker", step
+        job = args[args.index("--build-arg") + 1].removeprefix("JOB=")
+        built[job] = args[args.index("--tag") + 1]
+    assert sorted(built) == sorted(launch.JOBS)
+    assert sorted(build["images"]) == sorted(built.values())
+    docker = (ROOT / "Dockerfile").read_text()
+    assert "ARG JOB=" in docker and "PIPELINE_JOB=${JOB}" in docker
+    # the README builds a template for every job, from the image cloudbuild.yaml names for it
+    flex = (ROOT / "README.md").read_text().split("### Flex Templates", 1)[1].split("###", 1)[0]
+    assert "for job in " + " ".join(launch.JOBS) + "; do" in flex
+    for job, image in built.items():
+        assert image == "${_REPO}/" + job.replace("_", "-") + ":${_TAG}"

@@ -1,5 +1,5 @@
 # One image per job, used both to launch its Flex Template and as the workers' SDK container, so the launcher
-# and the workers run the same Beam (the version pinned in setup.py; a test keeps the two equal).
+# and the workers run the same Beam (the version pinned in requirements.txt; a test keeps the two equal).
 #   docker build --build-arg JOB=generate -t REGION-docker.pkg.dev/PROJECT/REPO/generate:TAG .
 # or all four in one Cloud Build: cloudbuild.yaml. The images differ only in their last layer (PIPELINE_JOB).
 ARG BEAM_VERSION=2.77.0
@@ -9,7 +9,7 @@ FROM apache/beam_python3.11_sdk:${BEAM_VERSION}
 COPY --from=launcher /opt/google/dataflow/python_template_launcher /opt/google/dataflow/python_template_launcher
 
 WORKDIR /template
-COPY setup.py pyproject.toml README.md ./
+COPY setup.py pyproject.toml MANIFEST.in requirements.txt README.md ./
 COPY pipelines ./pipelines
 COPY transforms ./transforms
 COPY templates ./templates

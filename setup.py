@@ -1,8 +1,12 @@
 """Installs the project's packages, for local runs and for Dataflow workers (``--setup_file ./setup.py``)."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
-BEAM = "apache-beam[gcp]==2.77.0"  # the launcher and the workers must run the same Beam
+# Pinned in one place: the launcher and the workers must run the same Beam and the same libraries.
+REQUIREMENTS = [line.split("#")[0].strip() for line in
+                (Path(__file__).resolve().parent / "requirements.txt").read_text().splitlines()]
 
 setup(
     name="ml-dataset-pipeline",
@@ -14,14 +18,7 @@ setup(
     packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*",
                                     "functions", "functions.*", "local_cloud", "local_cloud.*", "sql", "sql.*"]),
     package_data={"transforms": ["data/*.json"], "functions": ["schemas/*.json", "requirements.txt"]},
-    install_requires=[
-        BEAM,
-        "numpy>=1.26,<3",
-        "pyarrow>=16,<27",
-        "psycopg2-binary>=2.9,<3",
-        "google-cloud-workflows>=1.14,<2",
-        "faker>=30,<50",
-    ],
+    install_requires=[r for r in REQUIREMENTS if r],
     extras_require={
         "test": [
             "pytest>=8,<10",

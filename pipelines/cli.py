@@ -90,7 +90,7 @@ def check_dataflow(options: PipelineOptions, paths: dict[str, str]):
 
     ``paths``: flag -> value of every path the workers read or write (they reach gs:// only). Workers get this
     project's packages from its setup.py (``--setup_file`` defaults to it) unless a container image is given;
-    setup.py pins the launcher's Beam, so both run the same version."""
+    setup.py installs requirements.txt's pins, so both run the same versions."""
     if not is_dataflow(options):
         return
     from apache_beam.options.pipeline_options import GoogleCloudOptions, SetupOptions, WorkerOptions

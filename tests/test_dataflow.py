@@ -3,6 +3,8 @@ options and a made-up project, without a Google account or network (submitting n
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 from psycopg2 import sql
@@ -29,7 +31,7 @@ def dataflow_options(*extra: str) -> PipelineOptions:
 def test_workers_get_the_projects_packages_through_setup_py():
     options = dataflow_options()
     assert options.view_as(SetupOptions).setup_file == str(cli.PROJECT_SETUP)
-    assert cli.PROJECT_SETUP.read_text().count("apache-beam[gcp]==") == 1  # the launcher's Beam, pinned
+    assert "requirements.txt" in cli.PROJECT_SETUP.read_text()  # setup.py installs the pinned runtime
     given = dataflow_options("--setup_file", "/elsewhere/setup.py")
     assert given.view_as(SetupOptions).setup_file == "/elsewhere/setup.py"
     image = dataflow_options("--sdk_container_image", "europe-docker.pkg.dev/p/r/ml-dataset-pipeline:1")
@@ -99,3 +101,20 @@ def test_what_dataflow_needs_is_named_when_missing(missing, offline):
     result = run_cli("pipelines.upload", "--input", "gs://my-bucket/in", "--output", "gs://my-bucket/up", *args,
                      env=offline)
     assert result.returncode == 2 and missing in result.stderr, result.stderr
+
+
+def test_the_launchers_environment_is_the_pinned_one_the_workers_install():
+    """Every runtime requirement is pinned (==), and this environment (the launcher's) has exactly those versions,
+    so the workers, which install them from setup.py, run what the launcher ran."""
+    from importlib.metadata import requires, version
+
+    from tests.conftest import ROOT
+
+    pins = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    pins = [p for p in pins if p]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z,]+\])?==[0-9][0-9A-Za-z.]*", p) for p in pins), pins
+    declared = [r for r in requires("ml-dataset-pipeline") if "extra ==" not in r]
+    assert sorted(r.replace(" ", "").lower() for r in declared) == sorted(p.lower() for p in pins)
+    for pin in pins:
+        name, wanted = re.sub(r"\[.*\]", "", pin).split("==")
+        assert version(name) == wanted, (name, version(name), wanted)

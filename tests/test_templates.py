@@ -1,5 +1,5 @@
 """Flex Templates: metadata.json per job equals the job's options, regexes accept the README's examples and refuse
-bad values, the Dockerfile's Beam is setup.py's, and the entry point runs the job."""
+bad values, the Dockerfile's Beam is the pinned one, and the entry point runs the job."""
 
 from __future__ import annotations
 
@@ -103,8 +103,12 @@ def test_regexes_refuse_bad_values(option):
         assert not re.match(parameters.SPEC[option][1], value), (option, value)
 
 
-def test_the_dockerfiles_beam_is_setup_pys():
-    setup = re.search(r'apache-beam\[gcp\]==([0-9.]+)', (ROOT / "setup.py").read_text()).group(1)
+def pinned_beam() -> str:
+    return re.search(r'^apache-beam\[gcp\]==([0-9.]+)$', (ROOT / "requirements.txt").read_text(), re.M).group(1)
+
+
+def test_the_dockerfiles_beam_is_the_pinned_one():
+    setup = pinned_beam()
     docker = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^ARG BEAM_VERSION=([0-9.]+)$", docker, re.MULTILINE).group(1) == setup
     assert "apache/beam_python3.11_sdk:${BEAM_VERSION}" in docker
@@ -185,7 +189,7 @@ def test_each_template_launch_writes_a_job_graph_and_exits(offline, pg_schema, p
     _seed(conn, schema)
     header = ",".join(FILMS.column_names).encode()
     put("gs://test-bucket/in/films-00000-of-00001.csv", header + b"\n")
-    beam = re.search(r'apache-beam\[gcp\]==([0-9.]+)', (ROOT / "setup.py").read_text()).group(1)
+    beam = pinned_beam()
     params = {
         "generate": ["--output=gs://test-bucket/gen", "--rows=1000", "--overwrite=true", "--no_progress=true"],
         "extract_postgres": [f"--dsn={pg_remote_dsn}", f"--table={schema}.t", "--output=gs://test-bucket/pg/t"],
@@ -210,7 +214,8 @@ def test_each_template_launch_writes_a_job_graph_and_exits(offline, pg_schema, p
         pool = graph["environment"]["workerPools"][0]
         assert pool["workerHarnessContainerImage"].endswith(f"_sdk:{beam}")  # the workers run the launcher's Beam
         names = staged_package(graph)
-        for module in ("pipelines/generate.py", "transforms/postgres_read.py", "transforms/data/"):
+        for module in ("pipelines/generate.py", "transforms/postgres_read.py", "transforms/data/",
+                       "requirements.txt"):
             assert any(module in n for n in names), (job, module, names[:20])
     assert options  # the loop ran
 

@@ -19,15 +19,19 @@ import sys
 from dataclasses import dataclass
 
 ACCOUNTS = {  # key -> (account id, what it runs as)
-    "function": ("mldp-ingest-function", "the ingest Cloud Function and its Eventarc trigger"),
+    "function": ("mldp-ingest-function", "the ingest Cloud Function"),
+    "trigger": ("mldp-ingest-trigger", "the function's Eventarc trigger"),
     "workflow": ("mldp-load-workflow", "the load-to-bigquery workflow"),
     "dataflow": ("mldp-dataflow-worker", "Dataflow workers and Flex Template launchers of the jobs"),
 }
 
 # Custom roles, narrower than any predefined one: id -> (title, permissions).
 CUSTOM_ROLES = {
+    "mldpExecutionStarter": ("ml-dataset-pipeline: start workflow executions", ["workflows.executions.create"]),
+    # list: without it, Cloud Storage answers 403 instead of 404 for an object that is not there (a schema file
+    # that is absent, a generation that is gone), which the workflow must tell from a real refusal
     "mldpObjectTagger": ("ml-dataset-pipeline: read and tag objects",
-                         ["storage.objects.get", "storage.objects.update"]),
+                         ["storage.objects.get", "storage.objects.list", "storage.objects.update"]),
 }
 
 
@@ -40,18 +44,18 @@ class Grant:
 
 
 ROLES = [
-    Grant("function", "roles/workflows.invoker", "project", "start executions of the load workflow"),
-    Grant("function", "roles/eventarc.eventReceiver", "project", "receive the bucket's finalize events"),
-    Grant("function", "roles/run.invoker", "function", "let the finalize trigger (which runs as this account) call "
-          "the function"),
+    Grant("function", "custom:mldpExecutionStarter", "project",
+          "start executions of the load workflow (workflows.executions.create only)"),
+    Grant("trigger", "roles/eventarc.eventReceiver", "project", "receive the bucket's finalize events"),
+    Grant("trigger", "roles/run.invoker", "function", "deliver the events to the function"),
     Grant("workflow", "roles/bigquery.jobUser", "project", "run load jobs"),
     Grant("workflow", "roles/bigquery.dataEditor", "dataset", "create and append to tables of the dataset"),
     Grant("workflow", "custom:mldpObjectTagger", "bucket",
           "read objects and their schema files (for loads too), and tag their metadata"),
-    Grant("workflow", "roles/logging.logWriter", "project", "write the workflow's logs"),
     Grant("dataflow", "roles/dataflow.worker", "project", "run Dataflow work items"),
     Grant("dataflow", "roles/storage.objectAdmin", "bucket", "write shards and temp files, remove temp files"),
     Grant("dataflow", "roles/artifactregistry.reader", "repository", "pull the Flex Template image"),
+    Grant("dataflow", "roles/storage.objectViewer", "secrets", "read the database DSN file (--dsn_file)"),
     Grant("storage-agent", "roles/pubsub.publisher", "project", "publish the bucket's events for Eventarc"),
 ]
 
@@ -84,6 +88,11 @@ def member(account: str, project: str) -> str:
     return f"serviceAccount:{email(account, project)}"
 
 
+def secrets_bucket(bucket: str) -> str:
+    """A bucket of its own for secrets (the DSN file): only the Dataflow workers may read it."""
+    return f"{bucket}-secrets"
+
+
 def role_name(role: str, project: str) -> str:
     return f"projects/{project}/roles/{role[7:]}" if role.startswith("custom:") else role
 
@@ -104,7 +113,8 @@ def grant_command(g: Grant, project: str, region: str, bucket: str, dataset: str
     if g.scope == "project":
         return (f"gcloud projects add-iam-policy-binding {p} --member \"{who}\" --role {role} --condition None "
                 "--quiet >/dev/null")
-    if g.scope == "bucket":
+    if g.scope in ("bucket", "secrets"):
+        bucket = secrets_bucket(bucket) if g.scope == "secrets" else bucket
         return (f"gcloud storage buckets add-iam-policy-binding gs://{q(bucket)} --member \"{who}\" --role {role} "
                 ">/dev/null")
     if g.scope == "repository":
@@ -127,6 +137,11 @@ def plan(project: str, region: str, bucket: str, dataset: str, bq_location: str)
                       f"gcloud storage buckets describe gs://{b} --project {p} >/dev/null 2>&1 || "
                       f"gcloud storage buckets create gs://{b} --project {p} --location {r} "
                       "--uniform-bucket-level-access"))
+    sb = q(secrets_bucket(bucket))
+    steps.append(Step(f"bucket gs://{secrets_bucket(bucket)} for secrets (the DSN file), readable by the workers only",
+                      f"gcloud storage buckets describe gs://{sb} --project {p} >/dev/null 2>&1 || "
+                      f"gcloud storage buckets create gs://{sb} --project {p} --location {r} "
+                      "--uniform-bucket-level-access --public-access-prevention"))
     steps.append(Step(f"dataset {project}:{dataset} in {bq_location}",
                       f"bq --project_id {p} show --dataset {p}:{d} >/dev/null 2>&1 || "
                       f"bq --project_id {p} --location {q(bq_location)} mk --dataset {p}:{d}"))
@@ -159,7 +174,7 @@ def plan(project: str, region: str, bucket: str, dataset: str, bq_location: str)
                       f"gcloud functions deploy {FUNCTION} --gen2 --project {p} --region {r} --runtime python311 "
                       f"--source functions --entry-point on_new_file --retry --no-allow-unauthenticated "
                       f"--service-account {email('function', project)} "
-                      f"--trigger-service-account {email('function', project)} "
+                      f"--trigger-service-account {email('trigger', project)} "
                       f"--trigger-event-filters type=google.cloud.storage.object.v1.finalized "
                       f"--trigger-event-filters bucket={b} --set-env-vars {q(env)}"))
     for g in ROLES:
@@ -167,12 +182,12 @@ def plan(project: str, region: str, bucket: str, dataset: str, bq_location: str)
             steps.append(Step(f"{g.role} on the function for {g.account}: {g.why}",
                               grant_command(g, project, region, bucket, dataset, bq_location)))
     steps.append(Step("the merge procedures (create or replace)",
-                      f"python -m sql.install --project {p} --dataset {d}"))
+                      f"{q(sys.executable)} -m sql.install --project {p} --dataset {d}"))
     return steps
 
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{1,53}[a-z0-9]$")  # room for the -secrets bucket's name
 _DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 
@@ -189,7 +204,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     for name, value, pattern, what in (("--project", args.project, _PROJECT, "a project id"),
                                        ("--region", args.region, _REGION, "a region such as europe-west1"),
-                                       ("--bucket", args.bucket, _BUCKET, "a bucket name without gs://"),
+                                       ("--bucket", args.bucket, _BUCKET, "a bucket name without gs:// or dots, "
+                                        "at most 55 characters (its secrets bucket adds -secrets)"),
                                        ("--dataset", args.dataset, _DATASET, "letters, digits, underscores")):
         if not pattern.match(value):
             print(f"python -m deploy.gcp: error: {name}: expected {what}, got {value!r}", file=sys.stderr)

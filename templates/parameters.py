@@ -32,7 +32,7 @@ SPEC = {
     "block_rows": ("Rows per block", r"^[1-9][0-9_]*$"),
     "no_progress": ("No progress lines", r"^(true|false)$"),
     # A DSN in a template parameter is recorded with the job: one with a password is refused, use dsn_file.
-    "dsn": ("PostgreSQL DSN (no password)", r"^postgres(ql)?://[^:@/\s]+@[^\s]+$"),
+    "dsn": ("PostgreSQL DSN (no password)", r"^postgres(ql)?://[^:@/\s]+@(?![^\s]*[?&]password=)[^\s]+$"),
     "dsn_file": ("DSN file", _GCS_PATH),
     "table": ("Table", r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"),
     "query": ("Query", r"^\s*(?i:select|with)\b[^;]*;?\s*$"),

@@ -24,8 +24,8 @@ def test_dry_run_prints_every_command_in_order_and_runs_nothing():
              "add-iam-policy-binding",
              "gcloud workflows deploy load-to-bigquery", "gcloud functions deploy ingest-on-new-file",
              "gcloud functions add-invoker-policy-binding ingest-on-new-file",
-             "python -m sql.install --project my-project --dataset ml_datasets"]
-    positions = [next(i for i, c in enumerate(commands) if c.startswith(o) or (o in c and o.startswith("add")))
+             "-m sql.install --project my-project --dataset ml_datasets"]
+    positions = [next(i for i, c in enumerate(commands) if c.startswith(o) or (o in c and o.startswith(("add", "-m"))))
                  for o in order]
     assert positions == sorted(positions)
     assert len(commands) == len(gcp.plan("my-project", "europe-west1", "my-bucket", "ml_datasets", "europe-west1"))
@@ -33,6 +33,7 @@ def test_dry_run_prints_every_command_in_order_and_runs_nothing():
     for needed in ("--gen2", "--retry", "--entry-point on_new_file", "--source functions",
                    "type=google.cloud.storage.object.v1.finalized", "bucket=my-bucket",
                    "--service-account mldp-ingest-function@my-project.iam.gserviceaccount.com",
+                   "--trigger-service-account mldp-ingest-trigger@my-project.iam.gserviceaccount.com",
                    "BQ_DATASET=ml_datasets", "BQ_LOCATION=europe-west1", "--no-allow-unauthenticated"):
         assert needed in function, needed
     # the dataset where the bucket is: BigQuery loads a regional bucket only into a dataset in its region
@@ -63,7 +64,7 @@ def test_running_twice_changes_nothing_the_second_time():
             assert re.match(r"^(gcloud services enable|gcloud projects add-iam-policy-binding|gcloud storage buckets "
                             r"add-iam-policy-binding|gcloud artifacts repositories add-iam-policy-binding|gcloud "
                             r"functions add-invoker-policy-binding|bq .* query --nouse_legacy_sql \"GRANT |gcloud "
-                            r"workflows deploy|gcloud functions deploy|python -m sql.install)", command), command
+                            r"workflows deploy|gcloud functions deploy|\S*python\S* -m sql.install)", command), command
 
 
 def readme_iam_table() -> set[tuple[str, str, str]]:
@@ -92,13 +93,18 @@ def test_roles_granted_are_the_readmes_iam_table():
         account = next((gcp.ACCOUNTS[k][0] for k in gcp.ACCOUNTS if who.startswith(gcp.ACCOUNTS[k][0] + "@")),
                        "Cloud Storage service agent" if "service-agent" in who else who)
         scope = ("project" if command.startswith("gcloud projects") else
+                 "secrets bucket" if "buckets add-iam-policy-binding gs://my-bucket-secrets " in command else
                  "bucket" if "buckets add-iam" in command else
                  "repository" if "artifacts repositories" in command else
                  "function" if "add-invoker" in command else "dataset")
         granted.add((account, role.replace("projects/my-project/", "projects/<project>/"), scope))
     assert granted == readme_iam_table()
-    # Least privilege: no owner, editor or admin-of-everything role anywhere.
+    # Least privilege: no owner, editor or admin-of-everything role anywhere; the function's account may start
+    # workflow executions and nothing else (its trigger has an account of its own).
     assert not [r for _, r, _ in granted if r in ("roles/owner", "roles/editor") or r.endswith(".admin")]
+    assert {(r, sc) for a, r, sc in granted if a == "mldp-ingest-function"} == {
+        ("projects/<project>/roles/mldpExecutionStarter", "project")}
+    assert gcp.CUSTOM_ROLES["mldpExecutionStarter"][1] == ["workflows.executions.create"]
 
 
 def test_bad_names_are_refused_in_one_line():

@@ -106,7 +106,7 @@ class Ingest:
 
         execution = self.executions.create_execution(
             parent=self.config.workflow, execution=Execution(argument=json.dumps(argument)))
-        _log("INFO", f"loading {where} into {self.config.dataset}.{decision.table}",
+        _log("INFO", f"started the load of {where} into {self.config.dataset}.{decision.table}",
              execution=execution.name, job_id=argument["job_id"])
         return argument
 

@@ -1,5 +1,7 @@
 """Every job on the DataflowRunner: the checks before submitting, and the graph built and serialised with Dataflow
-options and a made-up project, without a Google account or network (submitting needs an account)."""
+options and a made-up project, without a Google account or network (submitting needs an account). The
+DataflowRunner's own job file (staged package, worker image, options) is checked for every job in
+tests/test_templates.py, where each job's entry point writes it as a Flex Template launcher has it do."""
 
 from __future__ import annotations
 

@@ -99,8 +99,10 @@ def test_a_real_run_prints_progress_and_a_summary(tmp_path):
     result = run_cli("pipelines.generate", "--rows", "300000", "--output", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
     assert "of 300,000 rows" in result.stderr
-    header = result.stdout.splitlines()[0].split()
-    assert header == ["dataset", "rows", "files", "bytes", "seconds", "rows/s", "MB/s"]
+    table = [line.split() for line in result.stdout.splitlines()]
+    assert table[0] == ["dataset", "rows", "files", "bytes", "seconds", "rows/s", "MB/s"]
+    rows = {t[0]: int(t[1].replace(",", "")) for t in table[1:4]}
+    assert rows == {"films": 300_000, "clients": 300_000, "total": 600_000}  # both made in one run
 
 
 def test_ctrl_c_stops_the_run_and_leaves_nothing_behind(tmp_path):

@@ -2,11 +2,12 @@
 
     python -m deploy.gcp --project my-project --region europe-west1 --bucket my-bucket --dataset ml_datasets --dry-run
 
-prints (with --dry-run) or runs, in order: the APIs; the bucket, the BigQuery dataset and the image repository;
-three service accounts and a custom role, with the roles of ``ROLES`` (the README's IAM table is checked against
-it); the load workflow; the ingest function on the bucket's finalize event, and who may call it; the merge
-procedures. Every create is guarded by a describe, bindings and
-deploys are create-or-update, so a second run changes nothing.
+prints (with --dry-run) or runs, in order: the APIs; the bucket, its secrets bucket, the BigQuery dataset and the
+image repository; four service accounts and two custom roles, with the roles of ``ROLES`` (the README's IAM
+table is checked against it); the load workflow; the ingest function on the bucket's finalize event, and who may
+call it; the merge procedures. Commands run in the project's root folder (paths in them are relative to it).
+Every create is guarded by a describe, custom roles are updated to the same permissions, bindings and deploys
+are create-or-update, so a second run changes nothing (Workflows and Cloud Functions record a new revision).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]  # the commands' paths (workflows/, functions/) are relative to it
 
 ACCOUNTS = {  # key -> (account id, what it runs as)
     "function": ("mldp-ingest-function", "the ingest Cloud Function"),
@@ -133,15 +137,13 @@ def plan(project: str, region: str, bucket: str, dataset: str, bq_location: str)
     p, r, b, d = q(project), q(region), q(bucket), q(dataset)
     steps = [Step("enable the APIs",
                   f"gcloud services enable {' '.join(a + '.googleapis.com' for a in APIS)} --project {p}")]
-    steps.append(Step(f"bucket gs://{bucket} in {region}",
-                      f"gcloud storage buckets describe gs://{b} --project {p} >/dev/null 2>&1 || "
-                      f"gcloud storage buckets create gs://{b} --project {p} --location {r} "
-                      "--uniform-bucket-level-access"))
-    sb = q(secrets_bucket(bucket))
-    steps.append(Step(f"bucket gs://{secrets_bucket(bucket)} for secrets (the DSN file), readable by the workers only",
-                      f"gcloud storage buckets describe gs://{sb} --project {p} >/dev/null 2>&1 || "
-                      f"gcloud storage buckets create gs://{sb} --project {p} --location {r} "
-                      "--uniform-bucket-level-access --public-access-prevention"))
+    for name, what, extra in ((bucket, "", ""),
+                              (secrets_bucket(bucket), " for secrets (the DSN file), readable by the workers only",
+                               " --public-access-prevention")):
+        steps.append(Step(f"bucket gs://{name} in {region}{what}",
+                          f"gcloud storage buckets describe gs://{q(name)} --project {p} >/dev/null 2>&1 || "
+                          f"gcloud storage buckets create gs://{q(name)} --project {p} --location {r} "
+                          f"--uniform-bucket-level-access{extra}"))
     steps.append(Step(f"dataset {project}:{dataset} in {bq_location}",
                       f"bq --project_id {p} show --dataset {p}:{d} >/dev/null 2>&1 || "
                       f"bq --project_id {p} --location {q(bq_location)} mk --dataset {p}:{d}"))
@@ -216,10 +218,11 @@ def main(argv=None) -> int:
         print(f"python -m deploy.gcp: error: --bq_location {args.bq_location}: {problem}", file=sys.stderr)
         return 2
     steps = plan(args.project, args.region, args.bucket, args.dataset, args.bq_location)
+    print(f"# in {ROOT}", flush=True)
     for i, step in enumerate(steps, 1):
         print(f"# {i}. {step.what}\n{step.command}", flush=True)
         if not args.dry_run:
-            done = subprocess.run(["bash", "-c", "set -o pipefail; " + step.command])
+            done = subprocess.run(["bash", "-c", "set -o pipefail; " + step.command], cwd=ROOT)
             if done.returncode:
                 print(f"python -m deploy.gcp: step {i} failed ({step.what}); fix it and run again: every step "
                       "is safe to repeat", file=sys.stderr)

@@ -10,6 +10,7 @@ COPY --from=launcher /opt/google/dataflow/python_template_launcher /opt/google/d
 
 WORKDIR /template
 COPY setup.py pyproject.toml MANIFEST.in requirements.txt README.md ./
+COPY datagen ./datagen
 COPY pipelines ./pipelines
 COPY transforms ./transforms
 COPY templates ./templates

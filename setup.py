@@ -15,9 +15,10 @@ setup(
                 "them in BigQuery.",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*",
+    packages=find_packages(include=["datagen", "datagen.*", "pipelines", "pipelines.*", "transforms", "transforms.*",
                                     "functions", "functions.*", "local_cloud", "local_cloud.*", "sql", "sql.*"]),
-    package_data={"transforms": ["data/*.json"], "functions": ["schemas/*.json", "requirements.txt"]},
+    package_data={"datagen": ["datasets/*.yaml"], "transforms": ["data/*.json"],
+                  "functions": ["schemas/*.json", "requirements.txt"]},
     install_requires=[r for r in REQUIREMENTS if r],
     extras_require={
         "test": [

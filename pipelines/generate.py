@@ -1,6 +1,8 @@
-"""Generate the films and clients datasets as sharded CSV or Parquet, locally or on Cloud Storage.
+"""Generate datasets (the built-in films and clients, or any described in a spec file) as sharded CSV or Parquet,
+locally or on Cloud Storage.
 
     python -m pipelines.generate --datasets films,clients --rows 1000000 --output ./out --format csv
+    python -m pipelines.generate --spec my_orders.yaml --datasets clients --rows 1000000 --output ./out
 
 writes ``out/films/films-SSSSS-of-NNNNN.csv`` and ``out/clients/clients-SSSSS-of-NNNNN.csv``. Any Beam
 pipeline option can be added (``--runner DataflowRunner --project ... --region ... --temp_location gs://...
@@ -19,6 +21,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from datagen import spec as specs
+from datagen.engine import compile_dataset, run_context
 from pipelines import cli
 from pipelines.outputs import (
     DEFAULT_OUTPUT,
@@ -30,7 +34,6 @@ from pipelines.outputs import (
     run_pipeline,
 )
 from pipelines.outputs import num_shards as output_num_shards
-from transforms import schema
 from transforms.progress import NAMESPACE, CountRows, reset_progress
 from transforms.sinks import WriteCsv, WriteParquet, file_suffix
 from transforms.sizes import SAMPLE_ROWS, encoded_bytes_per_row, parse_size, rows_for_size, shard_overhead_bytes
@@ -50,8 +53,13 @@ class GenerateOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument(
-            "--datasets", default="films,clients",
-            help="Comma-separated datasets to generate, among: " + ", ".join(schema.DATASETS) + ".")
+            "--datasets", default=None,
+            help="Comma-separated built-in datasets to generate, among: " + ", ".join(specs.builtin_names())
+                 + ". Default: films,clients, or none when --spec is given.")
+        parser.add_argument(
+            "--spec", action="append", default=None,
+            help="A dataset spec file (YAML or JSON, local or gs://) to generate; may be given more than once, "
+                 "and with --datasets. The language: docs/spec.md.")
         parser.add_argument(
             "--rows", default=None,
             help="Rows per dataset (a positive whole number). Give --rows or --target_size, not both.")
@@ -62,7 +70,8 @@ class GenerateOptions(PipelineOptions):
                  "files land within a few percent of it.")
         parser.add_argument(
             "--seed", default=str(DEFAULT_SEED),
-            help="Seed of the generators (0 to 2**64-1). Row i of a dataset depends only on (seed, dataset, i).")
+            help="Seed of the generators (0 to 2**64-1). Row i of a dataset depends only on (seed, dataset, "
+                 "column, i).")
         parser.add_argument(
             "--date_format", default=ISO_DATE,
             help="strftime format of dates in CSV; '%%y/%%m/%%d' reproduces the original design's. "
@@ -81,6 +90,14 @@ class DatasetPlan:
     rows: int
     bytes_per_row: float
     output_prefix: str  # <output>/<name>/<name>
+    spec: specs.DatasetSpec = None
+    run: dict = field(default_factory=dict)  # the datasets it references: name -> (spec, rows)
+
+    @property
+    def schema(self):
+        from transforms.schema import from_spec
+
+        return from_spec(self.spec)
 
 
 @dataclass(frozen=True)
@@ -107,16 +124,51 @@ class GenerateConfig:
 
 # --- checking the command line ------------------------------------------------------------------------------
 
-def _datasets(text: str) -> list[str]:
-    names = [n.strip() for n in str(text).split(",")]
+def _datasets(datasets: str | None, spec_files: list[str] | None) -> list[specs.DatasetSpec]:
+    """The run's datasets: built-ins named by --datasets, then the --spec files, each once, in an order where a
+    dataset comes after those it references."""
+    chosen = []
+    names = [] if datasets is None and spec_files else \
+        [n.strip() for n in str(datasets or "films,clients").split(",")]
     for n in names:
-        if n not in schema.DATASETS:
+        if n not in specs.builtin_names():
             raise cli.UsageError(
                 f"--datasets: unknown dataset {n!r}: expected a comma-separated list of "
-                f"{', '.join(schema.DATASETS)}")
-    if len(set(names)) != len(names):
-        raise cli.UsageError(f"--datasets: {text!r} names a dataset twice")
-    return names
+                f"{', '.join(specs.builtin_names())} (or a spec file with --spec)")
+        chosen.append(specs.builtin(n))
+    for path in spec_files or []:
+        try:
+            chosen.append(specs.load(path))
+        except specs.SpecError as e:
+            raise cli.UsageError(str(e)) from None
+    seen = {}
+    for s in chosen:
+        if s.name in seen:
+            raise cli.UsageError(f"dataset {s.name!r} is given twice ({seen[s.name]} and {s.source})")
+        seen[s.name] = s.source
+    by_name = {s.name: s for s in chosen}
+    for s in chosen:
+        for c in s.columns:
+            if c.generator == "reference" and c.params["dataset"] not in by_name:
+                raise cli.UsageError(
+                    f"{s.source}: column {c.name!r}: references dataset {c.params['dataset']!r}, which is not in "
+                    f"this run: add it with --datasets or --spec")
+    ordered, state = [], {}
+
+    def visit(s, path):
+        if state.get(s.name) == "done":
+            return
+        if state.get(s.name) == "visiting":
+            raise cli.UsageError(f"datasets reference each other in a cycle: {' -> '.join(path + [s.name])}")
+        state[s.name] = "visiting"
+        for parent in sorted(s.references):
+            visit(by_name[parent], path + [s.name])
+        state[s.name] = "done"
+        ordered.append(s)
+
+    for s in chosen:
+        visit(s, [])
+    return ordered
 
 
 def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
@@ -132,9 +184,12 @@ def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
     for part in text.split(","):
         name, sep, value = part.partition("=")
         name = name.strip()
-        if not sep or name not in schema.DATASETS:
+        if not sep:
             raise cli.UsageError(
                 f"--target_size: expected dataset=size pairs such as films=1.7GB,clients=2GB, got {part!r}")
+        if name not in datasets:
+            raise cli.UsageError(
+                f"--target_size: {name!r} is not a dataset of this run: expected sizes for {', '.join(datasets)}")
         if name in sizes:
             raise cli.UsageError(f"--target_size: dataset {name!r} has two sizes in {text!r}")
         sizes[name] = size(value)
@@ -164,7 +219,8 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
     OutputOptions._add_argparse_args(p)
     GenerateOptions._add_argparse_args(p)
     args, beam_args = p.parse_known_args(argv)
-    names = _datasets(args.datasets)
+    chosen = _datasets(args.datasets, args.spec)
+    names = [s.name for s in chosen]
     file_format, compression = file_format_and_compression(args)
     if args.rows is not None and args.target_size is not None:
         raise cli.UsageError("give --rows or --target_size, not both")
@@ -181,29 +237,41 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
         targets = None
     else:
         targets = _target_sizes(args.target_size, names)
-    plans = []
-    for name in names:
-        # With --rows the size only feeds estimates (a small sample will do); a target size needs a real one.
-        sample = SAMPLE_ROWS if targets is not None else 8192
-        bpr = encoded_bytes_per_row(name, file_format, compression, seed, date_format, sample_rows=sample,
-                                    block_rows=min(block_rows, sample))
-        if targets is None:
-            n = rows
-        else:
-            overhead = shard_overhead_bytes(name, file_format, compression) * max(num_shards, 1)
-            n = rows_for_size(max(targets[name] - overhead, 1), bpr)
-            if n < min(block_rows, SAMPLE_ROWS):  # a small dataset: measure on a sample of its own size
-                bpr = encoded_bytes_per_row(name, file_format, compression, seed, date_format, sample_rows=n,
-                                            block_rows=n)
-                n = rows_for_size(max(targets[name] - overhead, 1), bpr)
-            if n > MAX_ROWS:
-                raise cli.UsageError(f"--target_size: {args.target_size!r} means more than {MAX_ROWS:,} rows")
-        plans.append(DatasetPlan(name, n, bpr, f"{output}/{name}/{name}"))
+    plans, planned_rows = [], {}
+    for spec in chosen:  # parents first: a dataset's references need their row counts
+        run = run_context([s for s in chosen if s.name in spec.references], planned_rows)
+        try:
+            gen = compile_dataset(spec, run)
+            n, bpr = _plan_rows(gen, rows if targets is None else None, None if targets is None else
+                                targets[spec.name], file_format, compression, seed, date_format, block_rows,
+                                num_shards)
+        except specs.SpecError as e:
+            raise cli.UsageError(str(e)) from None
+        if n > MAX_ROWS:
+            raise cli.UsageError(f"--target_size: {args.target_size!r} means more than {MAX_ROWS:,} rows")
+        planned_rows[spec.name] = n
+        plans.append(DatasetPlan(spec.name, n, bpr, f"{output}/{spec.name}/{spec.name}", spec, run))
     config = GenerateConfig(
         datasets=tuple(plans), output=output, file_format=file_format, compression=compression,
         num_shards=num_shards, seed=seed, date_format=date_format, block_rows=block_rows,
         overwrite=args.overwrite, show_progress=not args.no_progress)
     return config, beam_args
+
+
+def _plan_rows(gen, rows, target, file_format, compression, seed, date_format, block_rows, num_shards):
+    """(rows, encoded bytes per row) of one dataset: ``rows`` as given, or as many as fill ``target`` bytes."""
+    # With --rows the size only feeds estimates (a small sample will do); a target size needs a real one.
+    sample = SAMPLE_ROWS if target is not None else 8192
+    bpr = encoded_bytes_per_row(gen, file_format, compression, seed, date_format, sample_rows=sample,
+                                block_rows=min(block_rows, sample))
+    if target is None:
+        return rows, bpr
+    overhead = shard_overhead_bytes(gen.schema, file_format, compression) * max(num_shards, 1)
+    n = rows_for_size(max(target - overhead, 1), bpr)
+    if n < min(block_rows, SAMPLE_ROWS):  # a small dataset: measure on a sample of its own size
+        bpr = encoded_bytes_per_row(gen, file_format, compression, seed, date_format, sample_rows=n, block_rows=n)
+        n = rows_for_size(max(target - overhead, 1), bpr)
+    return n, bpr
 
 
 def _check_dataflow(options: PipelineOptions, config: GenerateConfig):
@@ -220,11 +288,11 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
     if local:
         reset_progress()
     for plan in config.datasets:
-        ds = schema.get(plan.name)
+        ds = plan.schema
         batches = (
             p
             | f"Generate_{plan.name}" >> GenerateDataset(
-                plan.name, plan.rows, config.seed, config.block_rows, plan.bytes_per_row)
+                plan.spec, plan.rows, config.seed, config.block_rows, plan.bytes_per_row, plan.run)
             | f"Count_{plan.name}" >> beam.ParDo(
                 CountRows(plan.name, plan.rows, show_progress=local and config.show_progress)))
         if config.file_format == "csv":
@@ -279,7 +347,7 @@ def run(argv=None) -> int:
     # The BigQuery schema beside each dataset's shards, before them: the ingest function loads with it.
     dates_as_text = config.file_format == "csv" and config.date_format != ISO_DATE
     for plan, s in zip(config.datasets, shards):
-        s.write_schema(schema.get(plan.name).bigquery_schema(dates_as_text))
+        s.write_schema(plan.schema.bigquery_schema(dates_as_text))
     started = time.monotonic()
     result = run_pipeline(PROG, pipeline, shards, cli.is_local(options))  # removes them too if it fails
     if cli.launched_only(PROG, result, options):

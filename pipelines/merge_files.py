@@ -52,8 +52,8 @@ class MergeOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument("--dataset", default=None,
-                            help="films or clients (default: the dataset whose columns the header names, if any); "
-                                 "needed for --format parquet.")
+                            help="a built-in dataset: " + ", ".join(schemas.DATASETS) + " (default: the dataset "
+                                 "whose columns the header names, if any); needed for --format parquet.")
 
 
 def first_lines(path: str, n: int = 2) -> list[str]:

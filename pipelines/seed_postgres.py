@@ -3,9 +3,10 @@
     python -m pipelines.seed_postgres --dsn postgresql://postgres@127.0.0.1/postgres --table transactions \
         --rows 1000000
 
-Columns: id BIGINT primary key, time INTEGER, v1..v28 DOUBLE PRECISION, amount NUMERIC(10,2), class SMALLINT
-(see transforms/transactions.py). Rows depend only on --seed; they are loaded with COPY in one transaction, so a
-failed run leaves no table behind.
+The table is the built-in ``transactions`` dataset (``datagen/datasets/transactions.yaml``: id BIGINT primary key,
+time, v1..v28 DOUBLE PRECISION, amount NUMERIC(10,2), class), or any dataset spec given with ``--spec``; its
+column types map to PostgreSQL's as ``datagen/types.py`` says. Rows depend only on --seed, through the same engine
+as ``pipelines.generate``; they are loaded with COPY in one transaction, so a failed run leaves no table behind.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import time
 
 from psycopg2 import sql
 
+from datagen import spec as specs
+from datagen.engine import compile_dataset
 from pipelines import cli
-from transforms import pg, transactions
+from transforms import pg
 from transforms.text import record_batch_to_csv
 
 PROG = "python -m pipelines.seed_postgres"
@@ -51,24 +54,38 @@ def dsn_from(args) -> str:
     return dsn
 
 
+def ddl_columns(spec: specs.DatasetSpec) -> list[tuple[str, str]]:
+    """(column, PostgreSQL type and constraints) of each written column of a spec."""
+    out = []
+    for c in spec.output_columns:
+        t = c.type.postgres
+        if c.name == spec.primary_key:
+            t += " PRIMARY KEY"
+        elif not c.nullable:
+            t += " NOT NULL"
+        out.append((c.name, t))
+    return out
+
+
 def run(argv=None) -> int:
     p = cli.parser(PROG, __doc__.split("\n\n")[0])
     add_connection_args(p)
-    p.add_argument("--table", default="transactions", help="[schema.]table to create.")
+    p.add_argument("--table", default=None,
+                   help="[schema.]table to create (default: the dataset's name, transactions unless --spec).")
+    p.add_argument("--spec", default=None,
+                   help="A dataset spec file (YAML or JSON) to load instead of the built-in transactions dataset.")
     p.add_argument("--rows", default="100000", help="Rows to insert (a positive whole number).")
     p.add_argument("--seed", default="42", help="Seed of the generated rows (0 to 2**64-1).")
     p.add_argument("--replace", action="store_true", default=False, help="Drop and re-create an existing table.")
     args = p.parse_args(argv)
+    rows = cli.whole("--rows", args.rows, 1, "a positive whole number of rows", 10**12)
+    seed = cli.whole("--seed", args.seed, 0, "a whole number from 0 to 2**64-1", (1 << 64) - 1)
     try:
-        rows = int(args.rows)
-        assert 0 < rows <= 10**12
-    except (ValueError, AssertionError):
-        raise cli.UsageError(f"--rows: expected a positive whole number of rows, got {args.rows!r}") from None
-    try:
-        seed = int(args.seed)
-        assert 0 <= seed < 1 << 64
-    except (ValueError, AssertionError):
-        raise cli.UsageError(f"--seed: expected a whole number from 0 to 2**64-1, got {args.seed!r}") from None
+        spec = specs.load(args.spec) if args.spec else specs.builtin("transactions")
+        gen = compile_dataset(spec)
+    except specs.SpecError as e:
+        raise cli.UsageError(str(e)) from None
+    args.table = args.table or spec.name
     table = table_identifier(args.table)
     dsn = dsn_from(args)
     try:
@@ -84,11 +101,10 @@ def run(argv=None) -> int:
                     raise cli.UsageError(f"--table: {args.table!r} already exists; add --replace to re-create it")
                 cur.execute(sql.SQL("DROP TABLE {}").format(table))
             cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
-                for c, t in zip(transactions.COLUMNS, transactions.DDL_TYPES))))
+                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in ddl_columns(spec))))
             copy = sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(table).as_string(conn)
             for start in range(0, rows, BLOCK):
-                text = record_batch_to_csv(transactions.batch(seed, start, min(start + BLOCK, rows)))
+                text = record_batch_to_csv(gen.batch(seed, start, min(start + BLOCK, rows)))
                 cur.copy_expert(copy, io.BytesIO(text))
             cur.execute(sql.SQL("ANALYZE {}").format(table))
     conn.close()

@@ -3,7 +3,8 @@
     python -m sql.install --project my-project --dataset ml_datasets
     bq query --use_legacy_sql=false "CALL ml_datasets.merge_clients('clients_', TRUE, 'all_clients', 'DEV')"
 
-creates (or replaces) ``merge_clients`` and ``merge_films`` in the dataset (see sql/merge.py for what they do).
+creates (or replaces) ``merge_<dataset>`` for every built-in dataset (films, clients, transactions) in the dataset
+(see sql/merge.py for what they do).
 ``--bigquery_url`` points at an emulator instead of Google's BigQuery (anonymous credentials then).
 """
 

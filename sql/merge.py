@@ -44,12 +44,12 @@ def procedure_sql(schema: DatasetSchema, project: str = "PROJECT", dataset: str 
         check_location(project, dataset)
     where = f"{project}.{dataset}"
     columns = ", ".join(schema.column_names)
-    order = schema.merge_order
+    order = f" ORDER BY {schema.merge_order} DESC" if schema.merge_order else ""
     create = (f"CREATE OR REPLACE TABLE `%s.%s` AS SELECT DISTINCT {columns}, CURRENT_TIMESTAMP() AS loaded_at "
-              f"FROM `%s.%s*` ORDER BY {order} DESC")
+              f"FROM `%s.%s*`{order}")
     append = (f"INSERT INTO `%s.%s` ({columns}, loaded_at) SELECT {columns}, CURRENT_TIMESTAMP() FROM "
               f"(SELECT DISTINCT {columns} FROM `%s.%s*` EXCEPT DISTINCT SELECT {columns} FROM `%s.%s`) "
-              f"ORDER BY {order} DESC")
+              f"{order.strip()}")
     return f"""CREATE OR REPLACE PROCEDURE `{where}.{procedure_name(schema)}`(
   prefix STRING, is_new_table BOOL, target STRING, env STRING)
 BEGIN

@@ -16,7 +16,7 @@ BEGIN
   SELECT IF(STARTS_WITH(target_table, prefix),
     ERROR(CONCAT('target ', target_table, ' starts with the prefix ', prefix, ': it would merge into itself')), TRUE);
   SET merge_sql = IF(is_new_table,
-    FORMAT("CREATE OR REPLACE TABLE `%s.%s` AS SELECT DISTINCT title, genre, premiere, runtime, rating_score, language, author, CURRENT_TIMESTAMP() AS loaded_at FROM `%s.%s*` ORDER BY rating_score DESC", 'PROJECT.DATASET', target_table, 'PROJECT.DATASET', prefix),
-    FORMAT("INSERT INTO `%s.%s` (title, genre, premiere, runtime, rating_score, language, author, loaded_at) SELECT title, genre, premiere, runtime, rating_score, language, author, CURRENT_TIMESTAMP() FROM (SELECT DISTINCT title, genre, premiere, runtime, rating_score, language, author FROM `%s.%s*` EXCEPT DISTINCT SELECT title, genre, premiere, runtime, rating_score, language, author FROM `%s.%s`) ORDER BY rating_score DESC", 'PROJECT.DATASET', target_table, 'PROJECT.DATASET', prefix, 'PROJECT.DATASET', target_table));
+    FORMAT("CREATE OR REPLACE TABLE `%s.%s` AS SELECT DISTINCT film_id, title, genre, premiere, runtime, rating_score, language, author, CURRENT_TIMESTAMP() AS loaded_at FROM `%s.%s*` ORDER BY rating_score DESC", 'PROJECT.DATASET', target_table, 'PROJECT.DATASET', prefix),
+    FORMAT("INSERT INTO `%s.%s` (film_id, title, genre, premiere, runtime, rating_score, language, author, loaded_at) SELECT film_id, title, genre, premiere, runtime, rating_score, language, author, CURRENT_TIMESTAMP() FROM (SELECT DISTINCT film_id, title, genre, premiere, runtime, rating_score, language, author FROM `%s.%s*` EXCEPT DISTINCT SELECT film_id, title, genre, premiere, runtime, rating_score, language, author FROM `%s.%s`) ORDER BY rating_score DESC", 'PROJECT.DATASET', target_table, 'PROJECT.DATASET', prefix, 'PROJECT.DATASET', target_table));
   EXECUTE IMMEDIATE merge_sql;
 END;

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from datagen.spec import builtin_names
+
 FOLDER = Path(__file__).resolve().parent
 _GCS_PATH = r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/[^*?\[\]{}]*)?$"
 _WHOLE = r"^[0-9][0-9_]*$"
@@ -23,10 +25,11 @@ SPEC = {
     "compression": ("Compression", r"^(none|gzip|snappy|zstd)$"),
     "num_shards": ("Files per dataset", _WHOLE),
     "overwrite": ("Replace earlier shards", r"^(true|false)$"),
-    "datasets": ("Datasets", r"^(films|clients)(,(films|clients))?$"),
+    "datasets": ("Built-in datasets", "^(" + "|".join(builtin_names()) + ")(,(" + "|".join(builtin_names()) + "))*$"),
+    "spec": ("Dataset spec file", _GCS_PATH),
     "rows": ("Rows per dataset", r"^[1-9][0-9_]*$"),
     "target_size": ("Size per dataset",
-                    r"^((films|clients)=)?[0-9]+(\.[0-9]+)?\s*[KMGT]i?B(,(films|clients)=[0-9]+(\.[0-9]+)?\s*[KMGT]i?B)?$"),
+                    r"^([a-z][a-z0-9_]{0,62}=)?[0-9]+(\.[0-9]+)?\s*[KMGT]i?B(,[a-z][a-z0-9_]{0,62}=[0-9]+(\.[0-9]+)?\s*[KMGT]i?B)*$"),
     "seed": ("Seed", r"^[0-9]{1,20}$"),
     "date_format": ("Date format in CSV", r"^[^\n\r]*%[^\n\r]*$"),
     "block_rows": ("Rows per block", r"^[1-9][0-9_]*$"),
@@ -42,7 +45,7 @@ SPEC = {
     "upper_bound": ("Highest key", r"^[^;'\"\\]{1,64}$"),
     "consistency": ("Consistency", r"^(snapshot|chunk)$"),
     "input": ("Input files", r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$"),
-    "dataset": ("Dataset", r"^(films|clients)$"),
+    "dataset": ("Dataset", r"^(" + "|".join(builtin_names()) + ")$"),
 }
 
 # Required in a template: a template's workers reach gs:// only, so there is no local default folder to fall
@@ -50,7 +53,7 @@ SPEC = {
 REQUIRED = {"input", "output"}
 
 TITLES = {
-    "generate": ("Generate films and clients", "Synthetic films and clients datasets, sized by rows or bytes."),
+    "generate": ("Generate datasets", "Synthetic datasets (built-in or from a spec file), sized by rows or bytes."),
     "extract_postgres": ("Extract a PostgreSQL table", "A table or query read in parallel key ranges, every row once."),
     "merge_files": ("Merge CSV shards", "One dataset from CSV shards: one header, every distinct row once."),
     "upload": ("Upload files to Cloud Storage", "Files copied under a gs:// prefix, CRC32C-verified."),

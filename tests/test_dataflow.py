@@ -11,8 +11,9 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 from psycopg2 import sql
 
-from pipelines import cli, extract_postgres, merge_files, upload
-from tests.conftest import run_cli
+from datagen import spec as specs
+from pipelines import cli, extract_postgres, generate, merge_files, upload
+from tests.conftest import ROOT, run_cli
 from transforms.postgres_read import plan_read
 
 DATAFLOW = ["--runner", "DataflowRunner", "--project", "my-project", "--region", "europe-west1",
@@ -69,6 +70,61 @@ def test_extract_on_dataflow_refuses_what_workers_cannot_use(args, named, offlin
     result = run_cli("pipelines.extract_postgres", *full, env=offline)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert named in result.stderr and "s3cret" not in result.stderr
+
+
+# A user's own spec that references a built-in dataset: the documented example (orders whose client_id is a zipf
+# reference to clients.client_id, with a timestamp, numerics, a bool and a template with nulls). Also used by
+# tests/test_templates.py and tests/test_ingest_e2e.py.
+EXAMPLE_SPEC = ROOT / "docs" / "examples" / "orders.yaml"
+
+
+def orders_spec_text() -> str:
+    text = EXAMPLE_SPEC.read_text()
+    reference = next(c for c in specs.parse(text).columns if c.generator == "reference")
+    assert reference.params["dataset"] == "clients" and reference.params.get("column") == "client_id", reference
+    return text
+
+
+def write_orders_spec(folder) -> str:
+    """The orders spec in a file of its own under folder (none of the project's files is there); its path."""
+    path = folder / "orders.yaml"
+    path.write_text(orders_spec_text())
+    return str(path)
+
+
+def read_sources(proto) -> dict:
+    """dataset -> the generated-rows source of each Read in a pipeline proto, unpickled as a worker would."""
+    from apache_beam.internal import pickler
+    from apache_beam.portability.api import beam_runner_api_pb2
+
+    sources = {}
+    for t in proto.components.transforms.values():
+        if t.spec.urn == "beam:transform:read:v1":
+            source = pickler.loads(beam_runner_api_pb2.ReadPayload.FromString(t.spec.payload).source.payload)
+            sources[source.dataset] = source
+    return sources
+
+
+def test_generate_graph_with_a_user_spec_serialises_and_carries_the_spec(offline, tmp_path):
+    path = write_orders_spec(tmp_path)
+    config, _ = generate.parse_config(["--spec", path, "--datasets", "clients", "--rows", "1000", "--output",
+                                       "gs://my-bucket/gen", "--num_shards", "2"])
+    pipeline = generate.build_pipeline(config, dataflow_options())
+    assert {"Generate_clients", "Generate_orders", "Write_clients", "Write_orders"} <= {
+        n.split("/")[0] for n in names(pipeline)}
+    (tmp_path / "orders.yaml").unlink()  # the workers have no such file: the graph must carry what it said
+    proto = pipeline.to_runner_api()
+    assert proto.SerializeToString()
+    sources = read_sources(proto)
+    assert set(sources) == {"clients", "orders"}
+    orders = sources["orders"]
+    assert orders.spec == specs.parse(orders_spec_text(), path) and orders.rows == 1000
+    assert orders.run["clients"][1] == 1000 and orders.run["clients"][0] == specs.builtin("clients")
+    batch = next(iter(orders.read(orders.get_range_tracker(0, 500))))  # what a worker reads, the file gone
+    assert batch.num_rows == 500
+    assert batch.schema.names == [c.name for c in orders.spec.output_columns]
+    client_ids = batch.column("client_id").to_pylist()
+    assert min(client_ids) >= 1 and max(client_ids) <= 1000
 
 
 def test_merge_and_upload_graphs_serialise(offline):

@@ -88,11 +88,12 @@ def test_bad_cloud_output(tmp_path, output):
 def test_help_explains_every_option_with_its_default():
     result = run_cli("pipelines.generate", "--help")
     assert result.returncode == 0
-    for option in ("--datasets", "--rows", "--target_size", "--output", "--format", "--compression",
+    for option in ("--datasets", "--spec", "--rows", "--target_size", "--output", "--format", "--compression",
                    "--num_shards", "--seed", "--date_format", "--block_rows", "--overwrite"):
         assert option in result.stdout
     text = " ".join(result.stdout.split())
-    assert "(default: films,clients)" in text and "(default: 42)" in text and "(default: csv)" in text
+    assert "Default: films,clients, or none when --spec is given" in text
+    assert "(default: 42)" in text and "(default: csv)" in text
 
 
 def test_a_real_run_prints_progress_and_a_summary(tmp_path):

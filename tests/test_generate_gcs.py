@@ -35,7 +35,7 @@ def test_generate_writes_csv_and_parquet_shards_to_gcs(gcs_emulator, monkeypatch
     for i in range(2):
         text = client.bucket("test-bucket").blob(f"run-csv/films/films-0000{i}-of-00002.csv").download_as_text()
         records = list(csv.reader(io.StringIO(text)))
-        assert records[0] == ["title", "genre", "premiere", "runtime", "rating_score", "language", "author"]
+        assert records[0] == ["film_id", "title", "genre", "premiere", "runtime", "rating_score", "language", "author"]
         rows += len(records) - 1
     assert rows == 3000
 

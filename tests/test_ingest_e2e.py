@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
@@ -116,7 +117,8 @@ def test_generated_files_load_once_each_into_one_table_per_dataset_even_when_eve
     generated = rows_in_files(gcs, "e2e-")
     from transforms.schema import DATASETS
 
-    for dataset, schema in DATASETS.items():
+    assert set(generated) == {"films", "clients"}
+    for dataset, schema in ((d, DATASETS[d]) for d in generated):  # the built-ins generated here
         assert len(generated[dataset]) == 3000
         assert sorted(table_rows(stack, dataset, schema.column_names)) == sorted(generated[dataset])
         table = stack.bigquery().get_table(f"{stack.project}.{stack.dataset}.{dataset}")
@@ -134,7 +136,7 @@ def test_generated_files_load_once_each_into_one_table_per_dataset_even_when_eve
         again = deliver_all(stack, "e2e-")
         assert len(again) == 8 and all(e.state == e.State.SUCCEEDED for e in again)
         assert {json.loads(e.result)["state"] for e in again} == {"SKIPPED"}
-    for dataset in DATASETS:
+    for dataset in generated:
         assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.{dataset}")[0]["n"] == 3000
 
 
@@ -314,3 +316,105 @@ def test_a_schema_file_that_is_not_a_schema_fails_the_load_loudly(stack, gcs, co
     assert f"gs://{BUCKET}/{folder}/things.schema.json is not a BigQuery schema - {why}" in failed.error.payload, (
         failed.error.payload)
     assert not gcs.get_blob(f"{folder}/things-00000-of-00001.csv").metadata  # not tagged: not loaded
+
+
+def data_rows(bucket, prefix: str) -> dict[str, int]:
+    """Data rows of the CSV and Parquet shards under prefix, per dataset (CSV: records after the header)."""
+    counts: dict[str, int] = {}
+    for blob in bucket.client.list_blobs(bucket, prefix=prefix):
+        if blob.name.endswith(".csv"):
+            n = len(list(csv.reader(io.StringIO(blob.download_as_text())))) - 1
+        elif blob.name.endswith(".parquet"):
+            n = pq.ParquetFile(io.BytesIO(blob.download_as_bytes())).metadata.num_rows
+        else:
+            continue
+        counts[table_id(blob.name)] = counts.get(table_id(blob.name), 0) + n
+    return counts
+
+
+def values_in_files(bucket, prefix: str, dataset: str, schema: list[dict]) -> list[tuple]:
+    """The rows of a dataset's CSV and Parquet shards under prefix as Python values, CSV text read as BigQuery
+    reads it by the schema (TIMESTAMP as an instant, NUMERIC exact, BOOL, nothing as a null in a NULLABLE
+    column): comparable with what a query of the table answers."""
+    import datetime
+    from decimal import Decimal
+
+    parse = {"INT64": int, "FLOAT64": float, "NUMERIC": Decimal, "BIGNUMERIC": Decimal, "STRING": str,
+             "BOOL": {"true": True, "false": False}.__getitem__, "DATE": datetime.date.fromisoformat,
+             "TIMESTAMP": lambda t: datetime.datetime.fromisoformat(t.replace("Z", "+00:00"))}
+    names = [f["name"] for f in schema]
+    rows = []
+    for blob in bucket.client.list_blobs(bucket, prefix=prefix):
+        if table_id(blob.name) != dataset:
+            continue
+        if blob.name.endswith(".csv"):
+            for r in csv.DictReader(io.StringIO(blob.download_as_text())):
+                assert list(r) == names, (blob.name, list(r))
+                rows.append(tuple(None if r[f["name"]] == "" and f["mode"] == "NULLABLE" else
+                                  parse[f["type"]](r[f["name"]]) for f in schema))
+        elif blob.name.endswith(".parquet"):
+            table = pq.read_table(io.BytesIO(blob.download_as_bytes()))
+            assert table.column_names == names, (blob.name, table.column_names)
+            rows.extend(tuple(r[n] for n in names) for r in table.to_pylist())
+    return rows
+
+
+def test_a_user_spec_that_references_clients_loads_and_joins_back(stack, gcs, tmp_path):
+    """A user's own spec (docs/examples/orders.yaml: orders whose client_id references clients.client_id)
+    generated with clients, as CSV and as Parquet: each shard loads with the schema written beside it (TIMESTAMP,
+    NUMERIC, BOOL, NULLABLE columns), every row arrives with its values, and every order finds its client.
+
+    Runs after the other tests of this module: it adds rows to their clients table (tables are named after the
+    datasets), so the checks here do not assume that table holds only these rows."""
+    from tests.test_dataflow import write_orders_spec
+
+    def table(name: str) -> str:
+        return f"`{stack.project}.{stack.dataset}.{name}`"
+
+    def count(name: str) -> int:
+        return query(stack, f"SELECT count(*) AS n FROM {table(name)}")[0]["n"]
+
+    spec = write_orders_spec(tmp_path)
+    existing = [t.table_id for t in stack.bigquery().list_tables(stack.dataset)]
+    clients_before = count("clients") if "clients" in existing else 0
+    loaded = {"orders": 0, "clients": 0}
+    for fmt, seed in (("csv", "11"), ("parquet", "12")):
+        prefix = f"spec-{fmt}/"
+        result = run_cli("pipelines.generate", "--spec", spec, "--datasets", "clients", "--rows", "3000", "--seed",
+                         seed, "--output", f"gs://{BUCKET}/spec-{fmt}", "--format", fmt, "--num_shards", "2",
+                         "--block_rows", "1000", "--no_progress", env=stack.client_env())
+        assert result.returncode == 0, result.stderr
+        schema = json.loads(gcs.blob(f"{prefix}orders/orders.schema.json").download_as_text())
+        executions = deliver_all(stack, prefix)
+        assert len(executions) == 4 and all(e.state == e.State.SUCCEEDED for e in executions), (fmt, [
+            e.error.payload for e in executions if e.state != e.State.SUCCEEDED])
+        in_files = data_rows(gcs, prefix)
+        assert in_files == {"orders": 3000, "clients": 3000}, in_files
+        loaded = {name: n + in_files[name] for name, n in loaded.items()}
+        assert count("orders") == loaded["orders"], fmt
+        assert count("clients") == clients_before + loaded["clients"], fmt
+        orders = stack.bigquery().get_table(f"{stack.project}.{stack.dataset}.orders")
+        assert fields(orders) == [(f["name"], same_type(f["type"])) for f in schema], fmt
+    assert {f["type"] for f in schema} >= {"INT64", "TIMESTAMP", "NUMERIC", "BOOL", "STRING"}, schema
+
+    # Every value arrives as written: the timestamps' instants, the exact numerics, the booleans, the nulls.
+    names = [f["name"] for f in schema]
+    in_table = Counter(tuple(r[n] for n in names) for r in query(stack, f"SELECT * FROM {table('orders')}"))
+    assert in_table == Counter(values_in_files(gcs, "spec-", "orders", schema))  # equal Decimals hash alike
+
+    # References join back: every order finds its client (client_id 1..3000 of the clients generated with it).
+    orphans = query(stack, f"SELECT count(*) AS n FROM {table('orders')} o WHERE NOT EXISTS "
+                           f"(SELECT 1 FROM {table('clients')} c WHERE c.client_id = o.client_id)")
+    assert orphans == [{"n": 0}]
+    joined = query(stack, f"SELECT count(*) AS n, min(o.client_id) AS lo, max(o.client_id) AS hi "
+                          f"FROM {table('orders')} o JOIN (SELECT DISTINCT client_id FROM {table('clients')}) c "
+                          f"ON c.client_id = o.client_id")[0]
+    assert joined["n"] == loaded["orders"] and 1 <= joined["lo"] <= joined["hi"] <= 3000, joined
+
+    # A NULLABLE string column (the template with nulls) holds nulls where the CSV had nothing and the Parquet a
+    # null, and no empty strings.
+    column = next(f["name"] for f in schema if f["type"] == "STRING" and f["mode"] == "NULLABLE")
+    nulls = query(stack, f"SELECT countif({column} IS NULL) AS nulls, countif({column} = '') AS empty "
+                         f"FROM {table('orders')}")[0]
+    in_files = Counter(row[names.index(column)] is None for row in values_in_files(gcs, "spec-", "orders", schema))
+    assert in_files[True] > 0 and nulls == {"nulls": in_files[True], "empty": 0}, (column, nulls)

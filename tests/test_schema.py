@@ -5,30 +5,57 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from datagen import engine, spec
 from transforms import schema
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+SPEC_DOC = ROOT / "docs" / "spec.md"
+BIGQUERY_TYPES = {"STRING", "INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "BOOL", "DATE", "TIMESTAMP"}
+
+
+def test_the_built_in_datasets_are_the_specs():
+    assert sorted(schema.DATASETS) == spec.builtin_names()
+    assert {"films", "clients", "transactions"} <= set(schema.DATASETS)
+    for name, ds in schema.DATASETS.items():
+        written = spec.builtin(name).output_columns
+        assert ds.column_names == [c.name for c in written]
+        assert [f.type for f in ds.fields] == [c.type.bigquery for c in written]
+        assert [f.description for f in ds.fields] == [c.description for c in written]
 
 
 def test_bigquery_schema_has_every_column_with_snake_case_names():
-    for ds in schema.DATASETS.values():
+    for name, ds in schema.DATASETS.items():
+        columns = {c.name: c for c in spec.builtin(name).output_columns}
         bq = ds.bigquery_schema()
         assert [f["name"] for f in bq] == ds.column_names
         for f in bq:
             assert re.fullmatch(r"[a-z][a-z0-9_]*", f["name"])
-            assert f["type"] in {"STRING", "DATE", "INT64", "FLOAT64"}
-            assert f["mode"] == "REQUIRED" and f["description"]
+            assert f["type"] in BIGQUERY_TYPES
+            assert f["description"]
+            # NULLABLE exactly where the spec lets the column hold nulls (a null fraction, per, an expression).
+            assert f["mode"] == ("NULLABLE" if columns[f["name"]].nullable else "REQUIRED"), f["name"]
+    # films and clients never hold nulls: every column is REQUIRED.
+    for ds in (schema.FILMS, schema.CLIENTS):
+        assert {f["mode"] for f in ds.bigquery_schema()} == {"REQUIRED"}
 
 
 def test_arrow_types_are_real_types_not_strings():
+    assert schema.FILMS.arrow_schema.field("film_id").type == pa.int64()
     assert schema.FILMS.arrow_schema.field("premiere").type == pa.date32()
     assert schema.FILMS.arrow_schema.field("runtime").type == pa.int64()
     assert schema.FILMS.arrow_schema.field("rating_score").type == pa.float64()
+    assert schema.CLIENTS.arrow_schema.field("client_id").type == pa.int64()
     assert schema.CLIENTS.arrow_schema.field("credit_score").type == pa.int64()
+    transactions = schema.get("transactions")
+    assert transactions.arrow_schema.field("amount").type == pa.decimal128(10, 2)
+    assert [f["type"] for f in transactions.bigquery_schema() if f["name"] == "amount"] == ["NUMERIC"]
 
 
 def test_csv_header_is_the_column_names():
-    assert schema.FILMS.csv_header() == b"title,genre,premiere,runtime,rating_score,language,author\n"
+    assert schema.FILMS.csv_header() == b"film_id,title,genre,premiere,runtime,rating_score,language,author\n"
+    assert schema.CLIENTS.csv_header() == (b"client_id,name,sex,mail,client_movie_genres,client_language_spoken,"
+                                           b"client_car,credit_score\n")
 
 
 def test_unknown_dataset_is_a_clear_error():
@@ -39,6 +66,42 @@ def test_unknown_dataset_is_a_clear_error():
 def test_schema_command_prints_bigquery_json(capsys):
     assert schema.main(["clients"]) == 0
     assert json.loads(capsys.readouterr().out) == schema.CLIENTS.bigquery_schema()
+    assert schema.main(["--spec", str(ROOT / "datagen" / "datasets" / "transactions.yaml")]) == 0
+    assert json.loads(capsys.readouterr().out) == schema.get("transactions").bigquery_schema()
+
+
+# --- the README's data contract: one table per built-in dataset, generated from its spec ---------------------
+
+def contract_table(ds: schema.DatasetSchema) -> str:
+    """The README's table of a dataset: each written column, its BigQuery type and its spec's description."""
+    rows = [f"| `{f.name}` | {f.type} | {f.description.replace('|', '&#124;')} |" for f in ds.fields]
+    return "\n".join(["| column | type | description |", "|---|---|---|", *rows]) + "\n"
+
+
+def nullable_line(ds: schema.DatasetSchema) -> str:
+    """The line under a table naming the columns that may hold nulls ('' when every column is REQUIRED)."""
+    nullable = [f"`{f.name}`" for f in ds.fields if f.nullable]
+    return f"NULLABLE: {', '.join(nullable)}." if nullable else ""
+
+
+def readme_section(name: str) -> str:
+    text = README.read_text()
+    contract = text.split("\n## Data contract\n", 1)[1].split("\n## ", 1)[0]
+    assert f"\n### {name}\n" in contract, f"README's Data contract has no section for {name}"
+    return contract.split(f"\n### {name}\n", 1)[1].split("\n### ", 1)[0]
+
+
+def test_readme_data_contract_tables_are_generated_from_the_specs():
+    for name, ds in schema.DATASETS.items():
+        section = readme_section(name)
+        assert contract_table(ds) in section, f"README's {name} table is not the one its spec gives:\n" + \
+            contract_table(ds)
+        assert len(re.findall(r"^\| `", section, re.M)) == len(ds.fields), f"README's {name} table has extra rows"
+        line = nullable_line(ds)
+        if line:
+            assert line in section, f"README's {name} section lacks: {line}"
+        else:
+            assert "NULLABLE" not in section, f"README says {name} has NULLABLE columns; it has none"
 
 
 def test_readme_documents_every_column_with_its_type():
@@ -46,3 +109,31 @@ def test_readme_documents_every_column_with_its_type():
     for ds in schema.DATASETS.values():
         for f in ds.fields:
             assert re.search(rf"\|\s*`{f.name}`\s*\|\s*{f.type}\s*\|", text), f"README lacks {ds.name}.{f.name}"
+
+
+def test_readme_sample_headers_are_the_csv_headers():
+    for name in ("films", "clients"):
+        header = schema.get(name).csv_header().decode()
+        assert f"```\n{header}" in readme_section(name), f"README's {name} sample does not start with {header}"
+
+
+# --- the spec language's documentation: every example is a valid spec that generates -----------------------
+
+def test_every_yaml_example_of_the_spec_reference_generates():
+    blocks = re.findall(r"```yaml\n(.*?)```", SPEC_DOC.read_text(), re.S)
+    assert len(blocks) >= 13  # the opening example and one per generator
+    clients = spec.builtin("clients")
+    for i, text in enumerate(blocks):
+        s = spec.parse(text, f"docs/spec.md, YAML example {i + 1}")
+        run = engine.run_context([clients], {"clients": 100}) if s.references else None
+        batch = engine.compile_dataset(s, run).batch(42, 0, 5)
+        assert batch.num_rows == 5 and batch.schema.names == [c.name for c in s.output_columns]
+
+
+def test_the_example_user_spec_references_clients_and_generates():
+    s = spec.load(str(ROOT / "docs" / "examples" / "orders.yaml"))
+    assert s.references == {"clients"}
+    run = engine.run_context([spec.builtin("clients")], {"clients": 1000})
+    rows = engine.compile_dataset(s, run).batch(42, 0, 2000).to_pydict()
+    assert set(rows["client_id"]) <= set(range(1, 1001))
+    assert any(c is None for c in rows["coupon_code"]) and any(c is not None for c in rows["coupon_code"])

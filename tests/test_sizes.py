@@ -1,5 +1,6 @@
 import pytest
 
+from datagen.engine import builtin_generator
 from transforms.sizes import encoded_bytes_per_row, parse_size, rows_for_size
 
 
@@ -17,8 +18,8 @@ def test_bad_sizes_name_the_value(text):
 
 
 def test_bytes_per_row_depends_on_format_and_compression():
-    csv = encoded_bytes_per_row("films", "csv", "none", 42, sample_rows=20_000)
-    gz = encoded_bytes_per_row("films", "csv", "gzip", 42, sample_rows=20_000)
-    parquet = encoded_bytes_per_row("films", "parquet", "snappy", 42, sample_rows=20_000)
+    csv = encoded_bytes_per_row(builtin_generator("films"), "csv", "none", 42, sample_rows=20_000)
+    gz = encoded_bytes_per_row(builtin_generator("films"), "csv", "gzip", 42, sample_rows=20_000)
+    parquet = encoded_bytes_per_row(builtin_generator("films"), "parquet", "snappy", 42, sample_rows=20_000)
     assert 55 < csv < 80 and gz < csv / 2 and parquet < csv
     assert rows_for_size(1_000_000, csv) == round(1_000_000 / csv)

@@ -6,8 +6,9 @@ from apache_beam.io import source_test_utils
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from datagen.engine import builtin_generator as generator
+from datagen.spec import builtin
 from transforms.arrow_coder import RecordBatchCoder
-from transforms.generators import generator
 from transforms.source import BlockRangeTracker, GenerateDataset, GeneratedRowsSource
 
 
@@ -16,7 +17,7 @@ def rows_of(batches):
 
 
 def test_read_emits_one_batch_per_block_covering_every_row():
-    source = GeneratedRowsSource("films", rows=25, seed=3, block_rows=10)
+    source = GeneratedRowsSource(builtin("films"), rows=25, seed=3, block_rows=10)
     batches = source_test_utils.read_from_source(source)
     assert [b.num_rows for b in batches] == [10, 10, 5]
     assert rows_of(batches) == rows_of([generator("films").batch(3, 0, 25)])
@@ -24,7 +25,7 @@ def test_read_emits_one_batch_per_block_covering_every_row():
 
 @pytest.mark.parametrize("desired_bytes", [1, 500, 2_000, 10**9])
 def test_initial_splits_are_block_aligned_and_equal_the_whole(desired_bytes):
-    source = GeneratedRowsSource("clients", rows=57, seed=1, block_rows=8, bytes_per_row=10)
+    source = GeneratedRowsSource(builtin("clients"), rows=57, seed=1, block_rows=8, bytes_per_row=10)
     bundles = list(source.split(desired_bytes))
     assert bundles[0].start_position == 0 and bundles[-1].stop_position == 57
     for a, b in zip(bundles, bundles[1:]):
@@ -36,7 +37,7 @@ def test_initial_splits_are_block_aligned_and_equal_the_whole(desired_bytes):
 def test_dynamic_splits_at_every_point_are_consistent():
     # Beam's exhaustive check: after each item read, try splitting at many fractions; primary + residual
     # must equal the whole read, whatever succeeds.
-    source = GeneratedRowsSource("films", rows=23, seed=5, block_rows=3)
+    source = GeneratedRowsSource(builtin("films"), rows=23, seed=5, block_rows=3)
     source_test_utils.assert_split_at_fraction_exhaustive(source)
 
 
@@ -51,7 +52,7 @@ def test_split_points_round_up_to_block_boundaries():
 
 
 def test_reentrant_reads():
-    source_test_utils.assert_reentrant_reads_succeed((GeneratedRowsSource("clients", 30, 2, 4), None, None))
+    source_test_utils.assert_reentrant_reads_succeed((GeneratedRowsSource(builtin("clients"), 30, 2, 4), None, None))
 
 
 def test_record_batch_coder_round_trips():
@@ -64,7 +65,7 @@ def test_generate_dataset_in_a_pipeline_gives_exactly_the_rows():
     expected = rows_of([generator("films").batch(9, 0, 1000)])
     with TestPipeline() as p:
         rows = (p
-                | GenerateDataset("films", rows=1000, seed=9, block_rows=64)
+                | GenerateDataset(builtin("films"), rows=1000, seed=9, block_rows=64)
                 | beam.FlatMap(lambda b: rows_of([b])))
         assert_that(rows, equal_to(expected))
 
@@ -73,5 +74,5 @@ def test_bad_arguments():
     with pytest.raises(ValueError):
         GeneratedRowsSource("movies", 10, 0)
     with pytest.raises(ValueError):
-        GeneratedRowsSource("films", -1, 0)
-    assert isinstance(GeneratedRowsSource("films", 1, 0).default_output_coder(), RecordBatchCoder)
+        GeneratedRowsSource(builtin("films"), -1, 0)
+    assert isinstance(GeneratedRowsSource(builtin("films"), 1, 0).default_output_coder(), RecordBatchCoder)

@@ -60,7 +60,7 @@ def test_regexes_accept_the_readmes_examples():
         for name, value in pairs:
             if name not in declared:
                 continue  # a Beam option (runner, project, ...), not a template parameter
-            if name in ("output", "input", "dsn_file") and not value.startswith("gs://"):
+            if name in ("output", "input", "dsn_file", "spec") and not value.startswith("gs://"):
                 continue  # a local path: not for a template, whose workers reach gs:// only
             if name == "dsn" and "127.0.0.1" in value:
                 value = value.replace("127.0.0.1", "db.internal")
@@ -76,8 +76,10 @@ BAD = {
     "num_shards": ["-1", "two"],
     "overwrite": ["yes"],
     "datasets": ["movies", "films;clients"],
+    "spec": ["./orders.yaml", "/tmp/orders.yaml", "s3://bucket/orders.yaml", "gs://test-bucket/specs/*.yaml",
+             "gs://Bad_Bucket/orders.yaml"],
     "rows": ["0", "-5", "1e6"],
-    "target_size": ["big", "1.7", "films=", "movies=1GB"],
+    "target_size": ["big", "1.7", "films=", "Movies=1GB", "films=1GB,"],  # any dataset name: specs name them
     "seed": ["-1", "x"],
     "date_format": ["%Y\n%m"],
     "block_rows": ["0"],
@@ -261,3 +263,50 @@ def test_cloud_build_makes_one_image_per_job_from_the_dockerfile():
     assert "for job in " + " ".join(launch.JOBS) + "; do" in flex
     for job, image in built.items():
         assert image == "${_REPO}/" + job.replace("_", "-") + ":${_TAG}"
+
+
+def staged_pipeline(graph: dict):
+    """The pipeline proto the job file points to (staged beside the package): the job graph's transforms."""
+    from apache_beam.portability.api import beam_runner_api_pb2
+    from google.cloud import storage
+
+    bucket, _, name = graph["environment"]["sdkPipelineOptions"]["options"]["pipelineUrl"].removeprefix(
+        "gs://").partition("/")
+    data = storage.Client(project="local-project").bucket(bucket).blob(name).download_as_bytes()
+    return beam_runner_api_pb2.Pipeline.FromString(data)
+
+
+def test_a_generate_template_launch_carries_a_gcs_spec_in_its_job_graph(offline, tmp_path):
+    """The spec parameter names a file in Cloud Storage: the launcher reads it, and the job graph carries its
+    content (inside the source of the rows), so workers read no file: here it is deleted before they would."""
+    from google.cloud import storage
+
+    from datagen import spec as specs
+    from tests.test_dataflow import orders_spec_text, read_sources
+
+    spec_url = "gs://test-bucket/specs/orders.yaml"
+    text = orders_spec_text()
+    put(spec_url, text.encode())
+    params = ["--output=gs://test-bucket/gen-spec", "--rows=1000", "--datasets=clients", f"--spec={spec_url}",
+              "--overwrite=true", "--no_progress=true"]
+    done, graph = launch_as_dataflow_would("generate", params, offline, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "job graph written to" in done.stdout and "orders: 1,000 rows" in done.stderr, (done.stdout, done.stderr)
+    assert graph["environment"]["sdkPipelineOptions"]["options"]["spec"] == [spec_url]
+    storage.Client(project="local-project").bucket("test-bucket").blob("specs/orders.yaml").delete()
+    sources = read_sources(staged_pipeline(graph))
+    assert set(sources) == {"clients", "orders"}
+    orders = sources["orders"]
+    parsed = specs.parse(text, spec_url)
+    assert orders.spec == parsed and orders.run["clients"][1] == 1000
+    batch = next(iter(orders.read(orders.get_range_tracker(0, 200))))
+    assert batch.num_rows == 200 and batch.schema.names == [c.name for c in parsed.output_columns]
+    assert 1 <= min(batch.column("client_id").to_pylist()) <= max(batch.column("client_id").to_pylist()) <= 1000
+
+
+def test_a_generate_template_launch_with_a_missing_spec_fails_in_one_line(offline, tmp_path):
+    missing = "gs://test-bucket/specs/no-such-spec.yaml"
+    done, graph = launch_as_dataflow_would("generate", ["--output=gs://test-bucket/gen-missing", "--rows=10",
+                                                        f"--spec={missing}"], offline, tmp_path)
+    assert done.returncode == 2 and graph is None, done.stderr[-3000:]
+    assert done.stderr.count("\n") == 1 and missing in done.stderr, done.stderr

@@ -11,7 +11,9 @@ is the string type of :mod:`transforms.schema` (the Parquet writer stores them a
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +22,17 @@ from transforms import schema
 from transforms.randomness import Fields, WeightedChoice, discretised, row_bits, stream_key
 from transforms.text import Pieces, compose
 from transforms.vocabulary import load as load_vocabulary
+
+GENRES = ("Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Fantasy", "Horror",
+          "Mystery", "Romance", "Thriller")
+LANGUAGES = ("English", "Spanish", "French", "Hindi", "Chinese", "Japanese", "Italian", "German", "Korean",
+             "Portuguese", "Russian", "Arabic")
+_OLD = SimpleNamespace(GENRES=GENRES, LANGUAGES=LANGUAGES, MAIL_DOMAINS=(
+    "gmail.com", "hotmail.com", "yahoo.com", "outlook.com", "orange.com", "icloud.com", "aol.com", "protonmail.com"),
+    SEXES=("Male", "Female"), PREMIERE_FIRST=_dt.date(1920, 1, 1), PREMIERE_LAST=_dt.date(2025, 12, 31),
+    RUNTIME_MINUTES=(60, 360), CREDIT_SCORE=(300, 850), CLIENT_LANGUAGES_MAX=3, datetime=_dt,
+    FILMS=schema.FILMS, CLIENTS=schema.CLIENTS, get=schema.get)
+schema = _OLD  # noqa: F811
 
 _GENRE_WEIGHTS = {  # share of films per genre, loosely after catalogue statistics
     "Action": 11, "Adventure": 6, "Animation": 4, "Comedy": 16, "Crime": 7, "Documentary": 9,

@@ -39,7 +39,21 @@ def stream_key(seed: int, dataset: str, stream: str) -> int:
 
 def row_bits(key: int, start: int, stop: int) -> np.ndarray:
     """64 random bits for each row index in [start, stop), as uint64."""
-    z = np.arange(start, stop, dtype=np.uint64)
+    return _bits(key, np.arange(start, stop, dtype=np.uint64))
+
+
+def bits_at(key: int, positions: np.ndarray) -> np.ndarray:
+    """64 random bits for each of ``positions`` (any whole numbers, e.g. an entity's number), as uint64: position
+    ``p`` gets what ``row_bits`` gives row ``p``."""
+    return _bits(key, np.asarray(positions).astype(np.uint64))
+
+
+def unit_interval(bits: np.ndarray) -> np.ndarray:
+    """Uniform floats in [0, 1) from 64 random bits each (the top 53 bits)."""
+    return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def _bits(key: int, z: np.ndarray) -> np.ndarray:
     z *= np.uint64(_GOLDEN)
     z += np.uint64(key)
     t = z >> np.uint64(30)
@@ -115,6 +129,18 @@ class WeightedChoice:
 
     def __call__(self, field_values: np.ndarray) -> np.ndarray:
         return self.table[field_values]
+
+
+def table_bits(weights) -> int:
+    """Table size (bits) for a WeightedChoice over ``weights``: 16 bits, more (up to 20) when the rarest weight
+    would otherwise be rounded by more than about 1%."""
+    w = np.asarray(weights, dtype=np.float64)
+    positive = w[w > 0]
+    if len(positive) == 0:
+        return 16
+    rarest = positive.min() / positive.sum()
+    need = int(np.ceil(np.log2(max(len(positive), 100.0 / rarest))))
+    return int(min(max(need, 16), 20))
 
 
 def discretised(density, lo: int, hi: int, bits: int = 16) -> WeightedChoice:

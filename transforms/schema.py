@@ -1,14 +1,13 @@
-"""The data contract of the generated datasets, defined once.
+"""The data contract of a dataset, read from its spec: the columns written, their types and descriptions.
 
-Every other part of the project reads the columns, their types and their value domains from here: the
-generators, the CSV and Parquet writers, the BigQuery schema JSON (``python -m transforms.schema``), the
-ingestion function and the README's tables (a test keeps the README in step with this module).
+A dataset is defined once, in its spec (``datagen/datasets/<name>.yaml`` for the built-ins, any file for a
+user's own); this module gives the views every other part reads: the CSV header, the Arrow/Parquet schema,
+the BigQuery schema JSON (``python -m transforms.schema films`` or ``--spec FILE``) and the README's tables.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from dataclasses import dataclass
@@ -16,37 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-# BigQuery standard SQL type -> Arrow type of the column in Parquet and in generated record batches.
-_ARROW_TYPES = {
-    "STRING": pa.string(),
-    "DATE": pa.date32(),
-    "INT64": pa.int64(),
-    "FLOAT64": pa.float64(),
-}
-
-# Value domains shared by both datasets (a client's favourite genres are film genres).
-GENRES = (
-    "Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary",
-    "Drama", "Fantasy", "Horror", "Mystery", "Romance", "Thriller",
-)
-LANGUAGES = (
-    "English", "Spanish", "French", "Hindi", "Chinese", "Japanese",
-    "Italian", "German", "Korean", "Portuguese", "Russian", "Arabic",
-)
-MAIL_DOMAINS = (
-    "gmail.com", "hotmail.com", "yahoo.com", "outlook.com", "orange.com", "icloud.com", "aol.com",
-    "protonmail.com",
-)
-SEXES = ("Male", "Female")
-
-# Film premieres are spread over this closed range. The end is fixed, not "today", so that the same seed
-# gives the same rows on every day the pipeline runs.
-PREMIERE_FIRST = datetime.date(1920, 1, 1)
-PREMIERE_LAST = datetime.date(2025, 12, 31)
-RUNTIME_MINUTES = (60, 360)
-RATING_SCORE = (0.0, 10.0)
-CREDIT_SCORE = (300, 850)
-CLIENT_LANGUAGES_MAX = 3
+from datagen import spec as specs
 
 
 @dataclass(frozen=True)
@@ -54,10 +23,9 @@ class Field:
     name: str
     type: str  # BigQuery standard SQL type name
     description: str
-
-    @property
-    def arrow_type(self) -> pa.DataType:
-        return _ARROW_TYPES[self.type]
+    arrow_type: pa.DataType
+    nullable: bool = False
+    spec_type: str = ""  # the spec's own type name (numeric(10, 2), ...)
 
 
 @dataclass(frozen=True)
@@ -73,60 +41,36 @@ class DatasetSchema:
 
     @property
     def arrow_schema(self) -> pa.Schema:
-        return pa.schema([pa.field(f.name, f.arrow_type, nullable=False) for f in self.fields])
+        return pa.schema([pa.field(f.name, f.arrow_type, nullable=f.nullable) for f in self.fields])
 
     def bigquery_schema(self, dates_as_text: bool = False) -> list[dict]:
         """The schema in the JSON form a BigQuery load job and ``bq load --schema`` take. ``dates_as_text``: DATE
         columns as STRING, for CSV written with a --date_format BigQuery does not parse as a date."""
         return [
-            {"name": f.name, "type": "STRING" if dates_as_text and f.type == "DATE" else f.type, "mode": "REQUIRED",
-             "description": f.description}
+            {"name": f.name, "type": "STRING" if dates_as_text and f.type == "DATE" else f.type,
+             "mode": "NULLABLE" if f.nullable else "REQUIRED", "description": f.description}
             for f in self.fields
         ]
 
     def csv_header(self) -> bytes:
-        return (",".join(self.column_names) + "\n").encode("ascii")
+        return (",".join(self.column_names) + "\n").encode("utf-8")
 
 
-FILMS = DatasetSchema(
-    name="films",
-    description="Synthetic films: one row per film.",
-    merge_order="rating_score",
-    fields=(
-        Field("title", "STRING", "2 to 4 capitalised English words, e.g. 'Drive Billion Real'."),
-        Field("genre", "STRING", "One of: " + ", ".join(GENRES) + "."),
-        Field("premiere", "DATE",
-              f"Premiere date, {PREMIERE_FIRST.isoformat()} to {PREMIERE_LAST.isoformat()}, more recent "
-              "dates more frequent; ISO yyyy-mm-dd in CSV unless --date_format says otherwise."),
-        Field("runtime", "INT64",
-              f"Minutes, {RUNTIME_MINUTES[0]} to {RUNTIME_MINUTES[1]}, right-skewed around 100."),
-        Field("rating_score", "FLOAT64",
-              f"Score in [{RATING_SCORE[0]:g}, {RATING_SCORE[1]:g}] with two decimals, bell-shaped around 6.3."),
-        Field("language", "STRING", "One of: " + ", ".join(LANGUAGES) + "; English the most frequent."),
-        Field("author", "STRING", "A person's full name, first and last, by real name frequencies."),
-    ),
-)
+def from_spec(spec: specs.DatasetSpec) -> DatasetSchema:
+    return DatasetSchema(
+        name=spec.name, description=spec.description, merge_order=spec.merge_order,
+        fields=tuple(Field(c.name, c.type.bigquery, c.description, c.type.arrow, c.nullable, str(c.type))
+                     for c in spec.output_columns))
 
-CLIENTS = DatasetSchema(
-    name="clients",
-    description="Synthetic clients with their film preferences and credit score.",
-    merge_order="credit_score",
-    fields=(
-        Field("name", "STRING", "First and last name, by real name frequencies."),
-        Field("sex", "STRING", "Male or Female, consistent with the first name."),
-        Field("mail", "STRING",
-              "Lowercase ASCII address derived from the name, at one of: " + ", ".join(MAIL_DOMAINS) + "."),
-        Field("client_movie_genres", "STRING",
-              "Comma-joined film genres without repeats, 1 to all of them (fewer more frequent)."),
-        Field("client_language_spoken", "STRING",
-              f"Comma-joined languages without repeats, 1 to {CLIENT_LANGUAGES_MAX}."),
-        Field("client_car", "STRING", "Car make and model from a real list, e.g. 'Kia Sorento'."),
-        Field("credit_score", "INT64",
-              f"Integer in [{CREDIT_SCORE[0]}, {CREDIT_SCORE[1]}], bell-shaped around 680."),
-    ),
-)
 
-DATASETS: dict[str, DatasetSchema] = {s.name: s for s in (FILMS, CLIENTS)}
+def _builtins() -> dict[str, DatasetSchema]:
+    return {name: from_spec(specs.builtin(name)) for name in specs.builtin_names()}
+
+
+# The built-in datasets, by name.
+DATASETS: dict[str, DatasetSchema] = _builtins()
+FILMS = DATASETS["films"]
+CLIENTS = DATASETS["clients"]
 
 
 def get(name: str) -> DatasetSchema:
@@ -141,16 +85,26 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m transforms.schema",
         description="Print the BigQuery schema JSON of a dataset (for bq load --schema or a load job), or write "
-                    "every dataset's into a folder (as functions/schemas, shipped with the ingest function).")
-    parser.add_argument("dataset", nargs="?", choices=sorted(DATASETS))
-    parser.add_argument("--write", metavar="FOLDER", help="write <dataset>.json for every dataset into FOLDER")
+                    "every built-in dataset's into a folder (as functions/schemas, shipped with the ingest "
+                    "function).")
+    parser.add_argument("dataset", nargs="?", choices=sorted(DATASETS), help="a built-in dataset")
+    parser.add_argument("--spec", metavar="FILE", help="a spec file (YAML or JSON, local or gs://) instead")
+    parser.add_argument("--write", metavar="FOLDER", help="write <dataset>.json for every built-in into FOLDER")
     args = parser.parse_args(argv)
     if args.write:
         for name, schema in DATASETS.items():
             Path(args.write, f"{name}.json").write_text(schema_json(schema))
         return 0
+    if args.spec:
+        try:
+            schema = from_spec(specs.load(args.spec))
+        except specs.SpecError as e:
+            print(f"python -m transforms.schema: error: {e}", file=sys.stderr)
+            return 2
+        sys.stdout.write(schema_json(schema))
+        return 0
     if not args.dataset:
-        parser.error("name a dataset or give --write FOLDER")
+        parser.error("name a dataset, or give --spec FILE or --write FOLDER")
     sys.stdout.write(schema_json(DATASETS[args.dataset]))
     return 0
 

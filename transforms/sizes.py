@@ -8,7 +8,6 @@ import zlib
 
 import pyarrow as pa
 
-from transforms.generators import generator
 from transforms.sinks import parquet_writer
 from transforms.text import record_batch_to_csv
 
@@ -31,14 +30,15 @@ def parse_size(text: str) -> int:
     return size
 
 
-def encoded_bytes_per_row(dataset: str, file_format: str, compression: str, seed: int,
+def encoded_bytes_per_row(gen, file_format: str, compression: str, seed: int,
                           date_format: str | None = None, sample_rows: int = SAMPLE_ROWS,
                           block_rows: int = SAMPLE_ROWS) -> float:
-    """Bytes per row of ``dataset`` as written in ``file_format``, measured on a sample of generated rows.
+    """Bytes per row of a dataset (its compiled generator ``gen``) as written in ``file_format``, measured on a
+    sample of generated rows.
 
     Parquet gets one row group per generated block (``block_rows``), as in the real files.
     """
-    batch = generator(dataset).batch(seed, 0, sample_rows)
+    batch = gen.batch(seed, 0, sample_rows)
     if file_format == "csv":
         text = record_batch_to_csv(batch, date_format)
         if compression == "gzip":
@@ -46,16 +46,16 @@ def encoded_bytes_per_row(dataset: str, file_format: str, compression: str, seed
             return (len(c.compress(text)) + len(c.flush())) / sample_rows
         return len(text) / sample_rows
     sink = io.BytesIO()
-    table = pa.Table.from_batches([batch]).cast(generator(dataset).schema.arrow_schema)
+    table = pa.Table.from_batches([batch]).cast(gen.schema.arrow_schema)
     with parquet_writer(sink, table.schema, compression) as writer:
         for start in range(0, table.num_rows, block_rows):  # one row group per generated block
             writer.write_table(table.slice(start, block_rows))
-    return (sink.tell() - shard_overhead_bytes(dataset, file_format, compression)) / sample_rows
+    return (sink.tell() - shard_overhead_bytes(gen.schema, file_format, compression)) / sample_rows
 
 
-def shard_overhead_bytes(dataset: str, file_format: str, compression: str) -> int:
-    """Bytes every file costs whatever its rows: the CSV header, or Parquet's magic numbers and footer."""
-    schema = generator(dataset).schema
+def shard_overhead_bytes(schema, file_format: str, compression: str) -> int:
+    """Bytes every file costs whatever its rows (``schema``: the dataset's contract, :mod:`transforms.schema`):
+    the CSV header, or Parquet's magic numbers and footer."""
     if file_format == "csv":
         header = schema.csv_header()
         if compression == "gzip":

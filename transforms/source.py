@@ -3,8 +3,9 @@
 :class:`GeneratedRowsSource` is a ``BoundedSource`` over the row indices [0, rows) of one dataset. It claims
 fixed-size blocks of rows and emits each block as one record batch. Initial splits and the runner's dynamic
 splits both fall on block boundaries (:class:`BlockRangeTracker`), so no row is emitted twice or skipped; and
-since row ``i`` depends only on (seed, dataset, i) (:mod:`transforms.randomness`), the data do not depend on
-where the splits fall, nor on the block size.
+since row ``i`` depends only on (seed, dataset, column, i) (:mod:`datagen.engine`), the data do not depend on
+where the splits fall, nor on the block size. The source carries the dataset's spec itself (not a file name), so
+remote workers need nothing but the project's packages.
 
 :class:`GenerateDataset` is the PTransform to use in a pipeline.
 """
@@ -16,9 +17,9 @@ import pyarrow as pa
 from apache_beam.io import iobase
 from apache_beam.io.range_trackers import OffsetRangeTracker
 
-from transforms import schema
+from datagen.engine import compile_dataset
+from datagen.spec import DatasetSpec
 from transforms.arrow_coder import RecordBatchCoder
-from transforms.generators import generator
 
 DEFAULT_BLOCK_ROWS = 1 << 17
 
@@ -51,14 +52,18 @@ class BlockRangeTracker(OffsetRangeTracker):
 
 
 class GeneratedRowsSource(iobase.BoundedSource):
-    """Rows [0, rows) of ``dataset`` under ``seed``, ``block_rows`` rows per emitted record batch."""
+    """Rows [0, rows) of the dataset ``spec`` under ``seed``, ``block_rows`` rows per emitted record batch.
+    ``run``: dataset name -> (spec, rows) of the datasets it references (:func:`datagen.engine.run_context`)."""
 
-    def __init__(self, dataset: str, rows: int, seed: int, block_rows: int = DEFAULT_BLOCK_ROWS,
-                 bytes_per_row: float = 100.0):
-        schema.get(dataset)
+    def __init__(self, spec: DatasetSpec, rows: int, seed: int, block_rows: int = DEFAULT_BLOCK_ROWS,
+                 bytes_per_row: float = 100.0, run: dict | None = None):
+        if not isinstance(spec, DatasetSpec):
+            raise ValueError(f"expected a dataset spec (datagen.spec.DatasetSpec), got {spec!r}")
         if rows < 0 or block_rows <= 0:
             raise ValueError(f"rows must be >= 0 and block_rows > 0, got {rows} and {block_rows}")
-        self.dataset = dataset
+        self.spec = spec
+        self.run = {name: run[name] for name in spec.references} if run else {}
+        self.dataset = spec.name
         self.rows = rows
         self.seed = seed
         self.block_rows = block_rows
@@ -84,7 +89,7 @@ class GeneratedRowsSource(iobase.BoundedSource):
         return BlockRangeTracker(start, stop, self.block_rows)
 
     def read(self, range_tracker):
-        gen = generator(self.dataset)
+        gen = compile_dataset(self.spec, self.run)
         position = range_tracker.start_position()
         while range_tracker.try_claim(position):
             # Splits land on block boundaries after `position`, so this block is ours to the end.
@@ -100,12 +105,13 @@ class GeneratedRowsSource(iobase.BoundedSource):
 
 
 class GenerateDataset(beam.PTransform):
-    """``rows`` rows of ``dataset`` as a PCollection of ``pyarrow.RecordBatch`` (``block_rows`` rows each)."""
+    """``rows`` rows of the dataset ``spec`` as a PCollection of ``pyarrow.RecordBatch`` (``block_rows`` rows
+    each)."""
 
-    def __init__(self, dataset: str, rows: int, seed: int, block_rows: int = DEFAULT_BLOCK_ROWS,
-                 bytes_per_row: float = 100.0):
+    def __init__(self, spec: DatasetSpec, rows: int, seed: int, block_rows: int = DEFAULT_BLOCK_ROWS,
+                 bytes_per_row: float = 100.0, run: dict | None = None):
         super().__init__()
-        self._source = GeneratedRowsSource(dataset, rows, seed, block_rows, bytes_per_row)
+        self._source = GeneratedRowsSource(spec, rows, seed, block_rows, bytes_per_row, run)
 
     def expand(self, pbegin):
         return pbegin | beam.io.Read(self._source).with_output_types(pa.RecordBatch)

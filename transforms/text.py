@@ -60,6 +60,18 @@ def compose(pieces: Pieces | pa.Array, indices: np.ndarray) -> pa.StringArray:
     return pa.StringArray.from_buffers(n, pa.py_buffer(row_offsets), taken.buffers()[2])
 
 
+def compose_ragged(pieces: pa.Array, indices: np.ndarray, counts: np.ndarray) -> pa.StringArray:
+    """Like :func:`compose` with a varying number of pieces per row: row r is the concatenation of the next
+    ``counts[r]`` pieces of the flat ``indices``."""
+    taken = _gather(pieces, np.asarray(indices))
+    offsets = np.frombuffer(taken.buffers()[1], dtype=np.int32, count=len(taken) + 1, offset=taken.offset * 4)
+    ends = np.empty(len(counts) + 1, dtype=np.int64)
+    ends[0] = 0
+    np.cumsum(counts, out=ends[1:])
+    row_offsets = np.ascontiguousarray(offsets[ends])
+    return pa.StringArray.from_buffers(len(counts), pa.py_buffer(row_offsets), taken.buffers()[2])
+
+
 def concatenated_bytes(array: pa.StringArray) -> memoryview:
     """The characters of all the strings of ``array`` end to end, without a copy."""
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)

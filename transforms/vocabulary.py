@@ -1,46 +1,61 @@
-"""The vocabularies the generators draw from, loaded once per process from the JSON kept in the package.
+"""The vocabularies specs draw from, loaded once per process from the JSON kept in the package.
 
 ``transforms/data/vocabulary.json`` is built offline from Faker's and faker-vehicle's provider data by
-``python -m transforms.build_vocabulary``; Faker is never imported while generating.
+``python -m transforms.build_vocabulary``; Faker is never imported while generating. A spec names a vocabulary
+(``vocabulary: last_names``); :data:`NAMES` lists them and :func:`get` gives the values and their weights.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from importlib import resources
 
-
-@dataclass(frozen=True)
-class Vocabulary:
-    words: tuple[str, ...]
-    first_names_male: tuple[str, ...]
-    first_names_male_weights: tuple[float, ...]
-    first_names_female: tuple[str, ...]
-    first_names_female_weights: tuple[float, ...]
-    last_names: tuple[str, ...]
-    last_names_weights: tuple[float, ...]
-    cars: tuple[str, ...]
+# name -> what it holds (the spec reference lists these)
+NAMES = {
+    "first_names": "first names of both sexes, with US frequencies",
+    "first_names_male": "male first names, with US frequencies",
+    "first_names_female": "female first names, with US frequencies",
+    "last_names": "last names, with US frequencies",
+    "words": "common English words, capitalised ('Ability'), equally likely",
+    "cars": "car make and model, e.g. 'Kia Sorento', equally likely",
+}
 
 
 @functools.lru_cache(maxsize=1)
-def load() -> Vocabulary:
-    raw = json.loads(resources.files("transforms").joinpath("data/vocabulary.json").read_text())
+def _raw() -> dict:
+    return json.loads(resources.files("transforms").joinpath("data/vocabulary.json").read_text())
 
-    def names(key):
-        return tuple(n for n, _ in raw[key]), tuple(float(w) for _, w in raw[key])
 
-    male, male_w = names("first_names_male")
-    female, female_w = names("first_names_female")
-    last, last_w = names("last_names")
-    return Vocabulary(
-        words=tuple(raw["words"]),
-        first_names_male=male,
-        first_names_male_weights=male_w,
-        first_names_female=female,
-        first_names_female_weights=female_w,
-        last_names=last,
-        last_names_weights=last_w,
-        cars=tuple(raw["cars"]),
-    )
+@functools.cache
+def get(name: str) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
+    """(values, weights or None for equally likely) of a vocabulary."""
+    raw = _raw()
+    if name == "first_names":
+        male, male_w = get("first_names_male")
+        female, female_w = get("first_names_female")
+        # Half the people of each sex; a name given to both sexes keeps both shares.
+        weights: dict[str, float] = {}
+        for names, w in ((male, male_w), (female, female_w)):
+            total = sum(w)
+            for n, x in zip(names, w):
+                weights[n] = weights.get(n, 0.0) + x / total
+        return tuple(weights), tuple(weights.values())
+    if name in ("first_names_male", "first_names_female", "last_names"):
+        return tuple(n for n, _ in raw[name]), tuple(float(w) for _, w in raw[name])
+    if name in ("words", "cars"):
+        return tuple(raw[name]), None
+    raise KeyError(name)
+
+
+@functools.lru_cache(maxsize=1)
+def load():
+    """The old generator classes' view (removed with them)."""
+    from types import SimpleNamespace
+
+    m, mw = get("first_names_male")
+    f, fw = get("first_names_female")
+    last, lw = get("last_names")
+    return SimpleNamespace(words=get("words")[0], first_names_male=m, first_names_male_weights=mw,
+                           first_names_female=f, first_names_female_weights=fw, last_names=last,
+                           last_names_weights=lw, cars=get("cars")[0])

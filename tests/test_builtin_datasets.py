@@ -1,4 +1,4 @@
-"""Every rule of the data contract, checked on generated rows."""
+"""Every rule of the built-in datasets' contracts (datagen/datasets/*.yaml), checked on generated rows."""
 
 import datetime
 import re
@@ -8,11 +8,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from datagen import spec as specs
+from datagen.engine import builtin_generator as generator
 from transforms import schema
-from transforms.generators import generator
-from transforms.vocabulary import load
+from transforms.vocabulary import get as vocabulary
 
 N = 100_000
+FILMS = specs.builtin("films")
+CLIENTS = specs.builtin("clients")
+GENRES = list(FILMS.column("genre").params["values"])
+LANGUAGES = list(FILMS.column("language").params["values"])
+MAIL_DOMAINS = list(CLIENTS.column("mail_domain").params["values"])
 
 
 @pytest.fixture(scope="module")
@@ -39,28 +45,31 @@ def test_batches_have_the_schema_columns_and_logical_types(films, clients):
         for f in ds.fields:
             assert plain(batch, f.name).type == f.arrow_type
             assert batch.column(f.name).null_count == 0
+    assert set(CLIENTS.column("client_movie_genres").params["values"]) == set(GENRES)  # one domain, both sets
+    assert set(CLIENTS.column("client_language_spoken").params["values"]) == set(LANGUAGES)
 
 
 def test_titles_are_two_to_four_capitalised_words_from_the_word_list(films):
-    words = set(load().words)
+    words = set(vocabulary("words")[0])
     titles = plain(films, "title").to_pylist()
     counts = {2: 0, 3: 0, 4: 0}
     for t in titles:
         parts = t.split(" ")
         counts[len(parts)] += 1
         assert all(p in words and p[0].isupper() for p in parts), t
+        assert len(set(parts)) == len(parts), t
     assert all(c > N * 0.15 for c in counts.values())
     assert len(set(titles)) > N * 0.9
 
 
 def test_film_categories_dates_and_numbers(films):
     genres = plain(films, "genre").to_pylist()
-    assert set(genres) == set(schema.GENRES)
+    assert set(genres) == set(GENRES)
     languages = plain(films, "language").to_pylist()
-    assert set(languages) == set(schema.LANGUAGES)
+    assert set(languages) == set(LANGUAGES)
     assert max(set(languages), key=languages.count) == "English"
     premiere = plain(films, "premiere").to_pylist()
-    assert min(premiere) >= schema.PREMIERE_FIRST and max(premiere) <= schema.PREMIERE_LAST
+    assert min(premiere) >= datetime.date(1920, 1, 1) and max(premiere) <= datetime.date(2025, 12, 31)
     assert min(premiere) < datetime.date(1925, 1, 1) and max(premiere) > datetime.date(2024, 1, 1)
     recent = sum(d.year >= 1990 for d in premiere) / N
     assert recent > 0.45  # more films in recent decades
@@ -75,50 +84,50 @@ def test_film_categories_dates_and_numbers(films):
 
 
 def test_authors_are_full_names_from_the_name_lists(films):
-    v = load()
-    firsts = set(v.first_names_male) | set(v.first_names_female)
-    lasts = set(v.last_names)
+    firsts = set(vocabulary("first_names_male")[0]) | set(vocabulary("first_names_female")[0])
+    lasts = set(vocabulary("last_names")[0])
     for a in plain(films, "author").to_pylist()[:20_000]:
         first, last = a.split(" ")
         assert first in firsts and last in lasts
 
 
 def test_clients_names_sex_and_mail(clients):
-    v = load()
-    male, female = set(v.first_names_male), set(v.first_names_female)
+    male, female = set(vocabulary("first_names_male")[0]), set(vocabulary("first_names_female")[0])
     names = plain(clients, "name").to_pylist()
     sexes = plain(clients, "sex").to_pylist()
     mails = plain(clients, "mail").to_pylist()
     assert set(sexes) == {"Male", "Female"}
     assert 0.45 < sexes.count("Male") / N < 0.55
-    mail_re = re.compile(r"^[a-z]+[._]?[a-z]+[0-9]*@(" + "|".join(map(re.escape, schema.MAIL_DOMAINS)) + r")$")
+    mail_re = re.compile(r"^[a-z]+[._]?[a-z]+[0-9]*@(" + "|".join(map(re.escape, MAIL_DOMAINS)) + r")$")
     for name, sex, mail in zip(names[:20_000], sexes, mails):
         first, last = name.split(" ")
         assert first in (male if sex == "Male" else female), (name, sex)
         assert mail_re.match(mail), mail
         local = mail.split("@")[0]
         assert local.startswith(first.lower()) and last.lower() in local, (name, mail)
-    assert {m.split("@")[1] for m in mails} == set(schema.MAIL_DOMAINS)
+    assert {m.split("@")[1] for m in mails} == set(MAIL_DOMAINS)
 
 
 def test_client_lists_have_no_repeats_and_the_right_lengths(clients):
     genre_lists = [g.split(",") for g in plain(clients, "client_movie_genres").to_pylist()]
     lengths = [len(g) for g in genre_lists]
-    assert min(lengths) == 1 and max(lengths) == len(schema.GENRES)
+    assert min(lengths) == 1 and max(lengths) == len(GENRES)
     assert lengths.count(1) > lengths.count(6)  # fewer more frequent
     for g in genre_lists:
-        assert len(set(g)) == len(g) and set(g) <= set(schema.GENRES)
+        assert len(set(g)) == len(g) and set(g) <= set(GENRES)
     assert len({tuple(g) for g in genre_lists if len(g) == 4}) > 5000  # many different orders
     language_lists = [x.split(",") for x in plain(clients, "client_language_spoken").to_pylist()]
     assert {len(x) for x in language_lists} == {1, 2, 3}
+    firsts = [x[0] for x in language_lists]
+    assert max(set(firsts), key=firsts.count) == "English"  # the more widely spoken more often
     for x in language_lists:
-        assert len(set(x)) == len(x) and set(x) <= set(schema.LANGUAGES)
+        assert len(set(x)) == len(x) and set(x) <= set(LANGUAGES)
 
 
 def test_cars_and_credit_scores(clients):
     cars = set(plain(clients, "client_car").to_pylist())
-    assert cars <= set(load().cars) and len(cars) > 1000
-    assert "Kia Sorento" in load().cars
+    assert cars <= set(vocabulary("cars")[0]) and len(cars) > 1000
+    assert "Kia Sorento" in vocabulary("cars")[0]
     score = plain(clients, "credit_score").to_numpy()
     assert score.min() >= 300 and score.max() <= 850
     assert 660 < score.mean() < 700 and 70 < score.std() < 95
@@ -135,4 +144,22 @@ def test_rows_depend_only_on_seed_dataset_and_index(dataset):
         assert plain(whole, name).to_pylist() == pc.cast(
             joined.column(name), plain(whole, name).type).to_pylist()
     other = g.batch(8, 1000, 3000)
-    assert plain(other, whole.schema.names[0]).to_pylist() != plain(whole, whole.schema.names[0]).to_pylist()
+    random_columns = [c.name for c in specs.builtin(dataset).output_columns if c.generator in specs.RANDOM]
+    for name in random_columns:  # another seed, other values (a key or a function of the row index stays)
+        assert plain(other, name).to_pylist() != plain(whole, name).to_pylist(), name
+
+
+def test_transactions_look_like_the_fraud_data():
+    t = generator("transactions").batch(42, 0, N)
+    assert t.schema.names == ["id", "time"] + [f"v{i}" for i in range(1, 29)] + ["amount", "class"]
+    assert plain(t, "id").to_pylist() == list(range(1, N + 1))
+    time = plain(t, "time").to_numpy()
+    assert time[0] == 0 and (np.diff(time) >= 0).all() and (np.diff(time) == 0).any()
+    fraud = plain(t, "class").to_numpy()
+    assert set(np.unique(fraud)) == {0, 1} and 0.0012 < fraud.mean() < 0.0023
+    v14 = plain(t, "v14").to_numpy()
+    assert v14[fraud == 1].mean() < v14[fraud == 0].mean() - 3
+    amount = plain(t, "amount")
+    assert amount.type == pa.decimal128(10, 2)
+    a = np.asarray(amount.cast(pa.float64()))
+    assert a.min() >= 0 and a.max() <= 25_000 and 15 < np.median(a) < 26

@@ -1,0 +1,323 @@
+"""The expression language of ``generator: expression`` columns: parsed by this module's own grammar, never
+``eval``-ed, and evaluated over whole numpy arrays.
+
+    expression := comparison
+    comparison := sum [('<' | '<=' | '>' | '>=' | '==' | '!=') sum]
+    sum        := product (('+' | '-') product)*
+    product    := unary (('*' | '/' | '%') unary)*
+    unary      := '-' unary | power
+    power      := atom ['**' unary]
+    atom       := number | name | name '[' name ']' | name '(' [expression (',' expression)*] ')' | '(' expression ')'
+
+A ``name`` is a column of the dataset (numbers as they are, booleans as 0/1, dates and timestamps as (fractional)
+days since 1970-01-01 UTC) or ``row`` (the row index); ``map[column]`` looks each row's value of ``column`` up in
+the column's ``maps`` (values not listed give 0); the functions are in :data:`FUNCTIONS`. ``normal(mean, sd)``
+and ``uniform(low, high)`` draw a fresh value per row from a stream of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# name -> (minimum, maximum) number of arguments
+FUNCTIONS = {
+    "abs": (1, 1), "sqrt": (1, 1), "log": (1, 1), "exp": (1, 1), "floor": (1, 1), "ceil": (1, 1),
+    "round": (1, 2), "min": (2, 8), "max": (2, 8), "clip": (3, 3), "if": (3, 3),
+    "year": (1, 1), "month": (1, 1), "day_of_week": (1, 1), "hour": (1, 1),
+    "normal": (2, 2), "uniform": (2, 2),
+}
+RANDOM_FUNCTIONS = ("normal", "uniform")
+BUILTINS = ("row",)
+
+_TOKEN = re.compile(r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
+                    r"|(?P<op>\*\*|<=|>=|==|!=|[-+*/%<>()\[\],]))")
+
+
+class ExpressionError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+
+
+@dataclass(frozen=True)
+class Lookup:
+    map: str
+    column: str
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    args: tuple
+    draw: int = -1  # for normal/uniform: which of the expression's random streams
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str
+    left: object
+    right: object
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: object
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    out, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            bad = pos + len(text[pos:]) - len(text[pos:].lstrip())
+            raise ExpressionError(f"unexpected {text[bad:][:10]!r} at character {bad + 1}")
+        kind = m.lastgroup
+        out.append((kind, m.group(kind), m.start(kind)))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokens(text)
+        self.i = 0
+        self.draws = 0
+
+    def peek(self):
+        return self.tokens[self.i] if self.i < len(self.tokens) else ("end", "", len(self.text))
+
+    def take(self, value=None):
+        tok = self.peek()
+        if value is not None and tok[1] != value:
+            where = "the end" if tok[0] == "end" else f"{tok[1]!r} at character {tok[2] + 1}"
+            raise ExpressionError(f"expected {value!r}, found {where}")
+        self.i += 1
+        return tok
+
+    def parse(self):
+        if not self.tokens:
+            raise ExpressionError("the expression is empty")
+        node = self.comparison()
+        if self.peek()[0] != "end":
+            tok = self.peek()
+            raise ExpressionError(f"unexpected {tok[1]!r} at character {tok[2] + 1}")
+        return node
+
+    def comparison(self):
+        left = self.sum()
+        if self.peek()[1] in ("<", "<=", ">", ">=", "==", "!="):
+            op = self.take()[1]
+            left = BinOp(op, left, self.sum())
+        return left
+
+    def sum(self):
+        node = self.product()
+        while self.peek()[1] in ("+", "-"):
+            op = self.take()[1]
+            node = BinOp(op, node, self.product())
+        return node
+
+    def product(self):
+        node = self.unary()
+        while self.peek()[1] in ("*", "/", "%"):
+            op = self.take()[1]
+            node = BinOp(op, node, self.unary())
+        return node
+
+    def unary(self):
+        if self.peek()[1] == "-":
+            self.take()
+            return Neg(self.unary())
+        if self.peek()[1] == "+":
+            self.take()
+            return self.unary()
+        return self.power()
+
+    def power(self):
+        base = self.atom()
+        if self.peek()[1] == "**":
+            self.take()
+            return BinOp("**", base, self.unary())
+        return base
+
+    def atom(self):
+        kind, value, pos = self.peek()
+        if kind == "number":
+            self.take()
+            return Num(float(value))
+        if value == "(":
+            self.take()
+            node = self.comparison()
+            self.take(")")
+            return node
+        if kind == "name":
+            self.take()
+            if self.peek()[1] == "[":
+                self.take()
+                kind2, column, pos2 = self.take()
+                if kind2 != "name":
+                    raise ExpressionError(f"{value}[...]: expected a column name at character {pos2 + 1}")
+                self.take("]")
+                return Lookup(value, column)
+            if self.peek()[1] == "(":
+                return self.call(value, pos)
+            return Name(value)
+        where = "the end of the expression" if kind == "end" else f"{value!r} at character {pos + 1}"
+        raise ExpressionError(f"expected a number, a column or a function, found {where}")
+
+    def call(self, function, pos):
+        if function not in FUNCTIONS:
+            raise ExpressionError(f"unknown function {function!r} at character {pos + 1}: expected one of "
+                                  f"{', '.join(FUNCTIONS)}")
+        self.take("(")
+        args = []
+        if self.peek()[1] != ")":
+            args.append(self.comparison())
+            while self.peek()[1] == ",":
+                self.take()
+                args.append(self.comparison())
+        self.take(")")
+        lo, hi = FUNCTIONS[function]
+        if not lo <= len(args) <= hi:
+            count = str(lo) if lo == hi else f"{lo} to {hi}"
+            raise ExpressionError(f"{function}() takes {count} arguments, got {len(args)}")
+        if function == "round" and len(args) == 2 and not (isinstance(args[1], Num) and args[1].value == int(
+                args[1].value) and 0 <= args[1].value <= 15):
+            raise ExpressionError("round(x, n): n must be a whole number from 0 to 15 written in the expression")
+        draw = -1
+        if function in RANDOM_FUNCTIONS:
+            draw = self.draws
+            self.draws += 1
+        return Call(function, tuple(args), draw)
+
+
+def parse(text: str):
+    """The syntax tree of ``text``, or an ExpressionError saying what is wrong and where."""
+    if not isinstance(text, str):
+        raise ExpressionError(f"expected the expression as text, got {text!r}")
+    return _Parser(text).parse()
+
+
+def names(node) -> tuple[set[str], set[tuple[str, str]]]:
+    """(the column names ``node`` reads, the (map, column) pairs it looks up)."""
+    columns, lookups = set(), set()
+
+    def walk(n):
+        if isinstance(n, Name):
+            columns.add(n.name)
+        elif isinstance(n, Lookup):
+            lookups.add((n.map, n.column))
+        elif isinstance(n, Call):
+            for a in n.args:
+                walk(a)
+        elif isinstance(n, BinOp):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, Neg):
+            walk(n.operand)
+
+    walk(node)
+    return columns, lookups
+
+
+def may_be_non_finite(node) -> bool:
+    """Whether ``node`` can give a value that is not a finite number (a division, a power, log, sqrt or exp)
+    even from finite inputs."""
+    if isinstance(node, BinOp):
+        return node.op in ("/", "%", "**") or may_be_non_finite(node.left) or may_be_non_finite(node.right)
+    if isinstance(node, Neg):
+        return may_be_non_finite(node.operand)
+    if isinstance(node, Call):
+        return node.function in ("log", "sqrt", "exp") or any(may_be_non_finite(a) for a in node.args)
+    return False
+
+
+def evaluate(node, column, lookup, draw):
+    """``node`` over whole arrays. ``column(name)`` and ``lookup(map, column)`` give float64 arrays (or scalars);
+    ``draw(function, k, args)`` the k-th random function's values."""
+    import numpy as np
+
+    def ev(n):
+        if isinstance(n, Num):
+            return n.value
+        if isinstance(n, Name):
+            return column(n.name)
+        if isinstance(n, Lookup):
+            return lookup(n.map, n.column)
+        if isinstance(n, Neg):
+            return -ev(n.operand)
+        if isinstance(n, BinOp):
+            a, b = ev(n.left), ev(n.right)
+            return _BINARY[n.op](a, b)
+        args = [ev(a) for a in n.args]
+        f = n.function
+        if f in RANDOM_FUNCTIONS:
+            return draw(f, n.draw, args)
+        if f == "if":
+            return np.where(np.asarray(args[0]) != 0, args[1], args[2])
+        if f == "round":
+            return np.round(args[0], int(args[1]) if len(args) > 1 else 0)
+        if f == "clip":
+            return np.clip(args[0], args[1], args[2])
+        if f == "min":
+            out = args[0]
+            for a in args[1:]:
+                out = np.minimum(out, a)
+            return out
+        if f == "max":
+            out = args[0]
+            for a in args[1:]:
+                out = np.maximum(out, a)
+            return out
+        return _UNARY[f](args[0])
+
+    with np.errstate(all="ignore"):
+        return ev(node)
+
+
+def _calendar(part):
+    import numpy as np
+
+    def f(x):
+        x = np.asarray(x)
+        if part == "hour":  # x: fractional days since 1970, rounded to the second first
+            return np.floor(np.round(np.mod(x, 1.0) * 86400) / 3600) % 24
+        days = np.floor(x).astype("int64").astype("datetime64[D]")
+        if part == "year":
+            return days.astype("datetime64[Y]").astype("int64") + 1970.0
+        if part == "month":
+            return days.astype("datetime64[M]").astype("int64") % 12 + 1.0
+        return (np.floor(x) + 3) % 7  # day_of_week: Monday 0 (1970-01-01 was a Thursday)
+    return f
+
+
+def _unary():
+    import numpy as np
+
+    return {"abs": np.abs, "sqrt": np.sqrt, "log": np.log, "exp": np.exp, "floor": np.floor, "ceil": np.ceil,
+            "year": _calendar("year"), "month": _calendar("month"), "day_of_week": _calendar("day_of_week"),
+            "hour": _calendar("hour")}
+
+
+def _binary():
+    import numpy as np
+
+    return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "%": np.mod, "**": np.power,
+            "<": lambda a, b: np.less(a, b) * 1.0, "<=": lambda a, b: np.less_equal(a, b) * 1.0,
+            ">": lambda a, b: np.greater(a, b) * 1.0, ">=": lambda a, b: np.greater_equal(a, b) * 1.0,
+            "==": lambda a, b: np.equal(a, b) * 1.0, "!=": lambda a, b: np.not_equal(a, b) * 1.0}
+
+
+_UNARY = _unary()
+_BINARY = _binary()

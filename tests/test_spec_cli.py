@@ -1,0 +1,233 @@
+"""Datasets from spec files through the real command line: a user's spec with the options every dataset takes,
+and every spec error of the issue as one line naming the file, the column and what was expected, exit 2,
+nothing written."""
+
+import csv
+import glob
+import json
+import os
+
+import pytest
+
+from tests.conftest import run_cli
+
+BASE = """dataset: orders
+columns:
+  - name: order_id
+    type: int64
+    generator: sequence
+    start: 1
+{extra}"""
+
+
+def spec_file(tmp_path, extra: str, name: str = "orders.yaml", base: str = BASE) -> str:
+    path = tmp_path / name
+    path.write_text(base.format(extra=extra))
+    return str(path)
+
+
+BAD = [
+    ("unknown generator", """  - name: amount
+    generator: gaussian
+""", ["'amount'", "unknown generator 'gaussian'", "expected one of"]),
+    ("unknown column in a template", """  - name: label
+    generator: template
+    template: "order {order_id} of {frist}"
+""", ["'label'", "unknown column 'frist'"]),
+    ("unknown column in an expression", """  - name: total
+    generator: expression
+    expression: "order_id * qty"
+""", ["'total'", "unknown column 'qty'"]),
+    ("a type that does not fit the generator", """  - name: label
+    type: int64
+    generator: template
+    template: "{order_id}"
+""", ["'label'", "type int64 does not fit generator template", "expected string"]),
+    ("negative weights", """  - name: channel
+    generator: categorical
+    values: [web, app]
+    weights: [1, -2]
+""", ["'channel'", "weights", "0 or more", "-2"]),
+    ("weights that do not match the values", """  - name: channel
+    generator: categorical
+    values: [web, app, phone]
+    weights: [1, 2]
+""", ["'channel'", "2 weights for 3 values"]),
+    ("an unknown vocabulary", """  - name: planet
+    generator: categorical
+    vocabulary: planets
+""", ["'planet'", "unknown vocabulary 'planets'", "last_names"]),
+    ("a dependency cycle", """  - name: a
+    generator: template
+    template: "{b}"
+  - name: b
+    generator: template
+    template: "{a}"
+""", ["dependency cycle", "a -> b -> a"]),
+    ("a reference to a dataset not in the run", """  - name: client_id
+    generator: reference
+    dataset: shops
+""", ["'client_id'", "'shops'", "not in this run"]),
+    ("YAML that does not parse", """  - name: x
+    generator: [constant
+""", ["not valid YAML", "line"]),
+    ("an expression that is not of the grammar", """  - name: total
+    generator: expression
+    expression: "order_id * (2 +"
+""", ["'total'", "expression:"]),
+    ("a misspelt key", """  - name: channel
+    generator: categorical
+    values: [web, app]
+    wieghts: [1, 2]
+""", ["'channel'", "unknown key 'wieghts'", "weights"]),
+    ("a map key that is not a value of its column", """  - name: channel
+    generator: categorical
+    values: [web, app]
+  - name: fee
+    generator: expression
+    expression: "fee_by[channel]"
+    maps:
+      fee_by: {web: 1.5, shop: 2}
+""", ["'fee'", "'shop' is not a value of 'channel'"]),
+]
+
+
+@pytest.mark.parametrize("what,extra,named", BAD, ids=[b[0] for b in BAD])
+def test_a_spec_error_is_one_line_naming_file_column_and_what_was_expected(tmp_path, what, extra, named):
+    spec = spec_file(tmp_path, extra)
+    out = tmp_path / "out"
+    result = run_cli("pipelines.generate", "--spec", spec, "--rows", "10", "--output", str(out))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and lines[0].startswith("python -m pipelines.generate: error: ")
+    assert spec in lines[0]
+    for fragment in named:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert not out.exists()
+
+
+def test_a_missing_spec_file_and_a_dataset_given_twice(tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("pipelines.generate", "--spec", str(tmp_path / "nope.yaml"), "--rows", "5", "--output", str(out))
+    assert result.returncode == 2 and "no such spec file" in result.stderr and "nope.yaml" in result.stderr
+    films = spec_file(tmp_path, "", name="films.yaml", base=BASE.replace("dataset: orders", "dataset: films"))
+    result = run_cli("pipelines.generate", "--spec", films, "--rows", "5", "--output", str(out))
+    assert result.returncode == 0, result.stderr  # a spec alone: the built-ins are not made
+    result = run_cli("pipelines.generate", "--spec", films, "--datasets", "films", "--rows", "5", "--output",
+                     str(tmp_path / "o2"))
+    assert result.returncode == 2 and "'films' is given twice" in result.stderr
+    assert not (tmp_path / "o2").exists()
+
+
+def test_a_spec_is_never_executed_as_code(tmp_path):
+    marker = tmp_path / "pwned"
+    extra = f"""  - name: x
+    generator: expression
+    expression: "__import__('os').system('touch {marker}')"
+"""
+    result = run_cli("pipelines.generate", "--spec", spec_file(tmp_path, extra), "--rows", "10", "--output",
+                     str(tmp_path / "out"))
+    assert result.returncode == 2 and "column 'x': expression: unexpected" in result.stderr
+    tagged = spec_file(tmp_path, "  - name: y\n    generator: constant\n    value: !!python/object/apply:os.system "
+                       f"['touch {marker}']\n", name="tagged.yaml")
+    result = run_cli("pipelines.generate", "--spec", tagged, "--rows", "10", "--output", str(tmp_path / "out"))
+    assert result.returncode == 2 and "not valid YAML" in result.stderr
+    assert not marker.exists()
+
+
+ORDERS = """  - name: client_id
+    type: int64
+    generator: reference
+    dataset: clients
+    column: client_id
+    distribution: zipf
+  - name: channel
+    generator: categorical
+    values: {web: 60, app: 35, phone: 5}
+  - name: placed
+    type: date
+    generator: date_range
+    start: 2024-01-01
+    end: 2024-12-31
+  - name: total
+    type: numeric(10, 2)
+    generator: lognormal
+    median: 30
+    sigma: 0.7
+    truncate: [1, 5000]
+"""
+
+
+def test_a_user_spec_with_the_options_every_dataset_takes(tmp_path):
+    """--spec with --datasets, --target_size per dataset, --num_shards, --seed, gzip CSV: the files, their schema
+    and the references into the parent's keys."""
+    spec = spec_file(tmp_path, ORDERS)
+    out = tmp_path / "out"
+    result = run_cli("pipelines.generate", "--spec", spec, "--datasets", "clients", "--target_size",
+                     "orders=3MB,clients=2MB", "--num_shards", "3", "--seed", "11", "--compression", "gzip",
+                     "--output", str(out), "--no_progress")
+    assert result.returncode == 0, result.stderr
+    import gzip
+
+    def read(name):
+        files = sorted(glob.glob(f"{out}/{name}/{name}-*-of-00003.csv.gz"))
+        assert len(files) == 3, files
+        rows = []
+        for f in files:
+            with gzip.open(f, "rt", newline="") as fh:
+                rows.extend(csv.DictReader(fh))
+        return files, rows
+
+    files, orders = read("orders")
+    written = sum(os.path.getsize(f) for f in files)
+    assert abs(written - 3e6) / 3e6 < 0.05
+    _, clients = read("clients")
+    keys = {int(r["client_id"]) for r in clients}
+    assert keys == set(range(1, len(clients) + 1))
+    assert all(int(r["client_id"]) in keys for r in orders)  # every order joins back to a client
+    assert sorted(int(r["order_id"]) for r in orders) == list(range(1, len(orders) + 1))
+    schema = json.loads((out / "orders" / "orders.schema.json").read_text())
+    assert [(f["name"], f["type"]) for f in schema] == [
+        ("order_id", "INT64"), ("client_id", "INT64"), ("channel", "STRING"), ("placed", "DATE"),
+        ("total", "NUMERIC")]
+    printed = run_cli("transforms.schema", "--spec", spec)
+    assert printed.returncode == 0 and json.loads(printed.stdout) == schema
+    # The same spec in JSON, and the same seed: the same rows.
+    import yaml
+
+    as_json = tmp_path / "orders.json"
+    as_json.write_text(json.dumps(yaml.safe_load(open(spec).read()), default=str))
+    again = run_cli("pipelines.generate", "--spec", str(as_json), "--datasets", "clients", "--target_size",
+                    "orders=3MB,clients=2MB", "--num_shards", "3", "--seed", "11", "--compression", "gzip",
+                    "--output", str(tmp_path / "again"), "--no_progress")
+    assert again.returncode == 0, again.stderr
+    out = tmp_path / "again"
+    def key(r):
+        return int(r["order_id"])
+
+    assert sorted(read("orders")[1], key=key) == sorted(orders, key=key)  # shards may split the rows otherwise
+
+
+@pytest.mark.slow
+def test_a_user_spec_with_references_gives_the_same_rows_whatever_the_running_mode(tmp_path):
+    spec = spec_file(tmp_path, ORDERS)
+    variants = [
+        ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"],
+        ["--direct_running_mode", "multi_threading", "--direct_num_workers", "2", "--block_rows", "3000"],
+        ["--direct_running_mode", "multi_processing", "--direct_num_workers", "2", "--num_shards", "3"],
+    ]
+    seen = {"orders": set(), "clients": set()}
+    for i, extra in enumerate(variants):
+        out = tmp_path / f"v{i}"
+        result = run_cli("pipelines.generate", "--spec", spec, "--datasets", "clients", "--rows", "20000",
+                         "--output", str(out), "--no_progress", *extra)
+        assert result.returncode == 0, result.stderr
+        for name in seen:
+            rows = []
+            for f in sorted(glob.glob(f"{out}/{name}/*.csv")):
+                with open(f, newline="") as fh:
+                    rows.extend(tuple(r) for r in list(csv.reader(fh))[1:])
+            assert len(rows) == 20000
+            seen[name].add(hash(tuple(sorted(rows))))
+    assert all(len(digests) == 1 for digests in seen.values()), seen

@@ -137,20 +137,67 @@ class Uniform(Maker):
 
 
 class Normal(Maker):
-    def make(self, b, positions):
+    """A normal, optionally truncated. Where the column's values are a grid (whole numbers, or a number of
+    decimals) over a truncated range of at most 16,384 points, each grid value is drawn through a lookup table of
+    its exact probability (to 2**-18), the same distribution as drawing and rounding, at a fraction of the cost."""
+
+    GRID_POINTS = 1 << 14
+    TABLE_BITS = 18
+
+    def __init__(self, spec, gen):
+        super().__init__(spec, gen)
+        self.grid = self._grid()
+
+    def _cdf(self, x: np.ndarray) -> np.ndarray:
         p = self.spec.params
-        return Col(truncated_normal(b.uniform(self.name, positions), p["mean"], p["sd"], p.get("truncate")))
+        z = (x - p["mean"]) / p["sd"]
+        return np.array([normal_cdf(v) for v in z])
 
+    def _bounds(self):
+        return self.spec.params.get("truncate")
 
-class LogNormal(Maker):
+    def _grid(self):
+        bounds, t = self._bounds(), self.spec.type
+        decimals = 0 if t.name == "int64" else self.spec.decimals
+        if bounds is None or decimals is None:
+            return None
+        step = 10.0 ** -decimals
+        first, last = round(bounds[0] / step), round(bounds[1] / step)
+        if last - first + 1 > self.GRID_POINTS:
+            return None
+        k = np.arange(first, last + 1)
+        lo = np.maximum((k - 0.5) * step, bounds[0])
+        hi = np.minimum((k + 0.5) * step, bounds[1])
+        mass = np.maximum(self._cdf(hi) - self._cdf(lo), 0.0)
+        mass[mass < mass.sum() * 2.0 ** -(self.TABLE_BITS + 1)] = 0.0  # below the table's resolution
+        return WeightedChoice(mass, bits=self.TABLE_BITS), np.round(k * step, decimals)
+
     def make(self, b, positions):
+        if self.grid is not None:
+            table, values = self.grid
+            field = (b.bits(self.name, positions) >> np.uint64(64 - table.bits)).astype(np.int64)
+            return Col(values[table(field)])
+        return Col(self._draw(b.uniform(self.name, positions)))
+
+    def _draw(self, u):
+        p = self.spec.params
+        return truncated_normal(u, p["mean"], p["sd"], p.get("truncate"))
+
+
+class LogNormal(Normal):
+    def _cdf(self, x: np.ndarray) -> np.ndarray:
+        p = self.spec.params
+        with np.errstate(divide="ignore"):
+            z = (np.log(x) - math.log(p["median"])) / p["sigma"]
+        return np.array([normal_cdf(v) for v in z])
+
+    def _draw(self, u):
         p = self.spec.params
         bounds = p.get("truncate")
         if bounds is not None:
             lo = math.log(bounds[0]) if bounds[0] > 0 else -745.0
             bounds = (lo, math.log(bounds[1]))
-        z = truncated_normal(b.uniform(self.name, positions), math.log(p["median"]), p["sigma"], bounds)
-        return Col(np.exp(z))
+        return np.exp(truncated_normal(u, math.log(p["median"]), p["sigma"], bounds))
 
 
 def _choice_values(choice: dict) -> tuple[list, list | None]:
@@ -255,8 +302,10 @@ class Items(Maker):
         self.k_choice = WeightedChoice(p["count_weights"], bits=12)
         text = _filtered(values, p.get("filter"))
         sep = p["separator"]
-        self.pieces = pa.array([v + sep for v in text] + text, pa.string())
+        self.pieces = pa.array([v + sep for v in text] + text + [""] * self.m, pa.string())  # item, last, none
         self.last_base = self.m
+        mean_k = float(np.dot(p["count"], p["count_weights"]) / np.sum(p["count_weights"]))
+        self.fixed_width = self.kmax <= 1.5 * mean_k
         if weights is None:  # equally likely: multiply-shift of a field wide enough that the bias is < 0.1%
             self.width = min(32, max(20, int(math.ceil(math.log2(self.m))) + 10))
             self.choice = lambda field: (field * self.m) >> self.width
@@ -282,12 +331,19 @@ class Items(Maker):
             if tables is None:
                 tables = b.gen.cache[(self.name, b.seed)] = self._orderings(b.gen, b.seed)
             chosen = tables[((bits >> np.uint64(36)) & np.uint64(0xFFFF)).astype(np.int64)]
-            used = np.arange(self.kmax)[None, :] < k[:, None]
-            flat = chosen[used].astype(np.int64)
+            slots = None
         else:
             slots = self._draw_distinct(b, positions, bits, k)
-            flat = np.stack(slots, axis=1)[np.arange(self.kmax)[None, :] < k[:, None]]
-        # Only the first k items of each row are written: the last one without its separator.
+        # Only the first k items of each row are written, the last one without its separator: as k pieces per
+        # row, or, where most rows have about kmax items, as kmax pieces, the unused ones empty.
+        if self.fixed_width:
+            index = np.empty((b.n, self.kmax), dtype=np.int64)
+            for j in range(self.kmax):
+                item = slots[j] if slots is not None else chosen[:, j].astype(np.int64)
+                index[:, j] = item + (k - 1 == j) * self.m + (k <= j) * (2 * self.m)
+            return Col(compose(self.pieces, index))
+        used = np.arange(self.kmax)[None, :] < k[:, None]
+        flat = (chosen[used] if slots is None else np.stack(slots, axis=1)[used]).astype(np.int64)
         flat[np.cumsum(k) - 1] += self.last_base
         return Col(compose_ragged(self.pieces, flat, k))
 
@@ -412,6 +468,14 @@ class Template(Maker):
                     pieces = pa.concat_arrays([pieces, pa.array([""], pa.string())])
                     index = np.where(col.valid, index, len(pieces) - 1)
                 slots.append((pieces, index, True))
+            elif _is_small_int(col):  # e.g. a year: each value rendered once
+                data = np.asarray(col.data)
+                lo, hi = int(data.min()), int(data.max())
+                pieces = pa.array([str(v) for v in range(lo, hi + 1)] + [""], pa.string())
+                index = data - lo
+                if col.valid is not None:
+                    index = np.where(col.valid, index, hi - lo + 1)
+                slots.append((pieces, index, True))
             else:
                 text = _as_text(col, b.gen.column_types[part[1]])
                 for f in part[2]:
@@ -424,6 +488,13 @@ class Template(Maker):
             index[:, j] = rows + base
             base += len(pieces)
         return Col(compose(vocabulary, index))
+
+
+def _is_small_int(col: Col) -> bool:
+    data = col.data
+    if not isinstance(data, np.ndarray) or data.dtype != np.int64 or not len(data):
+        return False
+    return int(data.max()) - int(data.min()) < min(1 << 16, len(data))
 
 
 def _apply_filter(text: pa.Array, f: str) -> pa.Array:

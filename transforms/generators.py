@@ -139,7 +139,7 @@ class FilmsGenerator(DatasetGenerator):
         runtime = pa.array(self.runtime(d.take(16)).astype(np.int64) + self.runtime_lo, pa.int64())
         rating = pa.array(self.rating(d.take(16)) / 100.0, pa.float64())
         return pa.RecordBatch.from_arrays(
-            [title, genre, premiere, runtime, rating, language, author], names=self.schema.column_names)
+            [title, genre, premiere, runtime, rating, language, author], names=self.schema.column_names[1:])  # the old classes had no id column
 
 
 class ClientsGenerator(DatasetGenerator):
@@ -226,7 +226,7 @@ class ClientsGenerator(DatasetGenerator):
         car = _dictionary(r.uniform(len(self.cars)), self.cars)
         credit = pa.array(self.credit(r.take(16)).astype(np.int64) + self.credit_lo, pa.int64())
         return pa.RecordBatch.from_arrays(
-            [name, sex, mail, genres, languages, car, credit], names=self.schema.column_names)
+            [name, sex, mail, genres, languages, car, credit], names=self.schema.column_names[1:])  # the old classes had no id column
 
 
 _GENERATORS = {"films": FilmsGenerator, "clients": ClientsGenerator}

@@ -9,6 +9,8 @@ string column (:func:`compose`) or, over all the columns of a record batch, the 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -136,6 +138,50 @@ def _small_domain_slots(raw: np.ndarray, typ: pa.DataType, separator: str, date_
     return [(pc.binary_join_element_wise(rendered, separator, ""), raw.astype(np.int64) - lo)]
 
 
+_LOW_DIGITS = 10_000
+
+
+@functools.cache
+def _low_pieces(separator: str) -> pa.Array:
+    """0..9999 as written alone, then 0000..9999 as written after higher digits, each with the separator."""
+    return pa.array([f"{i}{separator}" for i in range(_LOW_DIGITS)] + [f"{i:04d}{separator}"
+                                                                       for i in range(_LOW_DIGITS)], pa.string())
+
+
+def _split_integer_slots(raw: np.ndarray, separator: str) -> list | None:
+    """Non-negative integers of a wide range whose values divided by 10,000 span a small range (keys counting
+    up, ...): the high part rendered once per distinct value, the low four digits from a table. None where that
+    does not hold."""
+    if raw.min() < 0:
+        return None
+    high = raw // _LOW_DIGITS
+    lo, hi = int(high.min()), int(high.max())
+    if hi - lo >= min(_SMALL_RANGE, len(raw)):
+        return None
+    domain = [str(h) if h else "" for h in range(lo, hi + 1)]
+    low = raw - high * _LOW_DIGITS + np.where(high > 0, _LOW_DIGITS, 0)
+    return [(pa.array(domain, pa.string()), high - lo), (_low_pieces(separator), low)]
+
+
+def _decimal_float_slots(column: pa.Array, separator: str) -> list | None:
+    """Floats that are whole multiples of 10**-d (d up to 4) over a small range, such as scores with two
+    decimals: each multiple rendered once, exactly as Arrow renders the value (the doubles are the same)."""
+    x = column.to_numpy(zero_copy_only=False)
+    if not np.isfinite(x).all():
+        return None
+    for d in range(5):
+        scale = 10.0 ** d
+        k = np.rint(x * scale)
+        lo, hi = k.min(), k.max()
+        if hi - lo >= min(_SMALL_RANGE, 2 * len(x)):
+            return None
+        if np.array_equal(k / scale, x):
+            ks = np.arange(int(lo), int(hi) + 1)
+            rendered = pa.array(ks / scale, pa.float64()).cast(pa.string())
+            return [(pc.binary_join_element_wise(rendered, separator, ""), k.astype(np.int64) - int(lo))]
+    return None
+
+
 def _csv_slots(column: pa.Array, separator: str, date_format: str | None) -> list:
     n = len(column)
     if column.null_count:  # nulls become empty fields
@@ -150,6 +196,14 @@ def _csv_slots(column: pa.Array, separator: str, date_format: str | None) -> lis
         raw = column.cast(pa.int32() if pa.types.is_date32(typ) else pa.int64()).to_numpy(zero_copy_only=False)
         if int(raw.max()) - int(raw.min()) < min(_SMALL_RANGE, 2 * n):
             return _small_domain_slots(raw, typ, separator, date_format)
+        if pa.types.is_integer(typ):
+            slots = _split_integer_slots(raw, separator)
+            if slots is not None:
+                return slots
+    if n and pa.types.is_floating(typ):
+        slots = _decimal_float_slots(column, separator)
+        if slots is not None:
+            return slots
     text = _render(column, date_format)
     if pa.types.is_large_string(text.type):
         text = text.cast(pa.string())

@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT))
 
 from datagen import spec as specs  # noqa: E402
 from datagen.engine import builtin_generator  # noqa: E402
-from transforms import generators as old_classes  # noqa: E402  (the hand-written classes, until deleted)
 from transforms.text import record_batch_to_csv  # noqa: E402
 from transforms.vocabulary import get as vocabulary  # noqa: E402
 
@@ -58,25 +57,9 @@ def original_approach(dataset: str, rows: int, path: Path) -> None:
                             random.choice(cars), random.randint(300, 850)])
 
 
-B_SAME = "(b')"
-
-
-def without_key(dataset: str):
-    """The built-in spec without its key column (film_id, client_id): the columns the old classes made."""
-    import dataclasses
-
-    from datagen.engine import compile_dataset
-
-    spec = specs.builtin(dataset)
-    key = spec.output_columns[0].name
-    return compile_dataset(dataclasses.replace(spec, columns=tuple(c for c in spec.columns if c.name != key),
-                                               order=tuple(n for n in spec.order if n != key)))
-
-
-def generator_only(dataset: str, rows: int, path: Path, block: int = 1 << 17, old: str = "") -> None:
-    """Our vectorised generator (the spec engine, or the old hand-written classes) and CSV encoder in one
-    thread, no Beam."""
-    g = {"": builtin_generator, "class": old_classes.generator, "no_key": without_key}[old](dataset)
+def generator_only(dataset: str, rows: int, path: Path, block: int = 1 << 17) -> None:
+    """Our vectorised generator (the spec engine) and CSV encoder in one thread, no Beam."""
+    g = builtin_generator(dataset)
     with open(path, "wb") as f:
         f.write(g.schema.csv_header())
         for start in range(0, rows, block):
@@ -123,13 +106,6 @@ def main() -> int:
             s = timed(generator_only, dataset, args.rows, path)
             results.append(("(b) spec engine, no Beam, 1 thread", dataset, args.rows, s, path.stat().st_size, None))
             path.unlink()
-            s = timed(generator_only, dataset, args.rows, path, 1 << 17, "no_key")
-            results.append(("(b') spec engine, (b0)'s columns", dataset, args.rows, s, path.stat().st_size, None))
-            path.unlink()
-            s = timed(generator_only, dataset, args.rows, path, 1 << 17, "class")
-            results.append(("(b0) old hand-written class, 1 thread", dataset, args.rows, s, path.stat().st_size,
-                            None))
-            path.unlink()
             s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c")
             results.append(("(c) pipelines.generate, DirectRunner", dataset, args.rows, s, size_of(tmp / "c"), peak))
         if args.films_size:
@@ -148,9 +124,7 @@ def main() -> int:
     print()
     for dataset in ("films", "clients"):
         print(f"{dataset}: (c)/(a) = {rate[('(c)', dataset)] / rate[('(a)', dataset)]:,.0f}x, "
-              f"(b)/(c) = {rate[('(b)', dataset)] / rate[('(c)', dataset)]:.2f}x, "
-              f"(b)/(b0) = {rate[('(b)', dataset)] / rate[('(b0)', dataset)]:.2f}x, "
-              f"(b')/(b0) = {rate[(B_SAME, dataset)] / rate[('(b0)', dataset)]:.2f}x")
+              f"(b)/(c) = {rate[('(b)', dataset)] / rate[('(c)', dataset)]:.2f}x")
     return 0
 
 

@@ -47,15 +47,3 @@ def get(name: str) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
         return tuple(raw[name]), None
     raise KeyError(name)
 
-
-@functools.lru_cache(maxsize=1)
-def load():
-    """The old generator classes' view (removed with them)."""
-    from types import SimpleNamespace
-
-    m, mw = get("first_names_male")
-    f, fw = get("first_names_female")
-    last, lw = get("last_names")
-    return SimpleNamespace(words=get("words")[0], first_names_male=m, first_names_male_weights=mw,
-                           first_names_female=f, first_names_female_weights=fw, last_names=last,
-                           last_names_weights=lw, cars=get("cars")[0])

@@ -31,6 +31,8 @@ bench: install
 	$(BIN)/pip install --quiet pandas  # the extraction baseline only
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/extract.py
+	$(BIN)/pip install --quiet -e '.[bench]'  # scikit-learn, for the learnability benchmark only
+	$(BIN)/python benchmarks/learnability.py
 
 clean:
 	rm -rf out .pytest_cache build *.egg-info .local_cloud

@@ -30,5 +30,7 @@ setup(
             "functions-framework==3.10.2",
         ],
         "vocabulary": ["faker-vehicle==0.2.0"],
+        # benchmarks/learnability.py only; never needed to generate, extract or load
+        "bench": ["scikit-learn>=1.5"],
     },
 )

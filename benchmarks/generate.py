@@ -1,6 +1,6 @@
 """Generation speed: the original approach, our generator without Beam, and pipelines.generate, in one run.
 
-    python benchmarks/generate.py [--rows 5000000] [--baseline_rows 20000] [--films_size 1.7GB]
+    python benchmarks/generate.py [--rows 5000000] [--baseline_rows 20000] [--films_size 1.7GB] [--compare_with REV]
 
 Prints a table of rows/s and MB/s (CSV) per approach and dataset, the ratios between them, and the peak memory
 of the pipeline. Machines are noisy: compare figures of one run, not across runs.
@@ -27,8 +27,8 @@ from transforms.text import record_batch_to_csv  # noqa: E402
 from transforms.vocabulary import get as vocabulary  # noqa: E402
 
 FILMS, CLIENTS = specs.builtin("films"), specs.builtin("clients")
-GENRES = list(FILMS.column("genre").params["values"])
-LANGUAGES = list(FILMS.column("language").params["values"])
+GENRES = list(CLIENTS.column("client_movie_genres").params["values"])
+LANGUAGES = list(CLIENTS.column("client_language_spoken").params["values"])
 MAIL_DOMAINS = list(CLIENTS.column("mail_domain").params["values"])
 
 
@@ -72,12 +72,33 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - t
 
 
-def pipeline(datasets: str, size_args: list[str], out: Path) -> tuple[float, float]:
+ONE_THREAD = """
+import sys, time
+from datagen.engine import builtin_generator
+from transforms.text import record_batch_to_csv
+g = builtin_generator(sys.argv[1]); rows = int(sys.argv[2]); block = 1 << 17
+t = time.perf_counter()
+with open(sys.argv[3], "wb") as f:
+    f.write(g.schema.csv_header())
+    for start in range(0, rows, block):
+        f.write(record_batch_to_csv(g.batch(42, start, min(start + block, rows))))
+print(time.perf_counter() - t)
+"""
+
+
+def generator_only_in(tree: Path, dataset: str, rows: int, path: Path) -> float:
+    """(b) as another checkout of the project runs it (the same code as generator_only, in its own process)."""
+    out = subprocess.run([sys.executable, "-c", ONE_THREAD, dataset, str(rows), str(path)], cwd=tree,
+                         env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def pipeline(datasets: str, size_args: list[str], out: Path, tree: Path = ROOT) -> tuple[float, float]:
     """pipelines.generate on the DirectRunner (both cores, its default); wall seconds and peak RSS in MiB."""
     cmd = [sys.executable, "-m", "pipelines.generate", "--datasets", datasets, *size_args,
            "--output", str(out), "--overwrite", "--no_progress"]
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=tree, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(tree)})
     _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
     seconds = time.perf_counter() - t
     if os.waitstatus_to_exitcode(status):
@@ -94,38 +115,68 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=5_000_000, help="rows per dataset for (b) and (c)")
     ap.add_argument("--baseline_rows", type=int, default=20_000, help="rows per dataset for (a), which is slow")
     ap.add_argument("--films_size", default="1.7GB", help="also time (c) on this much films CSV; '' to skip")
+    ap.add_argument("--compare_with", default=None, metavar="REV",
+                    help="also time (b) and (c) as git revision REV of this project runs them (a worktree made for "
+                         "the run): an engine or spec change against the one before it, in the same run")
     args = ap.parse_args()
     results = []
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         tmp = Path(tmp)
-        for dataset in ("films", "clients"):
-            path = tmp / f"{dataset}-a.csv"
-            s = timed(original_approach, dataset, args.baseline_rows, path)
-            results.append(("(a) Faker per row, csv.writer", dataset, args.baseline_rows, s, path.stat().st_size, None))
-            path = tmp / f"{dataset}-b.csv"
-            s = timed(generator_only, dataset, args.rows, path)
-            results.append(("(b) spec engine, no Beam, 1 thread", dataset, args.rows, s, path.stat().st_size, None))
-            path.unlink()
-            s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c")
-            results.append(("(c) pipelines.generate, DirectRunner", dataset, args.rows, s, size_of(tmp / "c"), peak))
-        if args.films_size:
-            s, peak = pipeline("films", ["--target_size", args.films_size], tmp / "big")
-            size = size_of(tmp / "big")
-            rows = sum(1 for p in (tmp / "big").rglob("*.csv") for _ in open(p, "rb")) - len(
-                list((tmp / "big").rglob("*.csv")))
-            results.append((f"(c) pipelines.generate, {args.films_size} films", "films", rows, s, size, peak))
+        other = None
+        if args.compare_with:
+            other = tmp / "other"
+            subprocess.run(["git", "worktree", "add", "--detach", str(other), args.compare_with], cwd=ROOT,
+                           check=True, capture_output=True)
+        try:
+            compare(args, tmp, other, results)
+        finally:
+            if other is not None:
+                subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT, capture_output=True)
+    report(results, args.compare_with)
+    return 0
 
+
+def compare(args, tmp: Path, other: Path | None, results: list) -> None:
+    """Times (a), (b), (c) and, with ``other``, (b) and (c) in that checkout, appending to ``results``."""
+    for dataset in ("films", "clients"):
+        path = tmp / f"{dataset}-a.csv"
+        s = timed(original_approach, dataset, args.baseline_rows, path)
+        results.append(("(a) Faker per row, csv.writer", dataset, args.baseline_rows, s, path.stat().st_size, None))
+        path = tmp / f"{dataset}-b.csv"
+        s = timed(generator_only, dataset, args.rows, path)
+        results.append(("(b) spec engine, no Beam, 1 thread", dataset, args.rows, s, path.stat().st_size, None))
+        path.unlink()
+        if other is not None:
+            s = generator_only_in(other, dataset, args.rows, path)
+            results.append((f"(b) at {args.compare_with}", dataset, args.rows, s, path.stat().st_size, None))
+            path.unlink()
+        s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c")
+        results.append(("(c) pipelines.generate, DirectRunner", dataset, args.rows, s, size_of(tmp / "c"), peak))
+        if other is not None:
+            s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c", other)
+            results.append((f"(c) at {args.compare_with}", dataset, args.rows, s, size_of(tmp / "c"), peak))
+    if args.films_size:
+        s, peak = pipeline("films", ["--target_size", args.films_size], tmp / "big")
+        size = size_of(tmp / "big")
+        rows = sum(1 for p in (tmp / "big").rglob("*.csv") for _ in open(p, "rb")) - len(
+            list((tmp / "big").rglob("*.csv")))
+        results.append((f"(c) pipelines.generate, {args.films_size} films", "films", rows, s, size, peak))
+
+
+def report(results: list, compare_with: str | None) -> None:
     print(f"{'approach':<40} {'dataset':<8} {'rows':>11} {'seconds':>8} {'rows/s':>11} {'MB/s':>7} {'peak MiB':>9}")
     rate = {}
     for name, dataset, rows, s, size, peak in results:
-        rate[(name.split(" ")[0], dataset)] = rows / s
+        rate[(name.split(" ")[0] + ("@" if " at " in name else ""), dataset)] = rows / s
         print(f"{name:<40} {dataset:<8} {rows:>11,} {s:>8.2f} {rows / s:>11,.0f} {size / s / 1e6:>7.1f} "
               f"{'' if peak is None else f'{peak:,.0f}':>9}")
     print()
     for dataset in ("films", "clients"):
         print(f"{dataset}: (c)/(a) = {rate[('(c)', dataset)] / rate[('(a)', dataset)]:,.0f}x, "
               f"(b)/(c) = {rate[('(b)', dataset)] / rate[('(c)', dataset)]:.2f}x")
-    return 0
+        if compare_with:
+            print(f"{dataset}: against {compare_with}: (b) {rate[('(b)', dataset)] / rate[('(b)@', dataset)]:.2f}x, "
+                  f"(c) {rate[('(c)', dataset)] / rate[('(c)@', dataset)]:.2f}x the rows/s")
 
 
 if __name__ == "__main__":

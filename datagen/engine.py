@@ -47,6 +47,7 @@ class Batch:
     def __init__(self, gen: DatasetGenerator, seed: int, start: int, stop: int):
         self.gen, self.seed, self.start, self.stop, self.n = gen, seed, start, stop, stop - start
         self.cols: dict[str, Col] = {}
+        self.memo: dict = {}  # functions of columns computed once for every expression of these rows
 
     def bits(self, stream: str, positions: np.ndarray | None) -> np.ndarray:
         key = self.gen.key(self.seed, stream)
@@ -69,20 +70,29 @@ _P_LOW = 0.02425
 
 
 def normal_ppf(p: np.ndarray) -> np.ndarray:
-    """The standard normal's inverse CDF (Acklam's rational approximation, relative error below 1.2e-9)."""
-    p = np.clip(p, 1e-300, 1 - 1e-16)
-    q = p - 0.5
+    """The standard normal's inverse CDF (Acklam's rational approximation, relative error below 1.2e-9), for p
+    in [0, 1); computed in place, a pass per term, since it is on the hot path of every normal draw."""
+    q = np.subtract(p, 0.5)
     r = q * q
-    x = (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q / \
-        (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1)
-    tails = (p < _P_LOW) | (p > 1 - _P_LOW)
-    if tails.any():
-        pt = p[tails]
-        t = np.sqrt(-2 * np.log(np.minimum(pt, 1 - pt)))
+    num = r * _A[0]
+    for a in _A[1:]:
+        num += a
+        num *= r if a is not _A[-1] else 1.0
+    num *= q
+    den = r * _B[0]
+    for b in _B[1:]:
+        den += b
+        den *= r
+    den += 1.0
+    num /= den
+    tails = np.flatnonzero(np.abs(q) > 0.5 - _P_LOW)
+    if len(tails):
+        pt = np.asarray(p)[tails]
+        t = np.sqrt(-2 * np.log(np.maximum(np.minimum(pt, 1 - pt), 1e-300)))
         xt = (((((_C[0] * t + _C[1]) * t + _C[2]) * t + _C[3]) * t + _C[4]) * t + _C[5]) / \
              ((((_D[0] * t + _D[1]) * t + _D[2]) * t + _D[3]) * t + 1)
-        x[tails] = np.where(pt < 0.5, xt, -xt)
-    return x
+        num[tails] = np.where(pt < 0.5, xt, -xt)
+    return num
 
 
 def normal_cdf(x: float) -> float:
@@ -175,7 +185,7 @@ class Normal(Maker):
     def make(self, b, positions):
         if self.grid is not None:
             table, values = self.grid
-            field = (b.bits(self.name, positions) >> np.uint64(64 - table.bits)).astype(np.int64)
+            field = (b.bits(self.name, positions) >> np.uint64(64 - table.bits)).view(np.int64)
             return Col(values[table(field)])
         return Col(self._draw(b.uniform(self.name, positions)))
 
@@ -244,6 +254,7 @@ class Categorical(Maker):
             dense[i, [union[v] for v in values]] = weights
         self.bits = max(table_bits(row) for row in dense)
         self.tables = np.stack([WeightedChoice(row, bits=self.bits).table for row in dense])
+        self.flat_tables = self.tables.ravel()  # case c's table starts at c << bits
         self.case_keys = [k for k, _, _ in per_case]
         self.default = self.case_keys.index("default") if "default" in self.case_keys else -1
         if spec.type.name == "string":
@@ -252,7 +263,7 @@ class Categorical(Maker):
             self.values = _native(self.labels, spec.type)
 
     def make(self, b, positions):
-        field = (b.bits(self.name, positions) >> np.uint64(64 - self.bits)).astype(np.int64)
+        field = (b.bits(self.name, positions) >> np.uint64(64 - self.bits)).view(np.int64)
         valid = None
         if len(self.tables) == 1:
             codes = self.tables[0][field]
@@ -262,7 +273,7 @@ class Categorical(Maker):
             valid = case >= 0
             if parent.valid is not None:
                 valid &= parent.valid
-            codes = self.tables[np.maximum(case, 0), field]
+            codes = self.flat_tables[(np.maximum(case, 0) << self.bits) + field]
             if valid.all():
                 valid = None
         if self.spec.type.name == "string":
@@ -297,7 +308,9 @@ class Items(Maker):
         values, weights = _choice_values(p)
         self.m = len(values)
         self.weights = np.asarray(weights or [1.0] * self.m, dtype=np.float64)
+        self.count_column = p.get("count_column")
         self.kmax = max(p["count"])
+        self.kmin = min(k for k, w in zip(p["count"], p["count_weights"]) if w > 0)
         self.k_values = np.asarray(p["count"], dtype=np.int64)
         self.k_choice = WeightedChoice(p["count_weights"], bits=12)
         text = _filtered(values, p.get("filter"))
@@ -325,12 +338,16 @@ class Items(Maker):
 
     def make(self, b, positions):
         bits = b.bits(self.name, positions)
-        k = self.k_values[self.k_choice((bits >> np.uint64(52)).astype(np.int64))]
+        if self.count_column:
+            count = b.cols[self.count_column]
+            k = np.clip(np.asarray(count.data, dtype=np.int64), 1, self.kmax)
+        else:
+            k = self.k_values[self.k_choice((bits >> np.uint64(52)).view(np.int64))]
         if self.m <= self.SMALL:
             tables = b.gen.cache.get((self.name, b.seed))
             if tables is None:
                 tables = b.gen.cache[(self.name, b.seed)] = self._orderings(b.gen, b.seed)
-            chosen = tables[((bits >> np.uint64(36)) & np.uint64(0xFFFF)).astype(np.int64)]
+            chosen = tables[((bits >> np.uint64(36)) & np.uint64(0xFFFF)).view(np.int64)]
             slots = None
         else:
             slots = self._draw_distinct(b, positions, bits, k)
@@ -338,9 +355,13 @@ class Items(Maker):
         # row, or, where most rows have about kmax items, as kmax pieces, the unused ones empty.
         if self.fixed_width:
             index = np.empty((b.n, self.kmax), dtype=np.int64)
+            kmin = self.kmin if not self.count_column else 1
             for j in range(self.kmax):
                 item = slots[j] if slots is not None else chosen[:, j].astype(np.int64)
-                index[:, j] = item + (k - 1 == j) * self.m + (k <= j) * (2 * self.m)
+                if j < kmin - 1:  # an item with a separator in every row
+                    index[:, j] = item
+                else:
+                    index[:, j] = item + (k - 1 == j) * self.m + (k <= j) * (2 * self.m)
             return Col(compose(self.pieces, index))
         used = np.arange(self.kmax)[None, :] < k[:, None]
         flat = (chosen[used] if slots is None else np.stack(slots, axis=1)[used]).astype(np.int64)
@@ -358,11 +379,11 @@ class Items(Maker):
             if shift < 0:
                 stream += 1
                 bits, shift = b.bits(f"{self.name}#{stream}", positions), 64 - width
-            fields.append(((bits >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64))
+            fields.append(((bits >> np.uint64(shift)) & np.uint64((1 << width) - 1)).view(np.int64))
             shift -= width
         slots = []
         for j, field in enumerate(fields):
-            item = self.choice(field).astype(np.int64)
+            item = self.choice(field).astype(np.int64, copy=False)
             if j:
                 repeat = slots[0] == item
                 for earlier in slots[1:]:
@@ -373,7 +394,7 @@ class Items(Maker):
                         break
                     where = todo + b.start if positions is None else np.asarray(positions)[todo]
                     key = b.gen.key(b.seed, f"{self.name}#{j}.{draw}")
-                    item[todo] = self.choice((bits_at(key, where) >> np.uint64(64 - width)).astype(np.int64))
+                    item[todo] = self.choice((bits_at(key, where) >> np.uint64(64 - width)).view(np.int64))
                     again = np.zeros(len(todo), dtype=bool)
                     for earlier in slots:
                         again |= earlier[todo] == item[todo]
@@ -428,8 +449,8 @@ class TimestampRange(Maker):
         if self.hourly is not None:
             # Keep the day the ramp gave, redraw the second of the day from the hourly weights.
             second_bits = b.bits(f"{self.name}#hour", positions)
-            hour = self.hourly((second_bits >> np.uint64(48)).astype(np.int64)).astype(np.int64)
-            within = ((second_bits & np.uint64(0xFFFFFFFF)).astype(np.int64) * 3600) >> 32
+            hour = self.hourly((second_bits >> np.uint64(48)).view(np.int64)).astype(np.int64)
+            within = ((second_bits & np.uint64(0xFFFFFFFF)).view(np.int64) * 3600) >> 32
             day = np.floor_divide(seconds, 86400)
             seconds = day * 86400 + hour * 3600 + within
             # On a partial first or last day, a time outside the range moves to the same hour of the next or
@@ -553,8 +574,10 @@ class Expression(Maker):
                 return args[0] + args[1] * normal_ppf(u)
             return args[0] + u * (np.asarray(args[1]) - args[0])
 
-        x = expressions.evaluate(self.tree, column, lookup, draw)
+        x = expressions.evaluate(self.tree, column, lookup, draw, b.memo)
         x = np.broadcast_to(np.asarray(x, dtype=np.float64), (b.n,)).copy()
+        if self.spec.clip is not None:  # an overflow to infinity is clipped too (NaN stays NaN, then null)
+            x = np.clip(x, self.spec.clip[0], self.spec.clip[1])
         ok = np.isfinite(x)
         for v in valid:
             ok &= v
@@ -597,22 +620,41 @@ class Reference(Maker):
     def make(self, b, positions):
         u = b.uniform(self.name, positions)
         n = self.rows
-        if self.zipf:  # rank r (0 the most popular) with P(r) about proportional to (r + 1) ** -exponent
-            s = self.exponent
-            if abs(s - 1.0) < 1e-12:
-                x = np.exp(u * math.log(n + 1.0))
-            else:
-                x = ((math.pow(n + 1.0, 1 - s) - 1.0) * u + 1.0) ** (1.0 / (1 - s))
-            index = np.clip(np.floor(x).astype(np.int64) - 1, 0, n - 1)
+        if self.zipf:
+            index = zipf_rank(u, n, self.exponent)
         else:
             index = np.minimum(np.floor(u * n).astype(np.int64), n - 1)
         return Col(self.start + index * self.step)
 
 
+def zipf_rank(u: np.ndarray, n: int, s: float) -> np.ndarray:
+    """Rank r in [0, n) (0 the most frequent) with P(r) about proportional to (r + 1) ** -s: the inverse CDF of
+    the continuous power law on [1, n + 1), floored."""
+    if abs(s - 1.0) < 1e-12:
+        x = np.exp(u * math.log(n + 1.0))
+    else:
+        x = (math.pow(n + 1.0, 1 - s) - 1.0) * u + 1.0
+        power = 1.0 / (1 - s)
+        if power == round(power) and 1 <= power <= 4:  # e.g. exponent 0.5: a square, cheaper than a power
+            x = functools.reduce(np.multiply, [x] * int(power))
+        else:
+            x = x ** power
+    return np.clip(np.floor(x).astype(np.int64) - 1, 0, n - 1)
+
+
+class Zipf(Maker):
+    """Whole numbers 1..n, 1 the most frequent: P(k) about proportional to k ** -exponent (a pool of n entities,
+    a few of which make most of the rows)."""
+
+    def make(self, b, positions):
+        p = self.spec.params
+        return Col(zipf_rank(b.uniform(self.name, positions), p["n"], p["exponent"]) + 1)
+
+
 MAKERS = {
     "sequence": Sequence, "constant": Constant, "uniform": Uniform, "normal": Normal, "lognormal": LogNormal,
     "categorical": Categorical, "items": Items, "date_range": DateRange, "timestamp_range": TimestampRange,
-    "template": Template, "expression": Expression, "reference": Reference,
+    "template": Template, "expression": Expression, "reference": Reference, "zipf": Zipf,
 }
 
 
@@ -661,7 +703,8 @@ def to_arrow(col: Col, ctype) -> pa.Array:
         codes = np.asarray(col.data)
         small = len(col.dictionary) < (1 << 15)
         itype, dtype = (pa.int16(), np.int16) if small else (pa.int32(), np.int32)
-        return pa.DictionaryArray.from_arrays(pa.array(codes.astype(dtype), itype, mask=mask), col.dictionary)
+        return pa.DictionaryArray.from_arrays(pa.array(codes.astype(dtype, copy=False), itype, mask=mask),
+                                              col.dictionary)
     if isinstance(col.data, pa.Array):
         if mask is not None:
             return pc.if_else(pa.array(col.valid), col.data, pa.scalar(None, col.data.type))
@@ -716,19 +759,51 @@ class DatasetGenerator:
             if c.per:
                 per = b.cols[c.per]
                 positions, per_valid = np.asarray(per.data), per.valid
-            col = finish(self.makers[c.name].make(b, positions), c)
-            valid = col.valid
-            if c.nulls:
-                keep = b.uniform(f"{c.name}#nulls", positions) >= c.nulls
-                valid = keep if valid is None else valid & keep
-            if per_valid is not None:
-                valid = per_valid if valid is None else valid & per_valid
-            col.valid = valid
-            b.cols[c.name] = col
+                pool = self._entity_values(c, seed)
+                if pool is not None:  # made once per process for every entity, then looked up
+                    col = _gather(pool, positions - 1)
+                    if per_valid is not None:
+                        col.valid = per_valid if col.valid is None else col.valid & per_valid
+                    b.cols[c.name] = col
+                    continue
+            b.cols[c.name] = self._make(b, c, positions, per_valid)
         out = self.spec.output_columns
         arrays = [to_arrow(b.cols[c.name], c.type) for c in out]
         return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(
             [pa.field(c.name, a.type, nullable=c.nullable) for c, a in zip(out, arrays)]))
+
+    def _make(self, b: Batch, c: ColumnSpec, positions, per_valid) -> Col:
+        col = finish(self.makers[c.name].make(b, positions), c)
+        valid = col.valid
+        if c.nulls:
+            keep = b.uniform(f"{c.name}#nulls", positions) >= c.nulls
+            valid = keep if valid is None else valid & keep
+        if per_valid is not None:
+            valid = per_valid if valid is None else valid & per_valid
+        col.valid = valid
+        return col
+
+    POOL_LIMIT = 1 << 20
+
+    def _entity_values(self, c: ColumnSpec, seed: int) -> Col | None:
+        """A column drawn per entity of a ``zipf`` pool, reading nothing but the entity: its values for the
+        whole pool, made once (entity k at position k, as a row-by-row draw would)."""
+        key = (c.name, seed)
+        if key in self.cache:
+            return self.cache[key]
+        entity = self.spec.column(c.per)
+        pool = None
+        if entity.generator == "zipf" and entity.params["n"] <= self.POOL_LIMIT and c.depends_on == (c.per,):
+            n = entity.params["n"]
+            whole = Batch(self, seed, 0, n)
+            pool = self._make(whole, c, np.arange(1, n + 1, dtype=np.int64), None)
+        self.cache[key] = pool
+        return pool
+
+
+def _gather(pool: Col, index: np.ndarray) -> Col:
+    data = pool.data[index] if isinstance(pool.data, np.ndarray) else pool.data.take(pa.array(index))
+    return Col(data, pool.dictionary, pool.labels, None if pool.valid is None else pool.valid[index])
 
 
 def run_context(specs: list[DatasetSpec], rows: dict[str, int]) -> dict:

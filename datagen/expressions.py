@@ -7,7 +7,8 @@
     product    := unary (('*' | '/' | '%') unary)*
     unary      := '-' unary | power
     power      := atom ['**' unary]
-    atom       := number | name | name '[' name ']' | name '(' [expression (',' expression)*] ')' | '(' expression ')'
+    atom       := number | name | name '[' name ']' | name '(' [argument (',' argument)*] ')' | '(' expression ')'
+    argument   := expression | '[' number (',' number)* ']'      (a list of numbers: interp's knots)
 
 A ``name`` is a column of the dataset (numbers as they are, booleans as 0/1, dates and timestamps as (fractional)
 days since 1970-01-01 UTC) or ``row`` (the row index); ``map[column]`` looks each row's value of ``column`` up in
@@ -17,6 +18,7 @@ and ``uniform(low, high)`` draw a fresh value per row from a stream of their own
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -25,7 +27,7 @@ FUNCTIONS = {
     "abs": (1, 1), "sqrt": (1, 1), "log": (1, 1), "exp": (1, 1), "floor": (1, 1), "ceil": (1, 1),
     "round": (1, 2), "min": (2, 8), "max": (2, 8), "clip": (3, 3), "if": (3, 3),
     "year": (1, 1), "month": (1, 1), "day_of_week": (1, 1), "hour": (1, 1),
-    "normal": (2, 2), "uniform": (2, 2),
+    "normal": (2, 2), "uniform": (2, 2), "interp": (3, 3),
 }
 RANDOM_FUNCTIONS = ("normal", "uniform")
 BUILTINS = ("row",)
@@ -59,6 +61,11 @@ class Call:
     function: str
     args: tuple
     draw: int = -1  # for normal/uniform: which of the expression's random streams
+
+
+@dataclass(frozen=True)
+class Numbers:
+    values: tuple
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,25 @@ class _Parser:
         where = "the end of the expression" if kind == "end" else f"{value!r} at character {pos + 1}"
         raise ExpressionError(f"expected a number, a column or a function, found {where}")
 
+    def argument(self):
+        if self.peek()[1] != "[":
+            return self.comparison()
+        self.take("[")
+        values = []
+        while True:
+            sign = -1.0 if self.peek()[1] == "-" else 1.0
+            if sign < 0:
+                self.take()
+            kind, value, pos = self.take()
+            if kind != "number":
+                raise ExpressionError(f"a list holds numbers only: found {value!r} at character {pos + 1}")
+            values.append(sign * float(value))
+            if self.peek()[1] != ",":
+                break
+            self.take()
+        self.take("]")
+        return Numbers(tuple(values))
+
     def call(self, function, pos):
         if function not in FUNCTIONS:
             raise ExpressionError(f"unknown function {function!r} at character {pos + 1}: expected one of "
@@ -183,15 +209,23 @@ class _Parser:
         self.take("(")
         args = []
         if self.peek()[1] != ")":
-            args.append(self.comparison())
+            args.append(self.argument())
             while self.peek()[1] == ",":
                 self.take()
-                args.append(self.comparison())
+                args.append(self.argument())
         self.take(")")
         lo, hi = FUNCTIONS[function]
         if not lo <= len(args) <= hi:
             count = str(lo) if lo == hi else f"{lo} to {hi}"
             raise ExpressionError(f"{function}() takes {count} arguments, got {len(args)}")
+        lists = [isinstance(a, Numbers) for a in args]
+        if function == "interp":
+            if lists != [False, True, True] or len(args[1].values) != len(args[2].values) or len(
+                    args[1].values) < 2 or any(b <= a for a, b in zip(args[1].values, args[1].values[1:])):
+                raise ExpressionError("interp(x, [x1, x2, ...], [y1, y2, ...]): two lists of numbers of the same "
+                                      "length (2 or more), the first increasing")
+        elif any(lists):
+            raise ExpressionError(f"{function}(): a list of numbers is an argument of interp() only")
         if function == "round" and len(args) == 2 and not (isinstance(args[1], Num) and args[1].value == int(
                 args[1].value) and 0 <= args[1].value <= 15):
             raise ExpressionError("round(x, n): n must be a whole number from 0 to 15 written in the expression")
@@ -231,26 +265,42 @@ def names(node) -> tuple[set[str], set[tuple[str, str]]]:
     return columns, lookups
 
 
-def may_be_non_finite(node) -> bool:
-    """Whether ``node`` can give a value that is not a finite number (a division, a power, log, sqrt or exp)
-    even from finite inputs."""
+def may_be_non_finite(node, clipped: bool = False) -> bool:
+    """Whether ``node`` can give a value that is not a finite number from finite inputs: a division (but by a
+    number other than 0), a power, log, sqrt, or exp unless the result is ``clipped`` (exp only overflows to
+    infinity, which a clip bounds)."""
     if isinstance(node, BinOp):
-        return node.op in ("/", "%", "**") or may_be_non_finite(node.left) or may_be_non_finite(node.right)
+        by_constant = node.op in ("/", "%") and isinstance(node.right, Num) and node.right.value != 0
+        unsafe = node.op in ("/", "%", "**") and not by_constant
+        return unsafe or may_be_non_finite(node.left, clipped) or may_be_non_finite(node.right, clipped)
     if isinstance(node, Neg):
-        return may_be_non_finite(node.operand)
+        return may_be_non_finite(node.operand, clipped)
     if isinstance(node, Call):
-        return node.function in ("log", "sqrt", "exp") or any(may_be_non_finite(a) for a in node.args)
+        unsafe = ("log", "sqrt") if clipped else ("log", "sqrt", "exp")
+        return node.function in unsafe or any(may_be_non_finite(a, clipped) for a in node.args)
     return False
 
 
-def evaluate(node, column, lookup, draw):
+def evaluate(node, column, lookup, draw, memo: dict | None = None):
     """``node`` over whole arrays. ``column(name)`` and ``lookup(map, column)`` give float64 arrays (or scalars);
-    ``draw(function, k, args)`` the k-th random function's values."""
+    ``draw(function, k, args)`` the k-th random function's values. ``memo`` keeps the values of functions of
+    columns alone (``year(premiere)``) for other expressions of the same rows."""
     import numpy as np
 
     def ev(n):
+        if memo is not None and isinstance(n, Call) and n.function not in RANDOM_FUNCTIONS and n.args and all(
+                isinstance(a, (Name, Num)) for a in n.args):
+            key = (n.function, n.args)
+            if key not in memo:
+                memo[key] = compute(n)
+            return memo[key]
+        return compute(n)
+
+    def compute(n):
         if isinstance(n, Num):
             return n.value
+        if isinstance(n, Numbers):
+            return np.asarray(n.values)
         if isinstance(n, Name):
             return column(n.name)
         if isinstance(n, Lookup):
@@ -270,6 +320,8 @@ def evaluate(node, column, lookup, draw):
             return np.round(args[0], int(args[1]) if len(args) > 1 else 0)
         if f == "clip":
             return np.clip(args[0], args[1], args[2])
+        if f == "interp":
+            return np.interp(args[0], args[1], args[2])
         if f == "min":
             out = args[0]
             for a in args[1:]:
@@ -286,19 +338,49 @@ def evaluate(node, column, lookup, draw):
         return ev(node)
 
 
+def _civil(days):
+    """(year, month) of whole days since 1970-01-01, in integer arithmetic (H. Hinnant's civil_from_days)."""
+    import numpy as np
+
+    z = days + 719468
+    era = np.floor_divide(z, 146097)
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    return yoe + era * 400 + (month <= 2), month
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar_table(first_block: int, last_block: int):
+    """(first day, year of each day, month of each day) over whole blocks of 65,536 days, as float64."""
+    import numpy as np
+
+    start = first_block << 16
+    year, month = _civil(np.arange(start, (last_block + 1) << 16, dtype=np.int64))
+    return start, year.astype(np.float64), month.astype(np.float64)
+
+
 def _calendar(part):
     import numpy as np
 
     def f(x):
-        x = np.asarray(x)
+        x = np.asarray(x, dtype=np.float64)
         if part == "hour":  # x: fractional days since 1970, rounded to the second first
             return np.floor(np.round(np.mod(x, 1.0) * 86400) / 3600) % 24
-        days = np.floor(x).astype("int64").astype("datetime64[D]")
-        if part == "year":
-            return days.astype("datetime64[Y]").astype("int64") + 1970.0
-        if part == "month":
-            return days.astype("datetime64[M]").astype("int64") % 12 + 1.0
-        return (np.floor(x) + 3) % 7  # day_of_week: Monday 0 (1970-01-01 was a Thursday)
+        days = np.atleast_1d(np.floor(x).astype(np.int64))
+        if part == "day_of_week":
+            return ((days + 3) % 7).astype(np.float64)  # Monday 0 (1970-01-01 was a Thursday)
+        if not len(days):
+            return days.astype(np.float64)
+        lo, hi = int(days.min()), int(days.max())
+        if hi - lo < 4 * len(days) + 65536:  # dates span fewer days than rows: each day once, then look up
+            start, years, months = _calendar_table(lo >> 16, hi >> 16)
+            out = (years if part == "year" else months)[days - start]
+            return out if np.ndim(x) else out[0]
+        year, month = _civil(days)
+        return (year if part == "year" else month).astype(np.float64)
     return f
 
 

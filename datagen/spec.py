@@ -38,8 +38,9 @@ GENERATORS = {
     "expression": (("expression", "maps"), ("expression",), ("int64", "float64", "numeric", "bool", "date"),
                    "float64"),
     "reference": (("dataset", "distribution", "exponent", "column"), ("dataset",), ("int64",), "int64"),
+    "zipf": (("n", "exponent"), ("n",), ("int64",), "int64"),
 }
-RANDOM = {"uniform", "normal", "lognormal", "categorical", "items", "date_range", "timestamp_range"}
+RANDOM = {"uniform", "normal", "lognormal", "categorical", "items", "date_range", "timestamp_range", "zipf"}
 
 
 class SpecError(ValueError):
@@ -238,7 +239,8 @@ def _nullability(columns: list, order: list) -> list:
             null = null or parent.nullable or ("default" not in c.params and uncovered)
         if c.generator == "expression":
             tree = expressions.parse(c.params["expression"])
-            null = null or expressions.may_be_non_finite(tree) or any(by_name[d].nullable for d in c.depends_on)
+            null = null or expressions.may_be_non_finite(tree, c.clip is not None) or any(
+                by_name[d].nullable for d in c.depends_on)
         by_name[name] = replace(c, may_be_null=null)
     return [by_name[c.name] for c in columns]
 
@@ -285,6 +287,16 @@ def _check_dependencies(c: ColumnSpec, by_name: dict, where: _Where):
             if extra:
                 raise where.error(f"cases: {extra[0]!r} is not a value of {parent.name!r}: expected one of "
                                   f"{', '.join(map(str, parent_values))}")
+    if c.generator == "items" and c.params.get("count_column"):
+        counter = by_name[c.params["count_column"]]
+        known = _known_values(counter)
+        limit = len(c.params["values"]) if "values" in c.params else MAX_ITEMS
+        if counter.type.name != "int64" or known is None or not all(1 <= v <= min(limit, MAX_ITEMS) for v in known):
+            raise where.error(f"count: {counter.name!r} must be an int64 categorical (or constant) whose values are "
+                              f"numbers of items from 1 to {min(limit, MAX_ITEMS)}")
+        c.params["count"] = [int(v) for v in known]
+        weights = counter.params.get("weights") if counter.generator == "categorical" else None
+        c.params["count_weights"] = list(weights) if weights else [1.0] * len(known)
     if c.generator == "expression":
         for m, col in c.params["lookups"]:
             target = by_name[col]
@@ -571,7 +583,11 @@ def _categorical(p, t, where):
 def _items(p, t, where):
     choices = _choices(p, t, where)
     count = p["count"]
-    if _is_number(count) and int(count) == count:
+    count_column = None
+    if isinstance(count, str):  # the number of items is another column's value
+        count_column = count
+        ks, kw = list(range(1, (len(choices["values"]) if "values" in choices else MAX_ITEMS) + 1)), None
+    elif _is_number(count) and int(count) == count:
         ks, kw = [int(count)], [1.0]
     elif isinstance(count, list) and len(count) == 2 and all(_is_number(x) and int(x) == x for x in count):
         ks = list(range(int(count[0]), int(count[1]) + 1))
@@ -594,7 +610,12 @@ def _items(p, t, where):
     sep = p.get("separator", ",")
     if not isinstance(sep, str):
         raise where.error(f"separator: expected text, got {sep!r}")
-    return {**choices, "count": ks, "count_weights": kw, "separator": sep, "filter": _filter(p, where)}, ()
+    out = {**choices, "count": ks, "count_weights": kw or [1.0] * len(ks), "separator": sep,
+           "filter": _filter(p, where)}
+    if count_column:
+        out["count_column"] = count_column
+        return out, (count_column,)
+    return out, ()
 
 
 def _growth(p, where):
@@ -709,8 +730,13 @@ def _reference(p, t, where):
     return out, ()
 
 
+def _zipf(p, t, where):
+    n = _number(p, "n", where, whole=True, positive=True)
+    return {"n": n, "exponent": _number(p, "exponent", where, 1.0, positive=True)}, ()
+
+
 _PARAMS = {
     "sequence": _sequence, "constant": _constant, "uniform": _uniform, "normal": _normal, "lognormal": _lognormal,
     "categorical": _categorical, "items": _items, "date_range": _date_range, "timestamp_range": _timestamp_range,
-    "template": _template, "expression": _expression, "reference": _reference,
+    "template": _template, "expression": _expression, "reference": _reference, "zipf": _zipf,
 }

@@ -842,7 +842,7 @@ def test_builtin_specs_make_batches_of_their_schema(name):
 def test_builtin_specs_look_as_described():
     films = compile_dataset(builtin("films")).batch(SEED, 0, 5000)
     runtime = numbers(films, "runtime")
-    assert runtime.min() >= 60 and runtime.max() <= 360 and abs(np.median(runtime) - 100) < 3
+    assert runtime.min() >= 60 and runtime.max() <= 360 and 100 < np.median(runtime) < 120  # medians by genre
     rating = numbers(films, "rating_score")
     assert rating.min() >= 0 and rating.max() <= 10
     assert np.allclose(rating * 100, np.round(rating * 100))
@@ -858,4 +858,5 @@ def test_builtin_specs_look_as_described():
     assert score.min() >= 300 and score.max() <= 850
     transactions = compile_dataset(builtin("transactions")).batch(SEED, 0, 5000)
     assert values(transactions, "id") == list(range(1, 5001))
-    assert values(transactions, "time") == [math.floor(i * 0.6067) for i in range(5000)]
+    time = values(transactions, "time")  # ascending with repeats; the night is slow (tests/test_realism.py)
+    assert time[0] == 0 and all(a <= b for a, b in zip(time, time[1:])) and len(set(time)) < len(time)

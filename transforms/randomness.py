@@ -50,7 +50,9 @@ def bits_at(key: int, positions: np.ndarray) -> np.ndarray:
 
 def unit_interval(bits: np.ndarray) -> np.ndarray:
     """Uniform floats in [0, 1) from 64 random bits each (the top 53 bits)."""
-    return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    out = (bits >> np.uint64(11)).view(np.int64).astype(np.float64)  # int64 to float is the fast conversion
+    out *= 1.0 / (1 << 53)
+    return out
 
 
 def _bits(key: int, z: np.ndarray) -> np.ndarray:
@@ -84,7 +86,7 @@ class Fields:
         out = self._bits >> np.uint64(64 - self._used)
         if self._used > width:
             out &= np.uint64((1 << width) - 1)
-        return out.astype(np.int64)
+        return out.view(np.int64)
 
     def uniform(self, m: int, width: int = 16) -> np.ndarray:
         """Values 0..m-1, uniform to within m / 2**width (multiply-shift of a ``width``-bit field)."""

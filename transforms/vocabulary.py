@@ -19,7 +19,28 @@ NAMES = {
     "last_names": "last names, with US frequencies",
     "words": "common English words, capitalised ('Ability'), equally likely",
     "cars": "car make and model, e.g. 'Kia Sorento', equally likely",
+    "cars_economy": "the cars of budget makes (Hyundai, Kia, Suzuki, ...)",
+    "cars_mainstream": "the cars of mass-market makes (Ford, Toyota, Volkswagen, ...)",
+    "cars_premium": "the cars of premium makes (Audi, BMW, Lexus, Mercedes-Benz, ...)",
+    "cars_luxury": "the cars of luxury and sports makes (Bentley, Ferrari, Porsche, ...)",
 }
+
+# Car makes by market segment; a make not listed is mainstream.
+CAR_SEGMENTS = {
+    "economy": ("Hyundai", "Kia", "MAZDA", "Mitsubishi", "Suzuki", "Isuzu", "Scion", "FIAT", "smart", "Daewoo",
+                "Geo", "Daihatsu", "Eagle", "Plymouth", "Saturn"),
+    "premium": ("Mercedes-Benz", "Audi", "BMW", "Cadillac", "Lexus", "Acura", "INFINITI", "Lincoln", "Volvo",
+                "Land Rover", "Jaguar", "Genesis", "Tesla", "Saab", "Alfa Romeo"),
+    "luxury": ("Ferrari", "Aston Martin", "Bentley", "Maserati", "McLaren", "Lamborghini", "Lotus", "Rolls-Royce",
+               "Maybach", "Porsche", "Fisker", "Panoz", "SRT"),
+}
+
+
+def car_segment(car: str) -> str:
+    for segment, makes in CAR_SEGMENTS.items():
+        if any(car == m or car.startswith(m + " ") for m in makes):
+            return segment
+    return "mainstream"
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,5 +66,7 @@ def get(name: str) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
         return tuple(n for n, _ in raw[name]), tuple(float(w) for _, w in raw[name])
     if name in ("words", "cars"):
         return tuple(raw[name]), None
+    if name.startswith("cars_"):
+        return tuple(c for c in raw["cars"] if car_segment(c) == name[5:]), None
     raise KeyError(name)
 

@@ -82,6 +82,11 @@ class GenerateOptions(PipelineOptions):
         parser.add_argument(
             "--no_progress", action="store_true", default=False,
             help="Do not print progress lines while a local run works.")
+        parser.add_argument(
+            "--profile", action="store_true", default=False,
+            help="After the run, profile each dataset written (python -m pipelines.profile) into "
+                 "<output>/<dataset>/_profile/: profile.json and profile.html. Not in a Flex Template launch, "
+                 "which exits before its job runs.")
 
 
 @dataclass(frozen=True)
@@ -353,6 +358,10 @@ def run(argv=None) -> int:
     if cli.launched_only(PROG, result, options):
         return 0
     print(summarise(config, result, time.monotonic() - started))
+    if options.view_as(GenerateOptions).profile:
+        from pipelines import profile
+
+        return profile.after_generate(config, options)
     return 0
 
 

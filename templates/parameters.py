@@ -34,6 +34,7 @@ SPEC = {
     "date_format": ("Date format in CSV", r"^[^\n\r]*%[^\n\r]*$"),
     "block_rows": ("Rows per block", r"^[1-9][0-9_]*$"),
     "no_progress": ("No progress lines", r"^(true|false)$"),
+    "profile": ("Profile the datasets written", r"^(true|false)$"),
     # A DSN in a template parameter is recorded with the job: one with a password is refused, use dsn_file.
     "dsn": ("PostgreSQL DSN (no password)", r"^postgres(ql)?://[^:@/\s]+@(?![^\s]*[?&]password=)[^\s]+$"),
     "dsn_file": ("DSN file", _GCS_PATH),

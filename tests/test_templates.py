@@ -80,6 +80,7 @@ BAD = {
              "gs://Bad_Bucket/orders.yaml"],
     "rows": ["0", "-5", "1e6"],
     "target_size": ["big", "1.7", "films=", "Movies=1GB", "films=1GB,"],  # any dataset name: specs name them
+    "profile": ["maybe"],
     "seed": ["-1", "x"],
     "date_format": ["%Y\n%m"],
     "block_rows": ["0"],

@@ -345,6 +345,11 @@ def run(argv=None) -> int:
     _check_dataflow(options, config)
     shards = [Shards(plan.output_prefix, config.suffix) for plan in config.datasets]
     claim(shards, config.output, config.overwrite)
+    if config.overwrite:  # an earlier profile beside the shards described the shards just removed
+        stale = [m.path for plan in config.datasets
+                 for r in FileSystems.match([f"{config.output}/{plan.name}/_profile/*"]) for m in r.metadata_list]
+        if stale:
+            FileSystems.delete(stale)
     for plan in config.datasets:
         print(f"{plan.name}: {plan.rows:,} rows (about {plan.rows * plan.bytes_per_row / 1e6:,.0f} MB of "
               f"{config.file_format}) -> {plan.output_prefix}-SSSSS-of-NNNNN{config.suffix}", file=sys.stderr)

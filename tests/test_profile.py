@@ -531,3 +531,15 @@ def test_on_dataflow_the_job_graph_is_written_and_local_paths_are_refused(offlin
     result = run_profile("--input", str(generated / "csv" / "films"), "--output", "gs://test-bucket/x", *DATAFLOW,
                          env=offline)
     assert result.returncode == 2 and "--input" in result.stderr and "gs://" in result.stderr, result.stderr
+
+
+def test_generate_overwrite_removes_a_profile_of_the_shards_it_replaces(tmp_path):
+    out = tmp_path / "out"
+    first = run_cli("pipelines.generate", "--datasets", "films", "--rows", "2000", "--output", str(out),
+                    "--profile", "--no_progress")
+    assert first.returncode == 0, first.stderr
+    assert (out / "films" / "_profile" / "profile.json").exists()
+    again = run_cli("pipelines.generate", "--datasets", "films", "--rows", "3000", "--output", str(out),
+                    "--overwrite", "--no_progress")
+    assert again.returncode == 0, again.stderr
+    assert not (out / "films" / "_profile").exists() or not any((out / "films" / "_profile").iterdir())

@@ -305,7 +305,8 @@ def _numbers(col: dict) -> list[tuple[str, str]]:
             out.append(("distinct items", f"{items['distinct']:,}"))
         top = col.get("top_values") or []
         if top and "items" not in col:
-            out.append(("top share", f"{100 * sum(t['count'] for t in top[:CHART_BARS]) / max(count, 1):.1f}%"))
+            shown = top[:CHART_BARS]
+            out.append((f"top {len(shown)} cover", f"{100 * sum(t['count'] for t in shown) / max(count, 1):.1f}%"))
     elif kind == "bool":
         for t in col.get("top_values", []):
             out.append((str(t["value"]).lower(), f"{t['count']:,} ({100 * t['count'] / max(count, 1):.1f}%)"))

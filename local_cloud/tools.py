@@ -1,7 +1,8 @@
 """The local stand-ins for Google Cloud whose pins clash with ours, each in a virtual environment of its own.
 
 Made on first use under ``$MLDP_TOOLS_DIR`` (default ``~/.cache/ml-dataset-pipeline/tools``) with pinned versions
-(see shared/LOCAL_CLOUD.md for why each pin), then reused. ``python -m local_cloud.tools`` makes them ahead of time.
+(the versions checked to run here; see the comments in TOOLS), then reused. ``python -m local_cloud.tools``
+makes them ahead of time.
 """
 
 from __future__ import annotations

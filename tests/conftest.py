@@ -52,7 +52,7 @@ def _wait_port(port: int, proc: subprocess.Popen, seconds: float = 30):
 
 
 def local_cloud_env(tmp: Path) -> dict:
-    """Environment for Google clients that must talk to local emulators only (see shared/LOCAL_CLOUD.md)."""
+    """Environment for Google clients that must talk to local emulators only."""
     from local_cloud.processes import throwaway_credentials
 
     return {**throwaway_credentials(tmp), "GOOGLE_CLOUD_PROJECT": "local-project"}

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datagen import expressions
+from datagen.memory import reuse_freed_memory
 from datagen.spec import ColumnSpec, DatasetSpec, SpecError, template_parts
 from transforms.randomness import WeightedChoice, bits_at, row_bits, stream_key, table_bits, unit_interval
 from transforms.text import compose, compose_ragged
@@ -737,6 +738,7 @@ class DatasetGenerator:
     def __init__(self, spec: DatasetSpec, run: dict):
         from transforms.schema import from_spec
 
+        reuse_freed_memory()
         self.spec = spec
         self.run = run
         self.schema = from_spec(spec)
@@ -745,6 +747,7 @@ class DatasetGenerator:
         self.order = [spec.column(name) for name in spec.order]
         self.cache: dict = {}
         self._keys: dict = {}
+        self._entity_of_template = {c.name: e for c in spec.columns if (e := self._template_entity(c))}
 
     def key(self, seed: int, stream: str) -> int:
         k = self._keys.get((seed, stream))
@@ -755,18 +758,32 @@ class DatasetGenerator:
     def batch(self, seed: int, start: int, stop: int) -> pa.RecordBatch:
         b = Batch(self, seed, start, stop)
         for c in self.order:
-            positions, per_valid = None, None
-            if c.per:
-                per = b.cols[c.per]
-                positions, per_valid = np.asarray(per.data), per.valid
-                pool = self._entity_values(c, seed)
-                if pool is not None:  # made once per process for every entity, then looked up
-                    col = _gather(pool, positions - 1)
-                    if per_valid is not None:
-                        col.valid = per_valid if col.valid is None else col.valid & per_valid
-                    b.cols[c.name] = col
-                    continue
-            b.cols[c.name] = self._make(b, c, positions, per_valid)
+            self.make_column(b, c)
+        return self.to_record_batch(b)
+
+    def make_column(self, b: Batch, c: ColumnSpec) -> None:
+        """Column ``c`` of the rows of ``b``, into ``b.cols`` (the columns it reads are made already)."""
+        positions, per_valid = None, None
+        entity = self._entity_of_template.get(c.name)
+        if entity is not None:
+            pool = self._entity_template(c, entity, b.seed)
+            if pool is not None:  # composed once per process for every entity, then looked up
+                b.cols[c.name] = _gather(pool, np.asarray(b.cols[entity].data) - 1)
+                return
+        if c.per:
+            per = b.cols[c.per]
+            positions, per_valid = np.asarray(per.data), per.valid
+            pool = self._entity_values(c, b.seed)
+            if pool is not None:  # made once per process for every entity, then looked up
+                col = _gather(pool, positions - 1)
+                if per_valid is not None:
+                    col.valid = per_valid if col.valid is None else col.valid & per_valid
+                b.cols[c.name] = col
+                return
+        b.cols[c.name] = self._make(b, c, positions, per_valid)
+
+    def to_record_batch(self, b: Batch) -> pa.RecordBatch:
+        """The written columns of ``b``, in the spec's order."""
         out = self.spec.output_columns
         arrays = [to_arrow(b.cols[c.name], c.type) for c in out]
         return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(
@@ -799,6 +816,36 @@ class DatasetGenerator:
             pool = self._make(whole, c, np.arange(1, n + 1, dtype=np.int64), None)
         self.cache[key] = pool
         return pool
+
+
+    def _template_entity(self, c: ColumnSpec) -> str | None:
+        """The entity whose per-entity columns are all that template ``c`` reads (e.g. an author's name from the
+        author's first and last names), where it can be composed once per entity: the entity column is a
+        ``zipf`` pool that is never null and ``c`` draws no nulls of its own."""
+        if c.generator != "template" or c.nulls or not c.depends_on:
+            return None
+        entities = {self.spec.column(d).per for d in c.depends_on}
+        if len(entities) != 1 or None in entities:
+            return None
+        entity = self.spec.column(entities.pop())
+        if entity.generator != "zipf" or entity.nullable or entity.params["n"] > self.POOL_LIMIT:
+            return None
+        return entity.name
+
+    def _entity_template(self, c: ColumnSpec, entity: str, seed: int) -> Col | None:
+        """Template ``c`` for every entity (entity k at code k - 1), as codes into the composed texts."""
+        key = (c.name, seed)
+        if key not in self.cache:
+            n = self.spec.column(entity).params["n"]
+            whole = Batch(self, seed, 0, n)
+            for d in c.depends_on:
+                whole.cols[d] = self._entity_values(self.spec.column(d), seed)
+            if any(col is None for col in whole.cols.values()):
+                self.cache[key] = None
+            else:
+                text = self._make(whole, c, None, None).data
+                self.cache[key] = Col(np.arange(n, dtype=np.int64), text, text.to_pylist())
+        return self.cache[key]
 
 
 def _gather(pool: Col, index: np.ndarray) -> Col:

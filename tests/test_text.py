@@ -12,7 +12,7 @@ from transforms.text import Pieces, compose, csv_field, record_batch_to_csv
 
 
 def parse(text: bytes):
-    return list(csv.reader(io.StringIO(text.decode())))
+    return list(csv.reader(io.StringIO(bytes(text).decode())))
 
 
 def test_compose_concatenates_pieces_per_row():

@@ -80,7 +80,7 @@ def concatenated_bytes(array: pa.StringArray) -> memoryview:
     data = array.buffers()[2]
     if data is None:
         return memoryview(b"")
-    return memoryview(data)[offsets[0]:offsets[-1]]
+    return memoryview(data).cast("B")[offsets[0]:offsets[-1]]  # unsigned bytes: equal to the same bytes
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -126,16 +126,23 @@ def _string_slots(column: pa.Array, separator: str) -> list:
 def _small_domain_slots(raw: np.ndarray, typ: pa.DataType, separator: str, date_format: str | None):
     """Integers or dates of a small range: render each value of the range once, then draw it."""
     lo, hi = int(raw.min()), int(raw.max())
+    return [(_rendered_domain(lo, hi, pa.types.is_date32(typ), separator, date_format), raw.astype(np.int64) - lo)]
+
+
+@functools.lru_cache(maxsize=64)
+def _rendered_domain(lo: int, hi: int, dates: bool, separator: str, date_format: str | None) -> pa.Array:
+    """lo..hi (days since 1970 if ``dates``) as CSV fields, each followed by ``separator``; blocks of one column
+    mostly share their range, so it is rendered once per process."""
     domain = pa.array(np.arange(lo, hi + 1, dtype=np.int64))
-    if pa.types.is_date32(typ):
+    if dates:
         domain = domain.cast(pa.int32()).cast(pa.date32())
     rendered = _render(domain, date_format)
     data = bytes(concatenated_bytes(rendered))
     if b'"' in data:
         rendered = pc.replace_substring(rendered, '"', '""')
     if any(ch in data for ch in _QUOTE_CHARS):
-        return [(pc.binary_join_element_wise('"', rendered, '"' + separator, ""), raw.astype(np.int64) - lo)]
-    return [(pc.binary_join_element_wise(rendered, separator, ""), raw.astype(np.int64) - lo)]
+        return pc.binary_join_element_wise('"', rendered, '"' + separator, "")
+    return pc.binary_join_element_wise(rendered, separator, "")
 
 
 _LOW_DIGITS = 10_000
@@ -158,9 +165,13 @@ def _split_integer_slots(raw: np.ndarray, separator: str) -> list | None:
     lo, hi = int(high.min()), int(high.max())
     if hi - lo >= min(_SMALL_RANGE, len(raw)):
         return None
-    domain = [str(h) if h else "" for h in range(lo, hi + 1)]
     low = raw - high * _LOW_DIGITS + np.where(high > 0, _LOW_DIGITS, 0)
-    return [(pa.array(domain, pa.string()), high - lo), (_low_pieces(separator), low)]
+    return [(_high_pieces(lo, hi), high - lo), (_low_pieces(separator), low)]
+
+
+@functools.lru_cache(maxsize=64)
+def _high_pieces(lo: int, hi: int) -> pa.Array:
+    return pa.array([str(h) if h else "" for h in range(lo, hi + 1)], pa.string())
 
 
 def _decimal_float_slots(column: pa.Array, separator: str) -> list | None:
@@ -176,10 +187,15 @@ def _decimal_float_slots(column: pa.Array, separator: str) -> list | None:
         if hi - lo >= min(_SMALL_RANGE, 2 * len(x)):
             return None
         if np.array_equal(k / scale, x):
-            ks = np.arange(int(lo), int(hi) + 1)
-            rendered = pa.array(ks / scale, pa.float64()).cast(pa.string())
-            return [(pc.binary_join_element_wise(rendered, separator, ""), k.astype(np.int64) - int(lo))]
+            return [(_rendered_decimals(int(lo), int(hi), d, separator), k.astype(np.int64) - int(lo))]
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _rendered_decimals(lo: int, hi: int, d: int, separator: str) -> pa.Array:
+    """lo..hi times 10**-d, as Arrow renders those doubles, each followed by ``separator``."""
+    rendered = pa.array(np.arange(lo, hi + 1) / 10.0 ** d, pa.float64()).cast(pa.string())
+    return pc.binary_join_element_wise(rendered, separator, "")
 
 
 def _csv_slots(column: pa.Array, separator: str, date_format: str | None) -> list:
@@ -190,8 +206,8 @@ def _csv_slots(column: pa.Array, separator: str, date_format: str | None) -> lis
         column = pc.fill_null(_render(column, date_format), "")
     typ = column.type
     if pa.types.is_dictionary(typ):
-        entries = [csv_field(v) + separator for v in _render(column.dictionary, date_format).to_pylist()]
-        return [(pa.array(entries, pa.string()), column.indices.to_numpy(zero_copy_only=False).astype(np.int64))]
+        indices = column.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        return [(_field_pieces(_render(column.dictionary, date_format), separator), indices)]
     if n and (pa.types.is_integer(typ) or pa.types.is_date32(typ)):
         raw = column.cast(pa.int32() if pa.types.is_date32(typ) else pa.int64()).to_numpy(zero_copy_only=False)
         if int(raw.max()) - int(raw.min()) < min(_SMALL_RANGE, 2 * n):
@@ -210,6 +226,31 @@ def _csv_slots(column: pa.Array, separator: str, date_format: str | None) -> lis
     return _string_slots(text, separator)
 
 
+def _field_pieces(values: pa.Array, separator: str) -> pa.Array:
+    """Each of ``values`` as a CSV field followed by ``separator``."""
+    if any(ch in bytes(concatenated_bytes(values)) for ch in _QUOTE_CHARS):
+        return pa.array([csv_field(v) + separator for v in values.to_pylist()], pa.string())
+    return pc.binary_join_element_wise(values, separator, "")
+
+
+def _merge_constants(slots: list) -> list:
+    """Fewer pieces per row: a slot of one piece (a separator, a quote) joins its neighbour when that one
+    draws from a small vocabulary (a choice, a rendered range) or is itself one piece."""
+    out = []
+    for values, rows in slots:
+        if len(values) == 1 and out and len(out[-1][0]) <= _SMALL_VOCABULARY:
+            prev, prev_rows = out[-1]
+            out[-1] = (pc.binary_join_element_wise(prev, values[0], ""), prev_rows)
+        elif out and len(out[-1][0]) == 1 and len(values) <= _SMALL_VOCABULARY:
+            out[-1] = (pc.binary_join_element_wise(out[-1][0][0], values, ""), rows)
+        else:
+            out.append((values, rows))
+    return out
+
+
+_SMALL_VOCABULARY = 4096
+
+
 def render_dates(dates, date_format: str) -> list[str]:
     """Dates as the CSV encoder writes them with ``date_format`` (Arrow's strftime)."""
     return _render(pa.array(dates, pa.date32()), date_format).to_pylist()
@@ -226,24 +267,33 @@ def _render(column: pa.Array, date_format: str | None) -> pa.Array:
     return column.cast(pa.string())
 
 
-def record_batch_to_csv(batch: pa.RecordBatch, date_format: str | None = None) -> bytes:
-    """The CSV text (no header, ``\\n`` line ends, RFC 4180 quoting) of every row of ``batch``.
+def record_batch_to_csv(batch: pa.RecordBatch, date_format: str | None = None) -> memoryview:
+    """The CSV text (no header, ``\\n`` line ends, RFC 4180 quoting) of every row of ``batch``, as a view of
+    the Arrow buffer that holds it (bytes-like: write it, or ``bytes()`` it to keep a copy).
 
     Dates are ISO ``yyyy-mm-dd`` unless ``date_format`` (strftime) says otherwise; nulls are empty fields.
     """
     n = batch.num_rows
     if n == 0:
-        return b""
+        return memoryview(b"")
     ncols = batch.num_columns
     slots = []
     for i, column in enumerate(batch.columns):
         slots.extend(_csv_slots(column, "\n" if i == ncols - 1 else ",", date_format))
-    index = np.empty((n, len(slots)), dtype=np.int64)
-    base = 0
-    for j, (values, rows) in enumerate(slots):
-        index[:, j] = rows + base
-        base += len(values)
-    if base >= 1 << 31:
+    slots = _merge_constants(slots)
+    sizes = [len(values) for values, _ in slots]
+    if sum(sizes) >= 1 << 31:
         raise ValueError("batch too large to encode at once; use smaller batches")
+    bases = np.cumsum([0] + sizes[:-1], dtype=np.int64)
+    # The row-major matrix of piece numbers, filled a band of rows at a time so the band stays in the cache
+    # (column by column over the whole matrix costs more than the gather itself).
+    index = np.empty((n, len(slots)), dtype=np.int32)
+    for a in range(0, n, _BAND):
+        band = index[a:a + _BAND]
+        for j, (_, rows) in enumerate(slots):
+            np.add(rows[a:a + _BAND], bases[j], out=band[:, j], casting="unsafe")
     vocabulary = pa.concat_arrays([values for values, _ in slots])
-    return concatenated_bytes(_gather(vocabulary, index.astype(np.int32))).tobytes()
+    return concatenated_bytes(_gather(vocabulary, index))
+
+
+_BAND = 8192

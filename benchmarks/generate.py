@@ -1,6 +1,8 @@
-"""Generation speed: the original approach, our generator without Beam, and pipelines.generate, in one run.
+"""Generation speed: the original approach, a plain numpy writer, our generator without Beam, and
+pipelines.generate, in one run.
 
-    python benchmarks/generate.py [--rows 5000000] [--baseline_rows 20000] [--films_size 1.7GB] [--compare_with REV]
+    python benchmarks/generate.py [--rows 5000000] [--baseline_rows 20000] [--films_size 1.7GB]
+                                  [--clients_size 2GB] [--compare_with REV]
 
 Prints a table of rows/s and MB/s (CSV) per approach and dataset, the ratios between them, and the peak memory
 of the pipeline. Machines are noisy: compare figures of one run, not across runs.
@@ -55,6 +57,56 @@ def original_approach(dataset: str, rows: int, path: Path) -> None:
                             ",".join(random.sample(GENRES, random.randint(1, len(GENRES)))),
                             ",".join(random.sample(LANGUAGES, random.randint(1, 3))),
                             random.choice(cars), random.randint(300, 850)])
+
+
+def plain_writer(dataset: str, rows: int, path: Path, block: int = 1 << 17) -> None:
+    """The floor to approach: plain vectorised numpy/Arrow on one thread. Every field is a uniform pick from a
+    vocabulary of pre-rendered pieces that already carry their separators; one Arrow ``take`` per block gathers
+    every piece of every row from one combined vocabulary, and the values buffer of the result is the CSV text.
+    It does less than the engine (no weights, no dependencies between columns, no distinct items, lists picked
+    from 4,096 pre-joined ones) with the same columns, value ranges and about the same bytes per row."""
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(42)
+    first, last, words, cars = (vocabulary(name)[0] for name in ("first_names", "last_names", "words", "cars"))
+
+    def joined_lists(values, kmax):
+        lists = [rng.choice(values, size=rng.integers(1, kmax + 1), replace=False) for _ in range(4096)]
+        return ['"' + ",".join(v) + '",' for v in lists]
+
+    days = pa.array(np.arange(-18262, 20454, dtype=np.int32), pa.date32()).cast(pa.string()).to_pylist()
+    key_high = [str(h) if h else "" for h in range(rows // 10_000 + 1)]
+    key_low = [f"{i}," for i in range(10_000)] + [f"{i:04d}," for i in range(10_000)]
+    if dataset == "films":
+        sections = [key_high, key_low,
+                    [w + " " for w in words], [w + " " for w in words], [w + "," for w in words],
+                    [g + "," for g in GENRES], [d + "," for d in days], [f"{m}," for m in range(60, 361)],
+                    [f"{x / 100}," for x in range(1001)], [lang + "," for lang in LANGUAGES],
+                    [f + " " for f in first], [name + "\n" for name in last]]
+    else:
+        sections = [key_high, key_low,
+                    [f + " " for f in first], [name + "," for name in last], ["Male,", "Female,"],
+                    [f.lower() for f in first], [name.lower() + "@" for name in last], [d + "," for d in MAIL_DOMAINS],
+                    joined_lists(GENRES, 12), joined_lists(LANGUAGES, 3), [c + "," for c in cars],
+                    [f"{x}\n" for x in range(300, 851)]]
+    sizes = np.array([len(v) for v in sections], dtype=np.int64)
+    bases = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    pieces = pa.array([p for section in sections for p in section], pa.string())
+    usizes, ubases = sizes.astype(np.uint64), bases.astype(np.uint64)
+    with open(path, "wb") as f:
+        f.write(builtin_generator(dataset).schema.csv_header())
+        for start in range(0, rows, block):
+            n = min(block, rows - start)
+            ids = np.arange(start + 1, start + n + 1, dtype=np.int64)
+            bits = rng.bit_generator.random_raw((n, len(sections))) >> np.uint64(32)
+            index = ((bits * usizes >> np.uint64(32)) + ubases).astype(np.int32)  # uniform: multiply-shift
+            high = ids // 10_000  # the key counts up: its high digits, then its low four (zero-padded after them)
+            index[:, 0] = high
+            index[:, 1] = bases[1] + ids - high * 10_000 + np.where(high > 0, 10_000, 0)
+            taken = pieces.take(pa.array(index.ravel()))
+            offsets = np.frombuffer(taken.buffers()[1], dtype=np.int32, count=len(taken) + 1)
+            f.write(memoryview(taken.buffers()[2]).cast("B")[offsets[0]:offsets[-1]])
 
 
 def generator_only(dataset: str, rows: int, path: Path, block: int = 1 << 17) -> None:
@@ -114,7 +166,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=5_000_000, help="rows per dataset for (b) and (c)")
     ap.add_argument("--baseline_rows", type=int, default=20_000, help="rows per dataset for (a), which is slow")
-    ap.add_argument("--films_size", default="1.7GB", help="also time (c) on this much films CSV; '' to skip")
+    ap.add_argument("--films_size", default="1.7GB", help="also time (C) on this much films CSV, and (B') on as "
+                                                          "many rows; '' to skip")
+    ap.add_argument("--clients_size", default="2GB", help="the same for clients; '' to skip")
     ap.add_argument("--compare_with", default=None, metavar="REV",
                     help="also time (b) and (c) as git revision REV of this project runs them (a worktree made for "
                          "the run): an engine or spec change against the one before it, in the same run")
@@ -137,46 +191,64 @@ def main() -> int:
 
 
 def compare(args, tmp: Path, other: Path | None, results: list) -> None:
-    """Times (a), (b), (c) and, with ``other``, (b) and (c) in that checkout, appending to ``results``."""
+    """Times (a), (b'), (b), (c) and, with ``other``, (b) and (c) in that checkout; then (c) at the target sizes
+    and (b') for the same rows. Appends (key, label, dataset, rows, seconds, bytes, peak MiB) to ``results``."""
     for dataset in ("films", "clients"):
         path = tmp / f"{dataset}-a.csv"
         s = timed(original_approach, dataset, args.baseline_rows, path)
-        results.append(("(a) Faker per row, csv.writer", dataset, args.baseline_rows, s, path.stat().st_size, None))
+        results.append(("a", "(a) Faker per row, csv.writer", dataset, args.baseline_rows, s, path.stat().st_size,
+                        None))
+        path = tmp / f"{dataset}-plain.csv"
+        s = timed(plain_writer, dataset, args.rows, path)
+        results.append(("p", "(b') plain numpy writer, 1 thread", dataset, args.rows, s, path.stat().st_size, None))
+        path.unlink()
         path = tmp / f"{dataset}-b.csv"
         s = timed(generator_only, dataset, args.rows, path)
-        results.append(("(b) spec engine, no Beam, 1 thread", dataset, args.rows, s, path.stat().st_size, None))
+        results.append(("b", "(b) spec engine, no Beam, 1 thread", dataset, args.rows, s, path.stat().st_size, None))
         path.unlink()
         if other is not None:
             s = generator_only_in(other, dataset, args.rows, path)
-            results.append((f"(b) at {args.compare_with}", dataset, args.rows, s, path.stat().st_size, None))
+            results.append(("b@", f"(b) at {args.compare_with}", dataset, args.rows, s, path.stat().st_size, None))
             path.unlink()
         s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c")
-        results.append(("(c) pipelines.generate, DirectRunner", dataset, args.rows, s, size_of(tmp / "c"), peak))
+        results.append(("c", "(c) pipelines.generate, DirectRunner", dataset, args.rows, s, size_of(tmp / "c"),
+                        peak))
         if other is not None:
             s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c", other)
-            results.append((f"(c) at {args.compare_with}", dataset, args.rows, s, size_of(tmp / "c"), peak))
-    if args.films_size:
-        s, peak = pipeline("films", ["--target_size", args.films_size], tmp / "big")
-        size = size_of(tmp / "big")
-        rows = sum(1 for p in (tmp / "big").rglob("*.csv") for _ in open(p, "rb")) - len(
-            list((tmp / "big").rglob("*.csv")))
-        results.append((f"(c) pipelines.generate, {args.films_size} films", "films", rows, s, size, peak))
+            results.append(("c@", f"(c) at {args.compare_with}", dataset, args.rows, s, size_of(tmp / "c"), peak))
+    for dataset, size in (("films", args.films_size), ("clients", args.clients_size)):
+        if not size:
+            continue
+        big = tmp / "big"
+        s, peak = pipeline(dataset, ["--target_size", size], big)
+        nbytes = size_of(big)
+        rows = sum(1 for p in big.rglob("*.csv") for _ in open(p, "rb")) - len(list(big.rglob("*.csv")))
+        results.append(("C", f"(C) pipelines.generate, {size}", dataset, rows, s, nbytes, peak))
+        subprocess.run(["rm", "-rf", str(big)], check=True)
+        path = tmp / f"{dataset}-plain.csv"
+        s = timed(plain_writer, dataset, rows, path)
+        results.append(("P", "(B') plain numpy writer, same rows", dataset, rows, s, path.stat().st_size, None))
+        path.unlink()
 
 
 def report(results: list, compare_with: str | None) -> None:
     print(f"{'approach':<40} {'dataset':<8} {'rows':>11} {'seconds':>8} {'rows/s':>11} {'MB/s':>7} {'peak MiB':>9}")
-    rate = {}
-    for name, dataset, rows, s, size, peak in results:
-        rate[(name.split(" ")[0] + ("@" if " at " in name else ""), dataset)] = rows / s
+    rate, seconds = {}, {}
+    for key, name, dataset, rows, s, size, peak in results:
+        rate[(key, dataset)], seconds[(key, dataset)] = rows / s, s
         print(f"{name:<40} {dataset:<8} {rows:>11,} {s:>8.2f} {rows / s:>11,.0f} {size / s / 1e6:>7.1f} "
               f"{'' if peak is None else f'{peak:,.0f}':>9}")
     print()
     for dataset in ("films", "clients"):
-        print(f"{dataset}: (c)/(a) = {rate[('(c)', dataset)] / rate[('(a)', dataset)]:,.0f}x, "
-              f"(b)/(c) = {rate[('(b)', dataset)] / rate[('(c)', dataset)]:.2f}x")
+        print(f"{dataset}: (c)/(a) = {rate[('c', dataset)] / rate[('a', dataset)]:,.0f}x the rows/s; "
+              f"(b)/(c) = {rate[('b', dataset)] / rate[('c', dataset)]:.2f}x; "
+              f"(b')/(b) = {rate[('p', dataset)] / rate[('b', dataset)]:.2f}x")
         if compare_with:
-            print(f"{dataset}: against {compare_with}: (b) {rate[('(b)', dataset)] / rate[('(b)@', dataset)]:.2f}x, "
-                  f"(c) {rate[('(c)', dataset)] / rate[('(c)@', dataset)]:.2f}x the rows/s")
+            print(f"{dataset}: against {compare_with}: (b) {rate[('b', dataset)] / rate[('b@', dataset)]:.2f}x, "
+                  f"(c) {rate[('c', dataset)] / rate[('c@', dataset)]:.2f}x the rows/s")
+        if ("C", dataset) in seconds:
+            print(f"{dataset}: (C) takes {seconds[('C', dataset)] / seconds[('P', dataset)]:.2f}x the time of the "
+                  f"plain one-thread writer (B') for the same rows")
 
 
 if __name__ == "__main__":

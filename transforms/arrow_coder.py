@@ -21,6 +21,10 @@ class RecordBatchCoder(coders.Coder):
         with pa.ipc.open_stream(pa.py_buffer(encoded)) as reader:
             return reader.read_next_batch()
 
+    def estimate_size(self, batch: pa.RecordBatch) -> int:
+        # Runners sample element sizes for their metrics; the default would encode the whole batch to measure it.
+        return batch.nbytes
+
     def is_deterministic(self) -> bool:
         return False
 

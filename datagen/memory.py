@@ -10,7 +10,6 @@ memory. On this project's reference machine (a 2-core VM) that was about a sixth
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
@@ -22,10 +21,8 @@ _TOP_PAD = 64 << 20          # grow the heap by 64 MB at a time
 @functools.cache
 def reuse_freed_memory() -> bool:
     """Tunes glibc's malloc for this process (once); False where the C library is not glibc (nothing done)."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on (glibc has mallopt)
     except (OSError, AttributeError, TypeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int

@@ -860,3 +860,43 @@ def test_builtin_specs_look_as_described():
     assert values(transactions, "id") == list(range(1, 5001))
     time = values(transactions, "time")  # ascending with repeats; the night is slow (tests/test_realism.py)
     assert time[0] == 0 and all(a <= b for a, b in zip(time, time[1:])) and len(set(time)) < len(time)
+
+
+def test_a_template_of_per_entity_columns_is_composed_once_per_entity():
+    """films' author: made over the author pool and looked up, the same text as the template row by row."""
+    from datagen.engine import Batch
+
+    gen = compile_dataset(builtin("films"))
+    b = Batch(gen, SEED, 5_000, 25_000)
+    for c in gen.order:
+        gen.make_column(b, c)
+    author, first, last = b.cols["author"], b.cols["author_first"], b.cols["author_last"]
+    assert author.dictionary is not None and len(author.dictionary) == 50_000  # composed per author
+    text = np.asarray(author.dictionary.to_pylist(), dtype=object)[author.data]
+    firsts = np.asarray(first.dictionary.to_pylist(), dtype=object)[first.data]
+    lasts = np.asarray(last.dictionary.to_pylist(), dtype=object)[last.data]
+    assert list(text) == [f"{f} {la}" for f, la in zip(firsts, lasts)]
+    # Not where the template draws nulls of its own, or reads a column that is not per entity.
+    spec = parse(spec_text("{name: e, type: int64, generator: zipf, n: 100, exponent: 1}",
+                           "{name: f, generator: categorical, values: [a, b], per: e}",
+                           "{name: g, generator: categorical, values: [x, y]}",
+                           "{name: t1, generator: template, template: '{f}-{g}'}",
+                           "{name: t2, generator: template, template: '{f}!', nulls: 0.5}",
+                           "{name: t3, generator: template, template: '{f}!'}"), "t.yaml")
+    gen = compile_dataset(spec)
+    assert gen._entity_of_template == {"t3": "e"}
+    rows = gen.batch(SEED, 0, 2000)
+    for t in ("t1", "t2", "t3"):
+        got = values(rows, t)
+        f, g = values(rows, "f"), values(rows, "g")
+        expected = {"t1": [f"{a}-{b}" for a, b in zip(f, g)], "t3": [f"{a}!" for a in f]}.get(t)
+        if expected:
+            assert got == expected
+
+
+def test_freed_memory_is_kept_for_the_next_block_on_glibc():
+    import platform
+
+    from datagen.memory import reuse_freed_memory
+
+    assert reuse_freed_memory() is (platform.libc_ver()[0] == "glibc")

@@ -55,3 +55,50 @@ def test_suffixes():
 
 def test_coder_is_registered_for_record_batches():
     assert isinstance(beam.coders.registry.get_coder(pa.RecordBatch), RecordBatchCoder)
+
+
+def test_parquet_keeps_small_dictionaries_decodes_large_ones_and_reads_back_as_strings(tmp_path):
+    big = pa.array([f"name {i}" for i in range(5000)])  # above the size written whole in every row group
+    rows = [pa.RecordBatch.from_arrays([pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), big),
+                                        pa.array([1, 2, 3])], names=["name", "n"]) for codes in ([0, 7, 4999],)]
+    prefix = str(tmp_path / "z")
+    with TestPipeline() as p:
+        _ = (p | beam.Create(rows + batches()).with_output_types(pa.RecordBatch)
+             | WriteParquet(prefix, SCHEMA, num_shards=1))
+    path = prefix + "-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    assert table.schema.equals(SCHEMA, check_metadata=False)
+    assert sorted(table.column("name").to_pylist()) == sorted(["name 0", "name 7", "name 4999", "a,b", "c", "a,b",
+                                                               "a,b", "c", "a,b"])
+    metadata = pq.ParquetFile(path).metadata
+    assert metadata.schema.to_arrow_schema().equals(SCHEMA, check_metadata=False)
+    names = metadata.row_group(0).column(0)
+    assert names.statistics is None or not names.statistics.has_min_max  # no min/max kept for text
+    assert metadata.row_group(0).column(1).statistics.has_min_max
+
+
+def test_parquet_shards_without_batches_are_empty_files_of_the_schema(tmp_path):
+    prefix = str(tmp_path / "e")
+    with TestPipeline() as p:
+        _ = create(p) | WriteParquet(prefix, SCHEMA, num_shards=4)
+    files = sorted(glob.glob(prefix + "-*"))
+    assert len(files) == 4
+    tables = [pq.read_table(f) for f in files]
+    assert all(t.schema.equals(SCHEMA, check_metadata=False) for t in tables)
+    assert sum(t.num_rows for t in tables) == 6
+
+
+def test_csv_sink_counts_the_bytes_it_writes(tmp_path):
+    prefix = str(tmp_path / "c")
+    p = TestPipeline()
+    _ = create(p) | WriteCsv(prefix, b"name,n\n", num_shards=1, metrics_name="films")
+    result = p.run()
+    result.wait_until_finish()
+    counters = result.metrics().query(beam.metrics.MetricsFilter().with_name("films_csv_bytes"))["counters"]
+    body = open(prefix + "-00000-of-00001.csv", "rb").read()[len(b"name,n\n"):]
+    assert sum(c.committed for c in counters) == len(body)
+
+
+def test_coder_estimates_a_batch_size_without_encoding_it():
+    batch = batches()[0]
+    assert RecordBatchCoder().estimate_size(batch) == batch.nbytes

@@ -68,11 +68,12 @@ class WriteCsv(beam.PTransform):
         return batches | "WriteShards" >> Write(self._sink)
 
 
-class _ParquetTableSink(filebasedsink.FileBasedSink):
-    """Writes Arrow tables as row groups of one Parquet file per shard.
+class _ParquetSink(filebasedsink.FileBasedSink):
+    """Writes record batches as row groups of one Parquet file per shard, with the contract ``schema``'s types.
 
-    Dictionary encoding only for string, boolean and dictionary columns: on floats and wide integers it costs
-    time and, there, makes files larger (measured: half the write time on the credit-card table).
+    Each batch is written as it is (:func:`parquet_ready`): choices that arrive dictionary-encoded are written
+    as Parquet dictionaries without being decoded to strings and hashed again. The file's writer is made at the
+    first batch, whose column types it takes; a shard that gets no batch is an empty file of ``schema``.
     """
 
     def __init__(self, file_path_prefix, schema: pa.Schema, codec: str, num_shards: int):
@@ -84,42 +85,76 @@ class _ParquetTableSink(filebasedsink.FileBasedSink):
         self._codec = codec
 
     def open(self, temp_path):
-        handle = super().open(temp_path)
-        return handle, parquet_writer(handle, self._schema, self._codec)
+        return [super().open(temp_path), None]
 
-    def write_record(self, opened, table: pa.Table):
-        opened[1].write_table(table)
+    def write_record(self, opened, batch: pa.RecordBatch):
+        batch = parquet_ready(batch, self._schema)
+        if opened[1] is None:
+            opened[1] = parquet_writer(opened[0], batch.schema, self._codec)
+        elif not batch.schema.equals(opened[1].schema):  # e.g. a choice encoded otherwise than in the first batch
+            batch = batch.cast(opened[1].schema)
+        opened[1].write_batch(batch)
 
     def close(self, opened):
         handle, writer = opened
-        writer.close()
+        (writer or parquet_writer(handle, self._schema, self._codec)).close()
         handle.close()
 
 
+def parquet_ready(batch, schema: pa.Schema):
+    """``batch`` (a record batch or table) with ``schema``'s names and types, except that a dictionary-encoded
+    column of the right value type with a small dictionary stays dictionary-encoded (Parquet stores the same
+    strings)."""
+    columns, fields, changed = [], [], isinstance(batch, pa.Table) or batch.schema.names != schema.names
+    for field, column in zip(schema, batch.columns):
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        if pa.types.is_dictionary(column.type) and column.type.value_type == field.type:
+            if len(column.dictionary) > _SMALL_DICTIONARY:  # written whole in every row group: decode it, and
+                column, changed = column.cast(field.type), True  # Parquet keeps the values the rows use
+        elif column.type != field.type:
+            column, changed = column.cast(field.type), True
+        columns.append(column)
+        fields.append(pa.field(field.name, column.type, field.nullable))
+    if not changed and all(a.nullable == f.nullable for a, f in zip(batch.schema, fields)):
+        return batch
+    return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
+
+
+_SMALL_DICTIONARY = 4096
+
+
 def parquet_writer(sink, schema: pa.Schema, codec: str) -> pq.ParquetWriter:
-    """How every Parquet file of the project is written (the size estimate of --target_size included)."""
+    """How every Parquet file of the project is written (the size estimate of --target_size included).
+
+    Dictionary encoding only for strings, booleans, dates and dictionary columns: on floats and wide integers
+    it costs time and, there, makes files larger (measured: half the write time on the credit-card table). No
+    min/max statistics for strings: the min and max of names or titles tell a reader nothing, and computing them
+    was a fifth of the write time. The Arrow schema is not stored in the file, so that every reader sees the
+    Parquet types (a dictionary-encoded column reads back as plain strings).
+    """
     dictionary = [f.name for f in schema if _dictionary_worthy(f.type)]
-    return pq.ParquetWriter(sink, schema, compression=codec, use_dictionary=dictionary)
+    statistics = [f.name for f in schema if not _is_text(f.type)]
+    return pq.ParquetWriter(sink, schema, compression=codec, use_dictionary=dictionary,
+                            write_statistics=statistics, store_schema=False)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
 def _dictionary_worthy(t: pa.DataType) -> bool:
-    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t)
-            or pa.types.is_dictionary(t) or pa.types.is_date32(t))
+    return _is_text(t) or pa.types.is_boolean(t) or pa.types.is_dictionary(t) or pa.types.is_date32(t)
 
 
 class WriteParquet(beam.PTransform):
-    """Writes record batches as Parquet shards ``<prefix>-SSSSS-of-NNNNN.parquet`` with ``schema``'s types.
-
-    Dictionary-encoded strings are stored as plain strings (Parquet dictionary-encodes them on disk anyway).
-    """
+    """Writes record batches as Parquet shards ``<prefix>-SSSSS-of-NNNNN.parquet`` with ``schema``'s types."""
 
     def __init__(self, file_path_prefix: str, schema: pa.Schema, codec: str = "snappy", num_shards: int = 0):
         super().__init__()
-        self._sink = _ParquetTableSink(file_path_prefix, schema, codec, num_shards)
-        self._schema = schema
+        self._sink = _ParquetSink(file_path_prefix, schema, codec, num_shards)
 
     def expand(self, batches):
-        schema = self._schema
-        return (batches
-                | "ToTable" >> beam.Map(lambda b: pa.Table.from_batches([b]).cast(schema))
-                | "WriteShards" >> Write(self._sink))
+        return batches | "WriteShards" >> Write(self._sink)

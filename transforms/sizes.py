@@ -6,9 +6,7 @@ import io
 import re
 import zlib
 
-import pyarrow as pa
-
-from transforms.sinks import parquet_writer
+from transforms.sinks import parquet_ready, parquet_writer
 from transforms.text import record_batch_to_csv
 
 _UNITS = {
@@ -46,10 +44,12 @@ def encoded_bytes_per_row(gen, file_format: str, compression: str, seed: int,
             return (len(c.compress(text)) + len(c.flush())) / sample_rows
         return len(text) / sample_rows
     sink = io.BytesIO()
-    table = pa.Table.from_batches([batch]).cast(gen.schema.arrow_schema)
-    with parquet_writer(sink, table.schema, compression) as writer:
-        for start in range(0, table.num_rows, block_rows):  # one row group per generated block
-            writer.write_table(table.slice(start, block_rows))
+    writer = None
+    for start in range(0, batch.num_rows, block_rows):  # one row group per generated block, as the sink writes
+        part = parquet_ready(batch.slice(start, block_rows), gen.schema.arrow_schema)
+        writer = writer or parquet_writer(sink, part.schema, compression)
+        writer.write_batch(part)
+    writer.close()
     return (sink.tell() - shard_overhead_bytes(gen.schema, file_format, compression)) / sample_rows
 
 

@@ -44,6 +44,11 @@ def car_segment(car: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def _segments() -> dict:
+    return {c: car_segment(c) for c in _raw()["cars"]}
+
+
+@functools.lru_cache(maxsize=1)
 def _raw() -> dict:
     return json.loads(resources.files("transforms").joinpath("data/vocabulary.json").read_text())
 
@@ -67,6 +72,6 @@ def get(name: str) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
     if name in ("words", "cars"):
         return tuple(raw[name]), None
     if name.startswith("cars_"):
-        return tuple(c for c in raw["cars"] if car_segment(c) == name[5:]), None
+        return tuple(c for c in raw["cars"] if _segments()[c] == name[5:]), None
     raise KeyError(name)
 

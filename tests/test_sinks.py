@@ -102,3 +102,19 @@ def test_csv_sink_counts_the_bytes_it_writes(tmp_path):
 def test_coder_estimates_a_batch_size_without_encoding_it():
     batch = batches()[0]
     assert RecordBatchCoder().estimate_size(batch) == batch.nbytes
+
+
+def test_gzip_csv_is_one_standard_gzip_stream_per_shard_at_the_documented_level(tmp_path):
+    import gzip
+    import zlib
+
+    from transforms.sinks import GZIP_LEVEL
+
+    prefix = str(tmp_path / "g")
+    with TestPipeline() as p:
+        _ = create(p) | WriteCsv(prefix, b"name,n\n", compression="gzip", num_shards=1)
+    raw = open(prefix + "-00000-of-00001.csv.gz", "rb").read()
+    text = gzip.decompress(raw).decode()
+    assert text.splitlines()[0] == "name,n" and len(text.splitlines()) == 7
+    assert raw[:2] == b"\x1f\x8b" and raw[8] == 4  # gzip's header: XFL 4 means the fastest compression
+    assert GZIP_LEVEL == 1 and zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw).decode() == text

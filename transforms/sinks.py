@@ -7,6 +7,8 @@ path. Every CSV shard starts with the header row.
 
 from __future__ import annotations
 
+import zlib
+
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,7 +20,10 @@ from apache_beam.metrics import Metrics
 from transforms.progress import NAMESPACE
 from transforms.text import record_batch_to_csv
 
-CSV_COMPRESSIONS = {"none": CompressionTypes.UNCOMPRESSED, "gzip": CompressionTypes.GZIP}
+CSV_COMPRESSIONS = ("none", "gzip")
+# gzip at level 1: about three times the speed of the usual level 6 for files about 1.3 times larger (films:
+# 132 MB for 5M rows at level 6, 170 MB at level 1); a standard gzip file all the same, which BigQuery loads.
+GZIP_LEVEL = 1
 PARQUET_CODECS = ("snappy", "gzip", "zstd", "none")
 SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
 
@@ -31,27 +36,46 @@ def file_suffix(file_format: str, compression: str) -> str:
 
 class _CsvSink(filebasedsink.FileBasedSink):
     """Writes record batches as CSV text, after a header at the top of each shard. Each batch is encoded as it
-    is written, straight from Arrow's buffer into the file (no copy of the text, no step between)."""
+    is written, straight from Arrow's buffer into the file (no copy of the text, no step between); with gzip,
+    each shard is one gzip stream at :data:`GZIP_LEVEL`, compressed by the thread that writes it (zlib releases
+    the GIL, so shards compress on every core)."""
 
-    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression_type,
+    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression: str,
                  date_format: str | None, metrics_name: str):
         super().__init__(
             file_path_prefix, coder=None, file_name_suffix=file_name_suffix,
             num_shards=num_shards, shard_name_template=SHARD_TEMPLATE, mime_type="text/csv",
-            compression_type=compression_type)
+            compression_type=CompressionTypes.UNCOMPRESSED)  # compressed here, at our level
         self._header = header
+        self._gzip = compression == "gzip"
         self._date_format = date_format
         self._bytes = Metrics.counter(NAMESPACE, f"{metrics_name}_csv_bytes")
 
     def open(self, temp_path):
-        handle = super().open(temp_path)
-        handle.write(self._header)
-        return handle
+        opened = (super().open(temp_path), gzip_compressor() if self._gzip else None)
+        self._write(opened, self._header)
+        return opened
 
-    def write_record(self, file_handle, batch: pa.RecordBatch):
+    def write_record(self, opened, batch: pa.RecordBatch):
         text = record_batch_to_csv(batch, self._date_format)
-        file_handle.write(text)
+        self._write(opened, text)
         self._bytes.inc(len(text))
+
+    @staticmethod
+    def _write(opened, data):
+        handle, compressor = opened
+        handle.write(data if compressor is None else compressor.compress(data))
+
+    def close(self, opened):
+        handle, compressor = opened
+        if compressor is not None:
+            handle.write(compressor.flush())
+        handle.close()
+
+
+def gzip_compressor():
+    """How every gzip CSV of the project is compressed (the size estimate of --target_size included)."""
+    return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
 
 
 class WriteCsv(beam.PTransform):
@@ -61,8 +85,10 @@ class WriteCsv(beam.PTransform):
     def __init__(self, file_path_prefix: str, header: bytes, compression: str = "none", num_shards: int = 0,
                  date_format: str | None = None, metrics_name: str = "csv"):
         super().__init__()
+        if compression not in CSV_COMPRESSIONS:
+            raise ValueError(f"compression: expected one of {', '.join(CSV_COMPRESSIONS)}, got {compression!r}")
         self._sink = _CsvSink(file_path_prefix, header, file_suffix("csv", compression), num_shards,
-                              CSV_COMPRESSIONS[compression], date_format, metrics_name)
+                              compression, date_format, metrics_name)
 
     def expand(self, batches):
         return batches | "WriteShards" >> Write(self._sink)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import io
 import re
-import zlib
 
-from transforms.sinks import parquet_ready, parquet_writer
+from transforms.sinks import gzip_compressor, parquet_ready, parquet_writer
 from transforms.text import record_batch_to_csv
 
 _UNITS = {
@@ -40,7 +39,7 @@ def encoded_bytes_per_row(gen, file_format: str, compression: str, seed: int,
     if file_format == "csv":
         text = record_batch_to_csv(batch, date_format)
         if compression == "gzip":
-            c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            c = gzip_compressor()
             return (len(c.compress(text)) + len(c.flush())) / sample_rows
         return len(text) / sample_rows
     sink = io.BytesIO()
@@ -59,7 +58,7 @@ def shard_overhead_bytes(schema, file_format: str, compression: str) -> int:
     if file_format == "csv":
         header = schema.csv_header()
         if compression == "gzip":
-            c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            c = gzip_compressor()
             return len(c.compress(header)) + len(c.flush())
         return len(header)
     sink = io.BytesIO()

@@ -28,7 +28,7 @@ tools: install
 	$(BIN)/python -m local_cloud.tools
 
 bench: install
-	$(BIN)/pip install --quiet pandas  # the extraction baseline only
+	$(BIN)/pip install --quiet pandas connectorx  # the extraction baselines only
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/extract.py
 	$(BIN)/pip install --quiet -e '.[bench]'  # scikit-learn, for the learnability benchmark only

@@ -15,6 +15,7 @@ duplicated. Rows whose key is NULL are one more restriction of their own.
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import logging
 import os
@@ -237,6 +238,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         self._retries = retries
         self._partitions = partitions
         self._conn = None
+        self._pool = None
         self._rows = Metrics.counter(NAMESPACE, "postgres_rows")
         self._retried = Metrics.counter(NAMESPACE, "postgres_chunk_retries")
 
@@ -279,6 +281,9 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         return self._conn
 
     def teardown(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
 
@@ -338,21 +343,43 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
             if tracker.try_claim(tracker.current_restriction().start):
                 yield from self._emit(self._read(part, None, None))
             return
+        # The next chunk is claimed and read (by one helper thread, on this instance's connection) while this
+        # one is emitted and written: the server works on it meanwhile instead of waiting for us. A claimed chunk
+        # is ours whatever splits come later (see ChunkTracker), so reading it ahead loses and repeats nothing.
         position = tracker.current_restriction().start
         keys = part.chunk_keys
+        ahead = None  # (future of a claimed chunk's table, its first key, its end)
         while True:
-            stop = tracker.current_restriction().stop
-            if position >= stop:
+            following = None
+            claimed = self._claim(tracker, position, keys)
+            if claimed is not None:
+                lo, position = claimed
+                following = (self._reader().submit(self._read, part, lo, position), lo, position)
+            if ahead is not None:
+                table = ahead[0].result()
+                keys = min(part.chunk_keys, _next_chunk_keys(keys, ahead[2] - ahead[1], table.num_rows,
+                                                             part.chunk_rows))
+                yield from self._emit(table)
+            if following is None:
                 return
-            end = min(position + keys, stop)
-            # Claiming the chunk's last key keeps the whole chunk ours: splits fall after a claimed position.
-            if not tracker.try_claim(end - 1):
-                return
-            end = min(end, tracker.current_restriction().stop)  # a split may have moved the stop: see ChunkTracker
-            table = self._read(part, position, end)
-            keys = min(part.chunk_keys, _next_chunk_keys(keys, end - position, table.num_rows, part.chunk_rows))
-            yield from self._emit(table)
-            position = end
+            ahead = following
+
+    @staticmethod
+    def _claim(tracker, position: int, keys: int):
+        """Claims the chunk of ``keys`` keys from ``position``: (first key, end), or None when the range is done."""
+        stop = tracker.current_restriction().stop
+        if position >= stop:
+            return None
+        end = min(position + keys, stop)
+        # Claiming the chunk's last key keeps the whole chunk ours: splits fall after a claimed position.
+        if not tracker.try_claim(end - 1):
+            return None
+        return position, min(end, tracker.current_restriction().stop)  # a split may have moved the stop
+
+    def _reader(self):
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="postgres-read-ahead")
+        return self._pool
 
     def _emit(self, table: pa.Table):
         self._rows.inc(table.num_rows)
@@ -383,31 +410,41 @@ def _decode_binary(data: bytes, rows: int, columns: list[Column]) -> pa.Table | 
     if len(data) - 2 - start != rows * layout.itemsize:
         return None
     records = np.frombuffer(data, dtype=layout, count=rows, offset=start)
-    if (records["n"] != len(columns)).any():
-        return None
-    arrays = []
-    for i, c in enumerate(columns):
-        wire = np.dtype(c.wire)
-        if (records[f"l{i}"] != wire.itemsize).any():
+    wires = [np.dtype(c.wire) for c in columns]
+    values = [np.empty(rows, dtype=w.newbyteorder("=")) for w in wires]
+    # A band of rows at a time, so that the band's records stay in the cache while every column is taken from
+    # them (column by column over a whole chunk read each row's memory once per column).
+    band = max(1, _DECODE_BAND_BYTES // layout.itemsize)
+    for a in range(0, rows, band):
+        part = records[a:a + band]
+        if (part["n"] != len(columns)).any():
             return None
-        values = records[f"v{i}"].astype(wire.newbyteorder("="))
+        for i, w in enumerate(wires):
+            if (part[f"l{i}"] != w.itemsize).any():
+                return None
+            values[i][a:a + band] = part[f"v{i}"]
+    arrays = []
+    for c, v in zip(columns, values):
         t = c.arrow_type
         if pa.types.is_date(t) or pa.types.is_timestamp(t):
-            info = np.iinfo(values.dtype)
+            info = np.iinfo(v.dtype)
             epoch = _PG_EPOCH_DAYS if pa.types.is_date(t) else _PG_EPOCH_US
             # +-infinity, or beyond what the Arrow type holds: the text path gives its error (or reads it)
-            if rows and (values.max() > info.max - epoch or values.min() == info.min):
+            if rows and (v.max() > info.max - epoch or v.min() == info.min):
                 return None
-            values = values + epoch
-            arrays.append(pa.array(values, type=t))
+            v += epoch
+            arrays.append(pa.array(v, type=t))
         elif pa.types.is_decimal(t):  # unscaled 64-bit integers -> 128-bit two's complement, little-endian
             wide = np.empty((rows, 2), dtype="<i8")
-            wide[:, 0] = values
-            wide[:, 1] = values >> 63
+            wide[:, 0] = v
+            wide[:, 1] = v >> 63
             arrays.append(pa.Array.from_buffers(t, rows, [None, pa.py_buffer(wide)]))
         else:
-            arrays.append(pa.array(values, type=t))
+            arrays.append(pa.array(v, type=t))
     return pa.Table.from_arrays(arrays, names=[c.name for c in columns])
+
+
+_DECODE_BAND_BYTES = 1 << 20
 
 
 def _lists_from_json(table: pa.Table, arrays: dict[str, Column]) -> pa.Table:

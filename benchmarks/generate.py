@@ -169,6 +169,10 @@ def main() -> int:
     ap.add_argument("--films_size", default="1.7GB", help="also time (C) on this much films CSV, and (B') on as "
                                                           "many rows; '' to skip")
     ap.add_argument("--clients_size", default="2GB", help="the same for clients; '' to skip")
+    ap.add_argument("--parquet_rows", type=int, default=0,
+                    help="also time films and clients to Parquet, this many rows each, in one command (Q), and with "
+                         "--compare_with as REV runs it")
+    ap.add_argument("--only_sized", action="store_true", help="skip (a), (b'), (b) and (c) at --rows")
     ap.add_argument("--compare_with", default=None, metavar="REV",
                     help="also time (b) and (c) as git revision REV of this project runs them (a worktree made for "
                          "the run): an engine or spec change against the one before it, in the same run")
@@ -193,7 +197,7 @@ def main() -> int:
 def compare(args, tmp: Path, other: Path | None, results: list) -> None:
     """Times (a), (b'), (b), (c) and, with ``other``, (b) and (c) in that checkout; then (c) at the target sizes
     and (b') for the same rows. Appends (key, label, dataset, rows, seconds, bytes, peak MiB) to ``results``."""
-    for dataset in ("films", "clients"):
+    for dataset in () if args.only_sized else ("films", "clients"):
         path = tmp / f"{dataset}-a.csv"
         s = timed(original_approach, dataset, args.baseline_rows, path)
         results.append(("a", "(a) Faker per row, csv.writer", dataset, args.baseline_rows, s, path.stat().st_size,
@@ -216,6 +220,13 @@ def compare(args, tmp: Path, other: Path | None, results: list) -> None:
         if other is not None:
             s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c", other)
             results.append(("c@", f"(c) at {args.compare_with}", dataset, args.rows, s, size_of(tmp / "c"), peak))
+    if args.parquet_rows:
+        runs = ((ROOT, "Q", "(Q) films+clients Parquet"), (other, "Q@", f"(Q) at {args.compare_with}"))
+        for tree, key, label in runs:
+            if tree is not None:
+                s, peak = pipeline("films,clients", ["--rows", str(args.parquet_rows), "--format", "parquet"],
+                                   tmp / "q", tree)
+                results.append((key, label, "both", 2 * args.parquet_rows, s, size_of(tmp / "q"), peak))
     for dataset, size in (("films", args.films_size), ("clients", args.clients_size)):
         if not size:
             continue
@@ -239,17 +250,20 @@ def report(results: list, compare_with: str | None) -> None:
         print(f"{name:<40} {dataset:<8} {rows:>11,} {s:>8.2f} {rows / s:>11,.0f} {size / s / 1e6:>7.1f} "
               f"{'' if peak is None else f'{peak:,.0f}':>9}")
     print()
+    if ("Q@", "both") in seconds:
+        print(f"Parquet, films+clients: {seconds[('Q@', 'both')] / seconds[('Q', 'both')]:.2f}x faster than at "
+              f"{compare_with}")
     for dataset in ("films", "clients"):
-        print(f"{dataset}: (c)/(a) = {rate[('c', dataset)] / rate[('a', dataset)]:,.0f}x the rows/s; "
-              f"(b)/(c) = {rate[('b', dataset)] / rate[('c', dataset)]:.2f}x; "
-              f"(b')/(b) = {rate[('p', dataset)] / rate[('b', dataset)]:.2f}x")
-        if compare_with:
+        if ("c", dataset) in rate:
+            print(f"{dataset}: (c)/(a) = {rate[('c', dataset)] / rate[('a', dataset)]:,.0f}x the rows/s; "
+                  f"(b)/(c) = {rate[('b', dataset)] / rate[('c', dataset)]:.2f}x; "
+                  f"(b')/(b) = {rate[('p', dataset)] / rate[('b', dataset)]:.2f}x")
+        if ("c@", dataset) in rate:
             print(f"{dataset}: against {compare_with}: (b) {rate[('b', dataset)] / rate[('b@', dataset)]:.2f}x, "
                   f"(c) {rate[('c', dataset)] / rate[('c@', dataset)]:.2f}x the rows/s")
         if ("C", dataset) in seconds:
             print(f"{dataset}: (C) takes {seconds[('C', dataset)] / seconds[('P', dataset)]:.2f}x the time of the "
                   f"plain one-thread writer (B') for the same rows")
-
 
 if __name__ == "__main__":
     sys.exit(main())

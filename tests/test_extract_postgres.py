@@ -358,6 +358,31 @@ def test_fixed_width_columns_use_binary_copy_and_read_the_same_values(pg_schema,
     assert assert_reads(dsn, query, expected, binary_copy=False).parts[0].binary_select_list is None
 
 
+def test_a_chunk_with_nulls_stays_binary_with_null_flags(pg_schema):
+    """NULLs in fixed-width columns: the chunk is read again in binary with a NULL flag after each column (not as
+    text), and the nulls land where PostgreSQL has them."""
+    dsn, schema, conn = pg_schema
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.fwn ({FIXED_WIDTH_DDL})")
+        cur.execute(f"""INSERT INTO {schema}.fwn VALUES
+            (1, true, 1, 2, 1.5, 2.5, '2024-02-29', '1999-12-31 23:59:59', '2000-01-01 00:00:01+00', -1.125)""")
+        cur.execute(f"INSERT INTO {schema}.fwn (id, i) VALUES (2, 42)")
+        cur.execute(f"SELECT * FROM {schema}.fwn ORDER BY id")
+        expected = cur.fetchall()
+    plan = plan_read(dsn, sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "fwn")), "id", 1)
+    try:
+        fn = ReadKeyRangesFn(dsn, plan.columns, 1)
+        fn.setup()
+        part = plan.parts[0]
+        table = fn._read(part, part.start, part.stop)
+        fn.teardown()
+    finally:
+        plan.snapshot_conn.close()
+    assert fn._binary == "flagged"
+    rows = sorted(tuple(r.values()) for r in table.to_pylist())
+    assert rows == expected and rows[1].count(None) == len(rows[1]) - 2
+
+
 def test_numeric_date_and_timestamp_arrays(pg_schema):
     dsn, schema, conn = pg_schema
     with conn.cursor() as cur:

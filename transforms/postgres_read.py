@@ -108,11 +108,21 @@ class Column:
             return sql.SQL("to_json({c})::text AS {c}").format(c=sql.Identifier(self.name))
         return sql.Identifier(self.name)
 
-    def binary_select_sql(self) -> sql.Composable:
+    def binary_select_sql(self, null_flag: bool = False) -> sql.Composable:
+        """The column as its fixed-width binary field; with ``null_flag``, NULL sent as a stand-in value of the
+        column's type and followed by a boolean field that says where it was NULL (so every row keeps the same
+        layout)."""
+        c = sql.Identifier(self.name)
+        value = c
         if pa.types.is_decimal(self.arrow_type):  # exact: a NUMERIC(p, s) value has at most s decimals
-            return sql.SQL("({c} * {f})::bigint AS {c}").format(
-                c=sql.Identifier(self.name), f=sql.Literal(10 ** self.arrow_type.scale))
-        return sql.Identifier(self.name)
+            value = sql.SQL("({c} * {f})::bigint").format(c=c, f=sql.Literal(10 ** self.arrow_type.scale))
+        if not null_flag:
+            return value if value is c else sql.SQL("{v} AS {c}").format(v=value, c=c)
+        t = self.arrow_type
+        stand_in = "false" if pa.types.is_boolean(t) else "epoch" if (pa.types.is_date(t) or
+                                                                         pa.types.is_timestamp(t)) else "0"
+        return sql.SQL("coalesce({v}, {s}) AS {c}, ({c} IS NULL) AS {flag}").format(
+            v=value, s=sql.Literal(stand_in), c=c, flag=sql.Identifier(self.name + " is null"))
 
 
 def describe(conn, query: sql.Composable) -> list[Column]:
@@ -193,6 +203,7 @@ class ReadPart:
     snapshot: str | None
     select_list: str = "*"  # composed SQL: the columns, arrays as JSON text
     binary_select_list: str | None = None  # composed SQL for a binary COPY, when every column has a fixed width
+    flagged_select_list: str | None = None  # the same with a NULL flag after each column, for chunks with NULLs
     chunk_rows: int = CHUNK_ROWS  # rows a chunk aims at
 
 
@@ -210,7 +221,8 @@ class ChunkTracker(OffsetRestrictionTracker):
         return super().try_claim(position)
 
 
-def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None, binary: bool = False) -> sql.Composable:
+def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None, binary: str | None = None) -> sql.Composable:
+    """The COPY of [lo, hi) (or the NULL keys): as CSV, or with ``binary`` ("plain" or "flagged") in binary."""
     key = sql.SQL(part.key)
     if part.nulls:
         where = sql.SQL("{} IS NULL").format(key)
@@ -218,7 +230,8 @@ def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None, binary: bool = F
         where = sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
             k=key, lo=part.kind.bound_sql(lo), hi=part.kind.bound_sql(hi))
     return sql.SQL("COPY (SELECT {s} FROM ({q}) AS q WHERE {w}) TO STDOUT WITH (FORMAT {f})").format(
-        s=sql.SQL(part.binary_select_list if binary else part.select_list), q=sql.SQL(part.query), w=where,
+        s=sql.SQL({"plain": part.binary_select_list, "flagged": part.flagged_select_list}.get(binary)
+                  or part.select_list), q=sql.SQL(part.query), w=where,
         f=sql.SQL("binary" if binary else "csv"))
 
 
@@ -234,7 +247,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         self._names = [c.name for c in columns]
         self._types = {c.name: c.csv_type for c in columns}
         self._arrays = {c.name: c for c in columns if c.is_array and arrays_as_lists}
-        self._binary = True  # until a chunk holds a NULL: then this instance reads text
+        self._binary = "plain"  # then "flagged" once a chunk holds a NULL; None (text) if binary cannot serve
         self._retries = retries
         self._partitions = partitions
         self._conn = None
@@ -291,11 +304,13 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         """The rows of [lo, hi) (or the NULL keys) as a table, retrying a lost connection from the start."""
         for attempt in range(self._retries + 1):
             try:
-                if self._binary and part.binary_select_list:
-                    table = _decode_binary(*self._copy(part, lo, hi, binary=True), self._columns)
+                while self._binary and part.binary_select_list:
+                    flagged = self._binary == "flagged"
+                    table = _decode_binary(*self._copy(part, lo, hi, binary=self._binary), self._columns, flagged)
                     if table is not None:
                         return table
-                    self._binary = False
+                    # A NULL (a shorter field): NULL flags from now on; past that (+-infinity dates): text.
+                    self._binary = None if flagged else "flagged"
                 return _lists_from_json(_parse(self._copy(part, lo, hi)[0], self._names, self._types),
                                         self._arrays)
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
@@ -313,7 +328,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                 time.sleep(min(0.5 * 2 ** attempt, 8))
         raise AssertionError("unreachable")
 
-    def _copy(self, part: ReadPart, lo: int | None, hi: int | None, binary: bool = False) -> tuple[bytes, int]:
+    def _copy(self, part: ReadPart, lo: int | None, hi: int | None, binary: str | None = None) -> tuple[bytes, int]:
         """The COPY output of [lo, hi) and its row count."""
         conn = self._connection()
         buf = io.BytesIO()
@@ -326,7 +341,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                 except psycopg2.Error:
                     pass
 
-    def _copy_into(self, conn, part: ReadPart, lo, hi, binary: bool, buf) -> tuple[bytes, int]:
+    def _copy_into(self, conn, part: ReadPart, lo, hi, binary: str | None, buf) -> tuple[bytes, int]:
         with conn.cursor() as cur:
             if part.snapshot:
                 try:
@@ -397,12 +412,15 @@ def _next_chunk_keys(keys: int, read_keys: int, read_rows: int, target_rows: int
     return max(1, min(keys * 4, max(keys // 4, wanted)))
 
 
-def _decode_binary(data: bytes, rows: int, columns: list[Column]) -> pa.Table | None:
+def _decode_binary(data: bytes, rows: int, columns: list[Column], flagged: bool = False) -> pa.Table | None:
     """A binary COPY of fixed-width columns as a table; None when a row does not have the fixed layout (a NULL
-    field is shorter, so the size cannot be rows x row size) or holds +-infinity dates or timestamps."""
+    field is shorter, so the size cannot be rows x row size) or holds +-infinity dates or timestamps. With
+    ``flagged``, each column's field is followed by a boolean one, true where the value is NULL."""
     fields = [("n", ">i2")]
     for i, c in enumerate(columns):
         fields += [(f"l{i}", ">i4"), (f"v{i}", c.wire)]
+        if flagged:
+            fields += [(f"fl{i}", ">i4"), (f"f{i}", "?")]
     layout = np.dtype(fields)
     if not data.startswith(_BINARY_SIGNATURE) or len(data) < 21 or data[-2:] != b"\xff\xff":
         return None
@@ -412,20 +430,24 @@ def _decode_binary(data: bytes, rows: int, columns: list[Column]) -> pa.Table | 
     records = np.frombuffer(data, dtype=layout, count=rows, offset=start)
     wires = [np.dtype(c.wire) for c in columns]
     values = [np.empty(rows, dtype=w.newbyteorder("=")) for w in wires]
+    nulls = [np.empty(rows, dtype=bool) for _ in wires] if flagged else None
     # A band of rows at a time, so that the band's records stay in the cache while every column is taken from
     # them (column by column over a whole chunk read each row's memory once per column).
     band = max(1, _DECODE_BAND_BYTES // layout.itemsize)
     for a in range(0, rows, band):
         part = records[a:a + band]
-        if (part["n"] != len(columns)).any():
+        if (part["n"] != len(columns) * (2 if flagged else 1)).any():
             return None
         for i, w in enumerate(wires):
-            if (part[f"l{i}"] != w.itemsize).any():
+            if (part[f"l{i}"] != w.itemsize).any() or (flagged and (part[f"fl{i}"] != 1).any()):
                 return None
             values[i][a:a + band] = part[f"v{i}"]
+            if flagged:
+                nulls[i][a:a + band] = part[f"f{i}"]
     arrays = []
-    for c, v in zip(columns, values):
+    for i, (c, v) in enumerate(zip(columns, values)):
         t = c.arrow_type
+        mask = nulls[i] if flagged and nulls[i].any() else None
         if pa.types.is_date(t) or pa.types.is_timestamp(t):
             info = np.iinfo(v.dtype)
             epoch = _PG_EPOCH_DAYS if pa.types.is_date(t) else _PG_EPOCH_US
@@ -433,14 +455,16 @@ def _decode_binary(data: bytes, rows: int, columns: list[Column]) -> pa.Table | 
             if rows and (v.max() > info.max - epoch or v.min() == info.min):
                 return None
             v += epoch
-            arrays.append(pa.array(v, type=t))
+            arrays.append(pa.array(v, type=t, mask=mask))
         elif pa.types.is_decimal(t):  # unscaled 64-bit integers -> 128-bit two's complement, little-endian
             wide = np.empty((rows, 2), dtype="<i8")
             wide[:, 0] = v
             wide[:, 1] = v >> 63
-            arrays.append(pa.Array.from_buffers(t, rows, [None, pa.py_buffer(wide)]))
+            validity = None if mask is None else pa.array(~mask).buffers()[1]
+            arrays.append(pa.Array.from_buffers(t, rows, [validity, pa.py_buffer(wide)],
+                                                null_count=-1 if mask is not None else 0))
         else:
-            arrays.append(pa.array(v, type=t))
+            arrays.append(pa.array(v, type=t, mask=mask))
     return pa.Table.from_arrays(arrays, names=[c.name for c in columns])
 
 
@@ -530,12 +554,15 @@ def plan_read(dsn: str, query: sql.Composable, key: str, partitions: int, lower:
     binary = None
     if binary_copy and all(c.wire for c in columns):
         binary = sql.SQL(", ").join(c.binary_select_sql() for c in columns).as_string(conn)
+        flagged = sql.SQL(", ").join(c.binary_select_sql(null_flag=True) for c in columns).as_string(conn)
+    else:
+        flagged = None
     parts = []
     if lo is not None:
         span = hi + 1 - lo
         chunk = max(1, span * chunk_rows // max(estimated, 1))
         parts.append(ReadPart(query_text, key_text, kind, lo, hi + 1, False, chunk, snapshot, select_list, binary,
-                              chunk_rows))
+                              flagged, chunk_rows))
     if has_nulls:
         parts.append(ReadPart(query_text, key_text, kind, 0, 1, True, 1, snapshot, select_list))  # NULLs: text
     if not share_snapshot:

@@ -4,7 +4,7 @@ A row's text is a fixed number of pieces drawn from one vocabulary (an entry may
 pieces can vary in effect). One Arrow ``take`` gathers every piece of every row in order; the values buffer of
 its result *is* the concatenated text, and every k-th offset of it is a row boundary. That gives an Arrow
 string column (:func:`compose`) or, over all the columns of a record batch, the CSV text of the batch
-(:func:`record_batch_to_csv`) at the cost of a memory copy.
+(:func:`record_batch_to_csv`, a view of that buffer: the file gets it without a copy).
 """
 
 from __future__ import annotations

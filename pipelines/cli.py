@@ -1,4 +1,8 @@
-"""What every job's command line shares: one-line usage errors with exit status 2, and secret-free messages."""
+"""What every job's command line shares: one-line usage errors with exit status 2, and secret-free messages.
+
+Nothing here imports Beam until a pipeline's options are made (:func:`beam_options`): a job's ``--help`` and
+its usage errors answer before Beam's second of start-up.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ import io
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+if TYPE_CHECKING:  # annotations only: Beam is imported when options are made
+    from apache_beam.options.pipeline_options import PipelineOptions
 
 USAGE_EXIT = 2
 FAILURE_EXIT = 1
@@ -37,8 +43,40 @@ def with_local_defaults(argv: list[str]) -> list[str]:
     return [*argv, "--direct_num_workers", "0", "--direct_running_mode", "multi_threading"]
 
 
-def beam_options(argv) -> PipelineOptions:
-    """Beam's own options, checked before anything is touched: a bad one is a usage error, not a crash."""
+class JobOptions:
+    """A job's own options, declared with ``_add_argparse_args`` as Beam's ``PipelineOptions`` classes are, but
+    without importing Beam. :func:`beam_view` gives the ``PipelineOptions`` class that declares the same options
+    to Beam, so that they are parsed with Beam's and recorded with the pipeline (on Dataflow, in the job's
+    options)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        raise NotImplementedError
+
+
+_BEAM_VIEWS: dict = {}
+
+
+def beam_view(cls: type[JobOptions]):
+    """The ``PipelineOptions`` subclass declaring ``cls``'s options to Beam, made once per process (Beam parses
+    the options of every subclass loaded with one parser, so each option may be declared only once)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    view = _BEAM_VIEWS.get(cls)
+    if view is None:
+        view = _BEAM_VIEWS[cls] = type(cls.__name__, (PipelineOptions,), {
+            "__doc__": cls.__doc__, "__module__": cls.__module__,
+            "_add_argparse_args": classmethod(lambda _, parser: cls._add_argparse_args(parser))})
+    return view
+
+
+def beam_options(argv, jobs: tuple = ()):
+    """Beam's own options with those of the ``jobs`` classes (:class:`JobOptions`), checked before anything is
+    touched: a bad one is a usage error, not a crash."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    for cls in jobs:
+        beam_view(cls)
     options = PipelineOptions(argv)
     err = io.StringIO()
     try:
@@ -58,10 +96,14 @@ def beam_options(argv) -> PipelineOptions:
 
 
 def is_local(options: PipelineOptions) -> bool:
+    from apache_beam.options.pipeline_options import StandardOptions
+
     return options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct")
 
 
 def is_dataflow(options: PipelineOptions) -> bool:
+    from apache_beam.options.pipeline_options import StandardOptions
+
     return options.view_as(StandardOptions).runner in ("DataflowRunner", "dataflow")
 
 

@@ -28,9 +28,10 @@ from pipelines.outputs import OutputOptions, Shards, check_output, claim, file_f
 from pipelines.outputs import num_shards as output_num_shards
 from pipelines.seed_postgres import add_connection_args, dsn_from, table_identifier
 from transforms import pg
+from transforms.formats import file_suffix
 from transforms.postgres_read import ReadFromPostgres, UnsupportedQuery, plan_read
 from transforms.progress import NAMESPACE
-from transforms.sinks import WriteCsv, WriteParquet, file_suffix
+from transforms.sinks import WriteCsv, WriteParquet
 
 PROG = "python -m pipelines.extract_postgres"
 _SELECT = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
@@ -38,7 +39,7 @@ _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 CONSISTENCY = ("snapshot", "chunk")
 
 
-class ExtractOptions(PipelineOptions):
+class ExtractOptions(cli.JobOptions):
     """The options of ``pipelines.extract_postgres`` (values are checked by :func:`run`)."""
 
     @classmethod
@@ -58,6 +59,9 @@ class ExtractOptions(PipelineOptions):
                                  "launcher holds until the job ends; chunk: each chunk reads its own REPEATABLE "
                                  "READ snapshot, for launchers that exit before the job ends (default: snapshot; "
                                  "chunk when launched as a Flex Template).")
+
+
+OPTIONS = (OutputOptions, ExtractOptions)  # this job's command line (and its template's parameters)
 
 
 def _query(args) -> tuple[sql.Composable, str | None]:
@@ -164,8 +168,8 @@ def _consistency(asked: str | None, options) -> str:
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
-    OutputOptions._add_argparse_args(p)
-    ExtractOptions._add_argparse_args(p)
+    for options in OPTIONS:
+        options._add_argparse_args(p)
     args, _ = p.parse_known_args(argv)
     query, table = _query(args)
     if args.partition_column is not None and not _COLUMN.match(args.partition_column):
@@ -180,7 +184,7 @@ def run(argv=None) -> int:
     prefix = f"{output}/{name}"
     suffix = file_suffix(file_format, compression)
 
-    options = cli.beam_options(cli.with_local_defaults(_without_connection_args(argv)))
+    options = cli.beam_options(cli.with_local_defaults(_without_connection_args(argv)), OPTIONS)
     cli.check_dataflow(options, {"--output": output, "--dsn_file": args.dsn_file})
     consistency = _consistency(args.consistency, options)
     dsn, password = pg.split_password(dsn_from(args))

@@ -16,13 +16,9 @@ import datetime
 import sys
 import time
 from dataclasses import dataclass, field
-
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from typing import TYPE_CHECKING
 
 from datagen import spec as specs
-from datagen.engine import compile_dataset, run_context
 from pipelines import cli
 from pipelines.outputs import (
     DEFAULT_OUTPUT,
@@ -34,20 +30,21 @@ from pipelines.outputs import (
     run_pipeline,
 )
 from pipelines.outputs import num_shards as output_num_shards
-from transforms.progress import NAMESPACE, CountRows, reset_progress
-from transforms.sinks import WriteCsv, WriteParquet, file_suffix
-from transforms.sizes import SAMPLE_ROWS, encoded_bytes_per_row, parse_size, rows_for_size, shard_overhead_bytes
-from transforms.source import DEFAULT_BLOCK_ROWS, GenerateDataset
-from transforms.text import render_dates
+from transforms.formats import file_suffix
+
+if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checked (--help answers at once)
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
 
 PROG = "python -m pipelines.generate"
 ISO_DATE = "%Y-%m-%d"
 DEFAULT_SEED = 42
+DEFAULT_BLOCK_ROWS = 1 << 17  # rows per generated record batch (transforms/source.py's default)
 MAX_BLOCK_ROWS = 1 << 22
 MAX_ROWS = 10**15
 
 
-class GenerateOptions(PipelineOptions):
+class GenerateOptions(cli.JobOptions):
     """The options of ``pipelines.generate`` (values are checked by :func:`parse_config`)."""
 
     @classmethod
@@ -87,6 +84,9 @@ class GenerateOptions(PipelineOptions):
             help="After the run, profile each dataset written (python -m pipelines.profile) into "
                  "<output>/<dataset>/_profile/: profile.json and profile.html. Not in a Flex Template launch, "
                  "which exits before its job runs.")
+
+
+OPTIONS = (OutputOptions, GenerateOptions)  # this job's options: its command line, Beam's view, its template
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,8 @@ def _datasets(datasets: str | None, spec_files: list[str] | None) -> list[specs.
 
 
 def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
+    from transforms.sizes import parse_size
+
     def size(t):
         try:
             return parse_size(t)
@@ -207,6 +209,8 @@ def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
 def _check_date_format(fmt: str) -> str:
     """Renders sample dates with Arrow's strftime (what the CSV encoder uses): the result must be a date."""
     expected = f"--date_format: expected a strftime format such as %Y-%m-%d or %y/%m/%d, got {fmt!r}"
+    from transforms.text import render_dates
+
     samples = [datetime.date(2001, 2, 3), datetime.date(1999, 12, 31)]
     try:
         rendered = render_dates(samples, fmt)
@@ -221,9 +225,11 @@ def _check_date_format(fmt: str) -> str:
 def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
     """Parses and checks this job's options; returns the config and the remaining (Beam) arguments."""
     p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
-    OutputOptions._add_argparse_args(p)
-    GenerateOptions._add_argparse_args(p)
+    for options in OPTIONS:
+        options._add_argparse_args(p)
     args, beam_args = p.parse_known_args(argv)
+    from datagen.engine import compile_dataset, run_context
+
     chosen = _datasets(args.datasets, args.spec)
     names = [s.name for s in chosen]
     file_format, compression = file_format_and_compression(args)
@@ -265,6 +271,8 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
 
 def _plan_rows(gen, rows, target, file_format, compression, seed, date_format, block_rows, num_shards):
     """(rows, encoded bytes per row) of one dataset: ``rows`` as given, or as many as fill ``target`` bytes."""
+    from transforms.sizes import SAMPLE_ROWS, encoded_bytes_per_row, rows_for_size, shard_overhead_bytes
+
     # With --rows the size only feeds estimates (a small sample will do); a target size needs a real one.
     sample = SAMPLE_ROWS if target is not None else 8192
     bpr = encoded_bytes_per_row(gen, file_format, compression, seed, date_format, sample_rows=sample,
@@ -287,6 +295,13 @@ def _check_dataflow(options: PipelineOptions, config: GenerateConfig):
 
 def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = None) -> beam.Pipeline:
     """The unrun pipeline: for each dataset, generate record batches and write them as shards."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from transforms.progress import CountRows, reset_progress
+    from transforms.sinks import WriteCsv, WriteParquet
+    from transforms.source import GenerateDataset
+
     options = options or PipelineOptions()
     local = cli.is_local(options)
     p = beam.Pipeline(options=options)
@@ -311,6 +326,10 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
 
 
 def summarise(config: GenerateConfig, result, seconds: float) -> str:
+    from apache_beam.io.filesystems import FileSystems
+
+    from transforms.progress import NAMESPACE
+
     counters = {}
     try:
         for c in result.metrics().query()["counters"]:
@@ -341,7 +360,9 @@ def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     config, _ = parse_config(argv)
     argv = cli.with_local_defaults(argv)
-    options = cli.beam_options(argv)  # Beam's options and this job's, recorded with the pipeline
+    options = cli.beam_options(argv, OPTIONS)  # Beam's options and this job's, recorded with the pipeline
+    from apache_beam.io.filesystems import FileSystems
+
     _check_dataflow(options, config)
     shards = [Shards(plan.output_prefix, config.suffix) for plan in config.datasets]
     claim(shards, config.output, config.overwrite)
@@ -363,7 +384,7 @@ def run(argv=None) -> int:
     if cli.launched_only(PROG, result, options):
         return 0
     print(summarise(config, result, time.monotonic() - started))
-    if options.view_as(GenerateOptions).profile:
+    if options.view_as(cli.beam_view(GenerateOptions)).profile:
         from pipelines import profile
 
         return profile.after_generate(config, options)

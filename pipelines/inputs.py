@@ -6,15 +6,14 @@ import glob
 import os
 import re
 
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from pipelines import cli
 
 _WILDCARD = re.compile(r"[*?\[]")
 
 
-class InputOptions(PipelineOptions):
+class InputOptions(cli.JobOptions):
     """Which files a job reads. Declared once for every job that takes ``--input`` (Beam parses the options of
-    all PipelineOptions classes loaded in a process with one parser)."""
+    all the jobs' classes loaded in a process with one parser: :func:`pipelines.cli.beam_view`)."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
@@ -45,6 +44,13 @@ def list_inputs(pattern: str) -> tuple[list[str], str]:
 
 def _matches(pattern: str) -> list[str]:
     try:
-        return [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        return [m.path for r in _filesystems().match([pattern]) for m in r.metadata_list]
     except Exception:  # Beam reports "no match" as an error for some filesystems
         return []
+
+
+def _filesystems():
+    """Beam's file systems (local, gs://), imported when a path is first looked at, not with this module."""
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems

@@ -22,7 +22,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.textio import ReadAllFromText, WriteToText
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
@@ -36,8 +35,9 @@ from pipelines.outputs import (
 )
 from pipelines.outputs import num_shards as output_num_shards
 from transforms import schema as schemas
+from transforms.formats import SHARD_TEMPLATE, file_suffix
 from transforms.progress import NAMESPACE
-from transforms.sinks import WriteParquet, file_suffix
+from transforms.sinks import WriteParquet
 
 PROG = "python -m pipelines.merge_files"
 _CSV = re.compile(r"\.csv(\.gz)?$", re.IGNORECASE)
@@ -45,15 +45,17 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BATCH_ROWS = 65_536
 
 
-class MergeOptions(PipelineOptions):
-    """--input comes from InputOptions, --output and the format from OutputOptions; this job adds --dataset.
-    A direct subclass of PipelineOptions: Beam registers only those."""
+class MergeOptions(cli.JobOptions):
+    """--input comes from InputOptions, --output and the format from OutputOptions; this job adds --dataset."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument("--dataset", default=None,
                             help="a built-in dataset: " + ", ".join(schemas.DATASETS) + " (default: the dataset "
                                  "whose columns the header names, if any); needed for --format parquet.")
+
+
+OPTIONS = (OutputOptions, InputOptions, MergeOptions)  # this job's command line (and its template's parameters)
 
 
 def first_lines(path: str, n: int = 2) -> list[str]:
@@ -132,7 +134,7 @@ def build_pipeline(files: list[str], header: str, ds, file_format: str, compress
             | "Distinct" >> DistinctRows())
     if file_format == "csv":
         _ = rows | "Write" >> WriteToText(
-            prefix, file_name_suffix=file_suffix("csv", compression), shard_name_template="-SSSSS-of-NNNNN",
+            prefix, file_name_suffix=file_suffix("csv", compression), shard_name_template=SHARD_TEMPLATE,
             num_shards=num_shards, header=header,
             compression_type="gzip" if compression == "gzip" else "uncompressed")
     else:
@@ -154,9 +156,8 @@ def _count(line):
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
-    OutputOptions._add_argparse_args(p)
-    MergeOptions._add_argparse_args(p)
-    InputOptions._add_argparse_args(p)
+    for options in OPTIONS:
+        options._add_argparse_args(p)
     args, _ = p.parse_known_args(argv)
     if not args.input:
         raise cli.UsageError("--input: give the CSV files to merge (a folder, a file or a glob pattern)")
@@ -165,7 +166,7 @@ def run(argv=None) -> int:
     file_format, compression = file_format_and_compression(args)
     num_shards = output_num_shards(args)
     output = check_output(args.output, [])
-    options = cli.beam_options(cli.with_local_defaults(argv))
+    options = cli.beam_options(cli.with_local_defaults(argv), OPTIONS)
     cli.check_dataflow(options, {"--input": args.input, "--output": output})
     files, header, sample = check_inputs(args.input)
     ds = dataset_of(header, args.dataset)

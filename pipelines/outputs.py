@@ -12,20 +12,17 @@ import sys
 import threading
 from dataclasses import dataclass
 
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
-
 from pipelines import cli
-from transforms.sinks import CSV_COMPRESSIONS, PARQUET_CODECS
+from transforms.formats import CSV_COMPRESSIONS, PARQUET_CODECS
 
 DEFAULT_OUTPUT = "./out"
 
 
-class OutputOptions(PipelineOptions):
+class OutputOptions(cli.JobOptions):
     """Where and how every job writes its files.
 
-    Declared once for all jobs: Beam parses the options of every PipelineOptions class loaded in a process
-    with one parser, so two jobs may not each declare ``--output``.
+    Declared once for all jobs: Beam parses the options of every jobs' class loaded in a process with one parser
+    (:func:`pipelines.cli.beam_view`), so two jobs may not each declare ``--output``.
     """
 
     @classmethod
@@ -111,11 +108,11 @@ class Shards:
         return f"{self.prefix}.schema.json"
 
     def write_schema(self, fields: list[dict]):
-        with FileSystems.create(self.schema_path) as f:
+        with _filesystems().create(self.schema_path) as f:
             f.write(json.dumps(fields, indent=2).encode() + b"\n")
 
     def existing(self) -> list[str]:
-        return [m.path for r in FileSystems.match([self.pattern]) for m in r.metadata_list]
+        return [m.path for r in _filesystems().match([self.pattern]) for m in r.metadata_list]
 
     def remove_partial(self):
         """After a failed or interrupted run: the sink's temp folders, any shard already renamed, the schema file.
@@ -125,9 +122,9 @@ class Shards:
         folder, name = self.prefix.rsplit("/", 1)
         for pattern in (f"{folder}/beam-temp-{name}-*", self.pattern, self.schema_path):
             try:
-                paths = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+                paths = [m.path for r in _filesystems().match([pattern]) for m in r.metadata_list]
                 if paths:
-                    FileSystems.delete(paths)
+                    _filesystems().delete(paths)
             except Exception:
                 pass
         if not folder.startswith("gs://"):  # local temp folders outlive their files
@@ -143,7 +140,7 @@ def claim(shards: list[Shards], output: str, overwrite: bool):
             f"--output: {output!r} already holds {len(existing)} shard(s) such as {existing[0]!r}; "
             "add --overwrite to replace them or choose another --output")
     if existing:
-        FileSystems.delete(existing)
+        _filesystems().delete(existing)
 
 
 def stop_cleanly_on_signals(prog: str, shards: list[Shards]):
@@ -174,3 +171,10 @@ def run_pipeline(prog: str, pipeline, shards: list[Shards], local: bool):
         for s in shards:
             s.remove_partial()
         raise
+
+
+def _filesystems():
+    """Beam's file systems (local, gs://), imported when a path is first looked at, not with this module."""
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems

@@ -54,7 +54,7 @@ _BIGQUERY_TYPES = {
 }
 
 
-class ProfileOptions(PipelineOptions):
+class ProfileOptions(cli.JobOptions):
     """This job's own options; --input is InputOptions', --output OutputOptions'."""
 
     @classmethod
@@ -78,6 +78,9 @@ class _Output:
         parser.add_argument("--output", default=None, help="Folder (local or gs://) for profile.json and profile.html.")
         parser.add_argument("--overwrite", action="store_true", default=False,
                             help="Replace a profile already in the output folder (refused otherwise).")
+
+
+OPTIONS = (InputOptions, _Output, ProfileOptions)  # this job's command line (and its template's parameters)
 
 
 # --- what the input holds -----------------------------------------------------------------------------------
@@ -449,9 +452,8 @@ def _run(prog: str, plans: list[ProfilePlan], options: PipelineOptions, overwrit
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
-    InputOptions._add_argparse_args(p)
-    _Output._add_argparse_args(p)
-    ProfileOptions._add_argparse_args(p)
+    for options in OPTIONS:
+        options._add_argparse_args(p)
     args, _ = p.parse_known_args(argv)
     if not args.input:
         raise cli.UsageError("--input: give the files to profile (a folder, a file or a glob pattern)")
@@ -459,7 +461,7 @@ def run(argv=None) -> int:
         raise cli.UsageError("--output: give a local folder or gs://bucket/prefix for profile.json and profile.html")
     settings = _settings(args)
     output = check_output(args.output, [])
-    options = cli.beam_options(cli.with_local_defaults(argv))
+    options = cli.beam_options(cli.with_local_defaults(argv), (InputOptions, OutputOptions, ProfileOptions))
     cli.check_dataflow(options, {"--input": args.input, "--output": output})
     plan = plan_profile(args.input, output, **settings)
     return _run(PROG, [plan], options, args.overwrite)
@@ -469,7 +471,7 @@ def after_generate(config, options: PipelineOptions) -> int:
     """``generate --profile``: profiles each dataset just written into ``<output>/<dataset>/_profile/`` (replacing
     an earlier profile there: it described other shards). Object names under ``_profile/`` are never loaded by the
     ingest function (``profile.json`` and ``profile.html`` are not .csv, .csv.gz or .parquet)."""
-    view = options.view_as(ProfileOptions)
+    view = options.view_as(cli.beam_view(ProfileOptions))
     settings = _settings(view)
     plans = [plan_profile(config.shard_pattern(d), f"{config.output}/{d.name}/_profile", name=d.name, **settings)
              for d in config.datasets]

@@ -34,13 +34,16 @@ _WILDCARD = re.compile(r"[*?\[]")
 CHUNK = 8 << 20
 
 
-class UploadOptions:
-    """This job's own option besides --input. Not a PipelineOptions class: --output belongs to OutputOptions,
-    and Beam parses every PipelineOptions class's options with one parser, so it may be declared only once."""
+class UploadOptions(cli.JobOptions):
+    """This job's own option besides --input, for its command line; Beam knows --output from OutputOptions (it
+    parses every job's options with one parser, so an option may be declared to it only once)."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument("--output", default=None, help="gs://bucket/prefix the files go under.")
+
+
+OPTIONS = (InputOptions, UploadOptions)  # this job's command line (and its template's parameters)
 
 
 def crc32c_of(path: str) -> tuple[str, int]:
@@ -116,8 +119,8 @@ def build_pipeline(pairs: list[tuple[str, str]], options: PipelineOptions, proje
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
-    InputOptions._add_argparse_args(p)
-    UploadOptions._add_argparse_args(p)
+    for options in OPTIONS:
+        options._add_argparse_args(p)
     p.add_argument("--project", default=None, help="Project billed for the uploads (default: the environment's).")
     args, _ = p.parse_known_args(argv)
     if not args.input:
@@ -125,7 +128,7 @@ def run(argv=None) -> int:
     if not args.output or not _GCS.match(args.output.rstrip("/")):
         raise cli.UsageError(f"--output: expected gs://BUCKET/prefix with a valid bucket name, got {args.output!r}")
     output = args.output.rstrip("/")
-    options = cli.beam_options(cli.with_local_defaults(argv))
+    options = cli.beam_options(cli.with_local_defaults(argv), (InputOptions, OutputOptions))
     cli.check_dataflow(options, {"--input": args.input})
     files, base = list_inputs(args.input)
     if not files:

@@ -64,15 +64,9 @@ TITLES = {
 def declared(job: str) -> dict[str, argparse.Action]:
     """The job's own options (name -> argparse action), from the same classes its command line uses."""
     from pipelines import extract_postgres, generate, merge_files, upload
-    from pipelines.inputs import InputOptions
-    from pipelines.outputs import OutputOptions
 
-    classes = {
-        "generate": [OutputOptions, generate.GenerateOptions],
-        "extract_postgres": [OutputOptions, extract_postgres.ExtractOptions],
-        "merge_files": [OutputOptions, InputOptions, merge_files.MergeOptions],
-        "upload": [InputOptions, upload.UploadOptions],
-    }[job]
+    classes = {"generate": generate, "extract_postgres": extract_postgres, "merge_files": merge_files,
+               "upload": upload}[job].OPTIONS
     parser = argparse.ArgumentParser(add_help=False)
     for cls in classes:
         cls._add_argparse_args(parser)

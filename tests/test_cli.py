@@ -17,10 +17,27 @@ def test_usage_error_is_one_line_and_exit_2(capsys):
 
 
 def test_every_job_options_class_can_live_in_one_process():
-    """Beam parses all PipelineOptions classes loaded in a process with one parser: no flag may clash."""
+    """Beam parses the options of every job registered in a process with one parser: no flag may clash."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipelines import extract_postgres, generate  # noqa: F401
+    from pipelines import extract_postgres, generate, merge_files, profile, upload
+    from pipelines.inputs import InputOptions
+    from pipelines.outputs import OutputOptions
 
-    options = PipelineOptions(["--output", "x", "--rows", "5", "--table", "t"]).get_all_options()
-    assert options["output"] == "x" and options["rows"] == "5" and options["table"] == "t"
+    for job in (generate, extract_postgres, merge_files):
+        cli.beam_options([], job.OPTIONS)
+    cli.beam_options([], (InputOptions, OutputOptions, profile.ProfileOptions))  # what upload and profile register
+    assert upload.OPTIONS and profile.OPTIONS
+    options = PipelineOptions(["--output", "x", "--rows", "5", "--table", "t", "--bins", "7"]).get_all_options()
+    assert options["output"] == "x" and options["rows"] == "5" and options["table"] == "t" and options["bins"] == "7"
+
+
+def test_help_answers_without_importing_beam():
+    """--help and a usage error come before Beam's second of start-up (it is imported once a pipeline is made)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom pipelines import generate\ntry:\n    generate.parse_config(['--help'])\n"
+            "except SystemExit:\n    pass\nprint('apache_beam' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "--target_size" in out.stdout and out.stdout.strip().endswith("False")

@@ -152,7 +152,7 @@ def test_dataflow_graph_builds_and_its_options_validate_without_an_account(gcs_e
     from apache_beam.options.pipeline_options import GoogleCloudOptions, SetupOptions
     assert options.view_as(GoogleCloudOptions).project == "my-project"
     assert options.view_as(SetupOptions).setup_file == "./setup.py"
-    assert options.view_as(generate.GenerateOptions).rows == "1000000"
+    assert options.view_as(cli.beam_view(generate.GenerateOptions)).rows == "1000000"
     from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
     from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
     assert PipelineOptionsValidator(options, DataflowRunner()).validate() == []

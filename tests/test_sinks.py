@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from transforms.arrow_coder import RecordBatchCoder
-from transforms.sinks import WriteCsv, WriteParquet, file_suffix
+from transforms.sinks import WriteCsv, WriteParquet
 
 SCHEMA = pa.schema([pa.field("name", pa.string(), nullable=False), pa.field("n", pa.int64(), nullable=False)])
 
@@ -45,12 +45,6 @@ def test_parquet_stores_dictionary_strings_as_strings(tmp_path):
     table = pq.read_table(prefix + "-00000-of-00001.parquet")
     assert table.schema.equals(SCHEMA, check_metadata=False)
     assert sorted(table.column("n").to_pylist()) == [0, 1, 2, 10, 11, 12]
-
-
-def test_suffixes():
-    assert file_suffix("csv", "none") == ".csv"
-    assert file_suffix("csv", "gzip") == ".csv.gz"
-    assert file_suffix("parquet", "zstd") == ".parquet"
 
 
 def test_coder_is_registered_for_record_batches():
@@ -108,7 +102,7 @@ def test_gzip_csv_is_one_standard_gzip_stream_per_shard_at_the_documented_level(
     import gzip
     import zlib
 
-    from transforms.sinks import GZIP_LEVEL
+    from transforms.formats import GZIP_LEVEL
 
     prefix = str(tmp_path / "g")
     with TestPipeline() as p:

@@ -7,31 +7,23 @@ path. Every CSV shard starts with the header row.
 
 from __future__ import annotations
 
-import zlib
-
 import apache_beam as beam
 import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.io import filebasedsink
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.iobase import Write
 from apache_beam.metrics import Metrics
 
+from transforms.formats import (
+    CSV_COMPRESSIONS,
+    SHARD_TEMPLATE,
+    file_suffix,
+    gzip_compressor,
+    parquet_ready,
+    parquet_writer,
+)
 from transforms.progress import NAMESPACE
 from transforms.text import record_batch_to_csv
-
-CSV_COMPRESSIONS = ("none", "gzip")
-# gzip at level 1: about three times the speed of the usual level 6 for files about 1.3 times larger (films:
-# 132 MB for 5M rows at level 6, 170 MB at level 1); a standard gzip file all the same, which BigQuery loads.
-GZIP_LEVEL = 1
-PARQUET_CODECS = ("snappy", "gzip", "zstd", "none")
-SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
-
-
-def file_suffix(file_format: str, compression: str) -> str:
-    if file_format == "csv":
-        return ".csv.gz" if compression == "gzip" else ".csv"
-    return ".parquet"
 
 
 class _CsvSink(filebasedsink.FileBasedSink):
@@ -71,11 +63,6 @@ class _CsvSink(filebasedsink.FileBasedSink):
         if compressor is not None:
             handle.write(compressor.flush())
         handle.close()
-
-
-def gzip_compressor():
-    """How every gzip CSV of the project is compressed (the size estimate of --target_size included)."""
-    return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
 
 
 class WriteCsv(beam.PTransform):
@@ -125,54 +112,6 @@ class _ParquetSink(filebasedsink.FileBasedSink):
         handle, writer = opened
         (writer or parquet_writer(handle, self._schema, self._codec)).close()
         handle.close()
-
-
-def parquet_ready(batch, schema: pa.Schema):
-    """``batch`` (a record batch or table) with ``schema``'s names and types, except that a dictionary-encoded
-    column of the right value type with a small dictionary stays dictionary-encoded (Parquet stores the same
-    strings)."""
-    columns, fields, changed = [], [], isinstance(batch, pa.Table) or batch.schema.names != schema.names
-    for field, column in zip(schema, batch.columns):
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
-        if pa.types.is_dictionary(column.type) and column.type.value_type == field.type:
-            if len(column.dictionary) > _SMALL_DICTIONARY:  # written whole in every row group: decode it, and
-                column, changed = column.cast(field.type), True  # Parquet keeps the values the rows use
-        elif column.type != field.type:
-            column, changed = column.cast(field.type), True
-        columns.append(column)
-        fields.append(pa.field(field.name, column.type, field.nullable))
-    if not changed and all(a.nullable == f.nullable for a, f in zip(batch.schema, fields)):
-        return batch
-    return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
-
-
-_SMALL_DICTIONARY = 4096
-
-
-def parquet_writer(sink, schema: pa.Schema, codec: str) -> pq.ParquetWriter:
-    """How every Parquet file of the project is written (the size estimate of --target_size included).
-
-    Dictionary encoding only for strings, booleans, dates and dictionary columns: on floats and wide integers
-    it costs time and, there, makes files larger (measured: half the write time on the credit-card table). No
-    min/max statistics for strings: the min and max of names or titles tell a reader nothing, and computing them
-    was a fifth of the write time. The Arrow schema is not stored in the file, so that every reader sees the
-    Parquet types (a dictionary-encoded column reads back as plain strings).
-    """
-    dictionary = [f.name for f in schema if _dictionary_worthy(f.type)]
-    statistics = [f.name for f in schema if not _is_text(f.type)]
-    return pq.ParquetWriter(sink, schema, compression=codec, use_dictionary=dictionary,
-                            write_statistics=statistics, store_schema=False)
-
-
-def _is_text(t: pa.DataType) -> bool:
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
-
-
-def _dictionary_worthy(t: pa.DataType) -> bool:
-    return _is_text(t) or pa.types.is_boolean(t) or pa.types.is_dictionary(t) or pa.types.is_date32(t)
 
 
 class WriteParquet(beam.PTransform):

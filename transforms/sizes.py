@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from transforms.sinks import gzip_compressor, parquet_ready, parquet_writer
+from transforms.formats import gzip_compressor, parquet_ready, parquet_writer
 from transforms.text import record_batch_to_csv
 
 _UNITS = {

@@ -359,7 +359,7 @@ def summarise(config: GenerateConfig, result, seconds: float) -> str:
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     config, _ = parse_config(argv)
-    argv = cli.with_local_defaults(argv)
+    argv = cli.with_local_defaults(argv, parallel=any(plan.rows > config.block_rows for plan in config.datasets))
     options = cli.beam_options(argv, OPTIONS)  # Beam's options and this job's, recorded with the pipeline
     from apache_beam.io.filesystems import FileSystems
 

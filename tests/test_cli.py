@@ -41,3 +41,13 @@ def test_help_answers_without_importing_beam():
             "except SystemExit:\n    pass\nprint('apache_beam' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--target_size" in out.stdout and out.stdout.strip().endswith("False")
+
+
+def test_local_defaults_use_every_core_unless_the_work_cannot_be_split_or_the_user_chose():
+    assert cli.with_local_defaults(["--x"]) == ["--x", "--direct_num_workers", "0", "--direct_running_mode",
+                                                "multi_threading"]
+    assert cli.with_local_defaults([], parallel=False) == ["--direct_num_workers", "1", "--direct_running_mode",
+                                                          "in_memory"]
+    chosen = ["--direct_num_workers", "2"]
+    assert cli.with_local_defaults(chosen, parallel=False) == chosen
+    assert cli.with_local_defaults(["--runner", "DataflowRunner"]) == ["--runner", "DataflowRunner"]

@@ -112,3 +112,21 @@ def test_gzip_csv_is_one_standard_gzip_stream_per_shard_at_the_documented_level(
     assert text.splitlines()[0] == "name,n" and len(text.splitlines()) == 7
     assert raw[:2] == b"\x1f\x8b" and raw[8] == 4  # gzip's header: XFL 4 means the fastest compression
     assert GZIP_LEVEL == 1 and zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw).decode() == text
+
+
+def test_parquet_dictionary_encodes_numbers_with_few_values_only(tmp_path):
+    import numpy as np
+
+    n = 20_000
+    rng = np.random.default_rng(1)
+    schema = pa.schema([pa.field("score", pa.int64(), nullable=False), pa.field("x", pa.float64(), nullable=False)])
+    batch = pa.RecordBatch.from_arrays([pa.array(rng.integers(300, 851, n)), pa.array(rng.random(n))],
+                                       schema=schema)
+    prefix = str(tmp_path / "d")
+    with TestPipeline() as p:
+        _ = p | beam.Create([batch]).with_output_types(pa.RecordBatch) | WriteParquet(prefix, schema, num_shards=1)
+    path = prefix + "-00000-of-00001.parquet"
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    assert "RLE_DICTIONARY" in group.column(0).encodings  # 551 distinct scores
+    assert "RLE_DICTIONARY" not in group.column(1).encodings  # 20,000 distinct floats
+    assert pq.read_table(path).equals(pa.Table.from_batches([batch]))

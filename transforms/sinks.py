@@ -103,7 +103,7 @@ class _ParquetSink(filebasedsink.FileBasedSink):
     def write_record(self, opened, batch: pa.RecordBatch):
         batch = parquet_ready(batch, self._schema)
         if opened[1] is None:
-            opened[1] = parquet_writer(opened[0], batch.schema, self._codec)
+            opened[1] = parquet_writer(opened[0], batch.schema, self._codec, first=batch)
         elif not batch.schema.equals(opened[1].schema):  # e.g. a choice encoded otherwise than in the first batch
             batch = batch.cast(opened[1].schema)
         opened[1].write_batch(batch)

@@ -46,7 +46,7 @@ def encoded_bytes_per_row(gen, file_format: str, compression: str, seed: int,
     writer = None
     for start in range(0, batch.num_rows, block_rows):  # one row group per generated block, as the sink writes
         part = parquet_ready(batch.slice(start, block_rows), gen.schema.arrow_schema)
-        writer = writer or parquet_writer(sink, part.schema, compression)
+        writer = writer or parquet_writer(sink, part.schema, compression, first=part)
         writer.write_batch(part)
     writer.close()
     return (sink.tell() - shard_overhead_bytes(gen.schema, file_format, compression)) / sample_rows

@@ -130,3 +130,17 @@ def test_parquet_dictionary_encodes_numbers_with_few_values_only(tmp_path):
     assert "RLE_DICTIONARY" in group.column(0).encodings  # 551 distinct scores
     assert "RLE_DICTIONARY" not in group.column(1).encodings  # 20,000 distinct floats
     assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
+
+
+def test_parquet_keeps_no_dictionary_for_text_whose_values_mostly_differ(tmp_path):
+    n = 20_000
+    schema = pa.schema([pa.field("name", pa.string(), nullable=False), pa.field("city", pa.string(), nullable=False)])
+    batch = pa.RecordBatch.from_arrays([pa.array([f"person {i}" for i in range(n)]),
+                                        pa.array([f"city {i % 20}" for i in range(n)])], schema=schema)
+    prefix = str(tmp_path / "t")
+    with TestPipeline() as p:
+        _ = p | beam.Create([batch]).with_output_types(pa.RecordBatch) | WriteParquet(prefix, schema, num_shards=1)
+    path = prefix + "-00000-of-00001.parquet"
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    assert "RLE_DICTIONARY" not in group.column(0).encodings and "RLE_DICTIONARY" in group.column(1).encodings
+    assert pq.read_table(path).equals(pa.Table.from_batches([batch]))

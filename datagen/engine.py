@@ -355,14 +355,15 @@ class Items(Maker):
         # Only the first k items of each row are written, the last one without its separator: as k pieces per
         # row, or, where most rows have about kmax items, as kmax pieces, the unused ones empty.
         if self.fixed_width:
-            index = np.empty((b.n, self.kmax), dtype=np.int64)
-            kmin = self.kmin if not self.count_column else 1
+            # Slot j of a row of k items: the item with its separator (j < k - 1), the last item (j = k - 1) or
+            # nothing (j >= k): the item's number plus 0, m or 2m, looked up by k.
+            shift = np.where(np.arange(self.kmax + 1)[:, None] - 1 == np.arange(self.kmax)[None, :], self.m,
+                             np.where(np.arange(self.kmax + 1)[:, None] <= np.arange(self.kmax)[None, :],
+                                      2 * self.m, 0)).astype(np.int32)
+            index = np.empty((b.n, self.kmax), dtype=np.int32)
             for j in range(self.kmax):
-                item = slots[j] if slots is not None else chosen[:, j].astype(np.int64)
-                if j < kmin - 1:  # an item with a separator in every row
-                    index[:, j] = item
-                else:
-                    index[:, j] = item + (k - 1 == j) * self.m + (k <= j) * (2 * self.m)
+                item = slots[j] if slots is not None else chosen[:, j]
+                np.add(item, shift[:, j][k], out=index[:, j], casting="unsafe")
             return Col(compose(self.pieces, index))
         used = np.arange(self.kmax)[None, :] < k[:, None]
         flat = (chosen[used] if slots is None else np.stack(slots, axis=1)[used]).astype(np.int64)

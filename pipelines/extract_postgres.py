@@ -226,15 +226,18 @@ def run(argv=None) -> int:
         plan.snapshot_conn.close()  # the snapshot is needed until the last reader has finished
     if cli.launched_only(PROG, result, options):
         return 0
-    rows = 0
+    rows = retried = 0
     for c in result.metrics().query()["counters"]:
         if c.key.metric.namespace == NAMESPACE and c.key.metric.name == "postgres_rows":
             rows += c.committed
+        elif c.key.metric.namespace == NAMESPACE and c.key.metric.name == "postgres_chunk_retries":
+            retried += c.committed
     files = [m for r in FileSystems.match([shards.pattern]) for m in r.metadata_list]
     seconds = time.monotonic() - started
     size = sum(m.size_in_bytes for m in files)
     print(f"{name}: {rows:,} rows, {len(files)} files, {size:,} bytes in {seconds:.1f} s "
-          f"({rows / seconds:,.0f} rows/s, {size / seconds / 1e6:.1f} MB/s) -> {prefix}-SSSSS-of-NNNNN{suffix}")
+          f"({rows / seconds:,.0f} rows/s, {size / seconds / 1e6:.1f} MB/s) -> {prefix}-SSSSS-of-NNNNN{suffix}"
+          + (f"; {retried} chunk read(s) started again after a lost connection" if retried else ""))
     return 0
 
 

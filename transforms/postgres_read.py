@@ -300,19 +300,20 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
 
-    def _read(self, part: ReadPart, lo: int | None, hi: int | None) -> pa.Table:
-        """The rows of [lo, hi) (or the NULL keys) as a table, retrying a lost connection from the start."""
+    def _read(self, part: ReadPart, lo: int | None, hi: int | None) -> tuple[pa.Table, int]:
+        """The rows of [lo, hi) (or the NULL keys) as a table, retrying a lost connection from the start; and the
+        retries it took (counted by the caller: Beam's metrics count only in the thread that runs the DoFn)."""
         for attempt in range(self._retries + 1):
             try:
                 while self._binary and part.binary_select_list:
                     flagged = self._binary == "flagged"
                     table = _decode_binary(*self._copy(part, lo, hi, binary=self._binary), self._columns, flagged)
                     if table is not None:
-                        return table
+                        return table, attempt
                     # A NULL (a shorter field): NULL flags from now on; past that (+-infinity dates): text.
                     self._binary = None if flagged else "flagged"
                 return _lists_from_json(_parse(self._copy(part, lo, hi)[0], self._names, self._types),
-                                        self._arrays)
+                                        self._arrays), attempt
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
                 if self._conn is not None:
                     try:
@@ -323,7 +324,6 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                 if attempt == self._retries:
                     raise pg.ConnectionFailed(f"reading {part.key} range [{lo}, {hi}) failed after "
                                               f"{self._retries} retries: {str(e).strip()[:200]}") from None
-                self._retried.inc()
                 _LOG.warning("connection lost while reading a chunk; reading it again (%s)", str(e).strip()[:200])
                 time.sleep(min(0.5 * 2 ** attempt, 8))
         raise AssertionError("unreachable")
@@ -356,7 +356,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
     def process(self, part: ReadPart, tracker=beam.DoFn.RestrictionParam()):
         if part.nulls:
             if tracker.try_claim(tracker.current_restriction().start):
-                yield from self._emit(self._read(part, None, None))
+                yield from self._emit(*self._read(part, None, None))
             return
         # The next chunk is claimed and read (by one helper thread, on this instance's connection) while this
         # one is emitted and written: the server works on it meanwhile instead of waiting for us. A claimed chunk
@@ -371,10 +371,10 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                 lo, position = claimed
                 following = (self._reader().submit(self._read, part, lo, position), lo, position)
             if ahead is not None:
-                table = ahead[0].result()
+                table, retries = ahead[0].result()
                 keys = min(part.chunk_keys, _next_chunk_keys(keys, ahead[2] - ahead[1], table.num_rows,
                                                              part.chunk_rows))
-                yield from self._emit(table)
+                yield from self._emit(table, retries)
             if following is None:
                 return
             ahead = following
@@ -396,8 +396,9 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
             self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="postgres-read-ahead")
         return self._pool
 
-    def _emit(self, table: pa.Table):
+    def _emit(self, table: pa.Table, retries: int = 0):
         self._rows.inc(table.num_rows)
+        self._retried.inc(retries)
         yield from table.to_batches()
 
 

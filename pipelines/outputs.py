@@ -10,6 +10,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 
 from pipelines import cli
@@ -143,6 +144,9 @@ def claim(shards: list[Shards], output: str, overwrite: bool):
         _filesystems().delete(existing)
 
 
+_WIND_DOWN_SECONDS = 0.5
+
+
 def stop_cleanly_on_signals(prog: str, shards: list[Shards]):
     """Ctrl-C or SIGTERM during a local run: remove partial output and leave at once.
 
@@ -150,6 +154,10 @@ def stop_cleanly_on_signals(prog: str, shards: list[Shards]):
     """
     def stop(signum, frame):
         print(f"{prog}: interrupted; removing partial output", file=sys.stderr, flush=True)
+        from transforms.sinks import STOP_WRITING
+
+        STOP_WRITING.set()  # the sinks open and write nothing more: what is removed below stays removed
+        time.sleep(_WIND_DOWN_SECONDS)  # a write under way when the flag was set finishes meanwhile
         for s in shards:
             s.remove_partial()
         os._exit(130)

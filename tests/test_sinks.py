@@ -144,3 +144,25 @@ def test_parquet_keeps_no_dictionary_for_text_whose_values_mostly_differ(tmp_pat
     group = pq.ParquetFile(path).metadata.row_group(0)
     assert "RLE_DICTIONARY" not in group.column(0).encodings and "RLE_DICTIONARY" in group.column(1).encodings
     assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
+
+
+def test_sinks_make_no_folder_and_write_nothing_once_the_run_is_being_stopped(tmp_path):
+    import pytest
+
+    from transforms.sinks import STOP_WRITING, WritingStopped, _CsvSink, _ParquetSink
+
+    sinks = [_CsvSink(str(tmp_path / "c" / "c"), b"h\n", ".csv", 0, "none", None, "m"),
+             _ParquetSink(str(tmp_path / "p" / "p"), SCHEMA, "snappy", 0)]
+    opened = sinks[0].open(str(tmp_path / "open.csv"))
+    STOP_WRITING.set()
+    try:
+        for sink in sinks:
+            with pytest.raises(WritingStopped):
+                sink.initialize_write()
+            with pytest.raises(WritingStopped):
+                sink.open(str(tmp_path / "later"))
+        with pytest.raises(WritingStopped):
+            sinks[0].write_record(opened, batches()[0])
+    finally:
+        STOP_WRITING.clear()
+    assert not (tmp_path / "c").exists() and not (tmp_path / "p").exists() and not (tmp_path / "later").exists()

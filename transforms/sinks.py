@@ -7,6 +7,8 @@ path. Every CSV shard starts with the header row.
 
 from __future__ import annotations
 
+import threading
+
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.io import filebasedsink
@@ -25,8 +27,33 @@ from transforms.formats import (
 from transforms.progress import NAMESPACE
 from transforms.text import record_batch_to_csv
 
+# Set when a local run is being stopped (Ctrl-C): from then on no sink opens or writes a file, so that what the
+# run left can be removed for good while the runner's threads wind down.
+STOP_WRITING = threading.Event()
 
-class _CsvSink(filebasedsink.FileBasedSink):
+
+class WritingStopped(RuntimeError):
+    """The run is being stopped: this sink writes nothing more."""
+
+
+def _check_not_stopped():
+    if STOP_WRITING.is_set():
+        raise WritingStopped("the run is being stopped")
+
+
+class _StoppableSink(filebasedsink.FileBasedSink):
+    """Makes no temp folder and opens no file once :data:`STOP_WRITING` is set."""
+
+    def initialize_write(self):
+        _check_not_stopped()
+        return super().initialize_write()
+
+    def open(self, temp_path):
+        _check_not_stopped()
+        return super().open(temp_path)
+
+
+class _CsvSink(_StoppableSink):
     """Writes record batches as CSV text, after a header at the top of each shard. Each batch is encoded as it
     is written, straight from Arrow's buffer into the file (no copy of the text, no step between); with gzip,
     each shard is one gzip stream at :data:`GZIP_LEVEL`, compressed by the thread that writes it (zlib releases
@@ -49,6 +76,7 @@ class _CsvSink(filebasedsink.FileBasedSink):
         return opened
 
     def write_record(self, opened, batch: pa.RecordBatch):
+        _check_not_stopped()
         text = record_batch_to_csv(batch, self._date_format)
         self._write(opened, text)
         self._bytes.inc(len(text))
@@ -81,7 +109,7 @@ class WriteCsv(beam.PTransform):
         return batches | "WriteShards" >> Write(self._sink)
 
 
-class _ParquetSink(filebasedsink.FileBasedSink):
+class _ParquetSink(_StoppableSink):
     """Writes record batches as row groups of one Parquet file per shard, with the contract ``schema``'s types.
 
     Each batch is written as it is (:func:`parquet_ready`): choices that arrive dictionary-encoded are written
@@ -101,6 +129,7 @@ class _ParquetSink(filebasedsink.FileBasedSink):
         return [super().open(temp_path), None]
 
     def write_record(self, opened, batch: pa.RecordBatch):
+        _check_not_stopped()
         batch = parquet_ready(batch, self._schema)
         if opened[1] is None:
             opened[1] = parquet_writer(opened[0], batch.schema, self._codec, first=batch)

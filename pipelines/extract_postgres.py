@@ -15,12 +15,9 @@ import os
 import re
 import sys
 import time
+from typing import TYPE_CHECKING
 
-import apache_beam as beam
 import psycopg2
-import pyarrow as pa
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
 from psycopg2 import sql
 
 from pipelines import cli
@@ -29,9 +26,10 @@ from pipelines.outputs import num_shards as output_num_shards
 from pipelines.seed_postgres import add_connection_args, dsn_from, table_identifier
 from transforms import pg
 from transforms.formats import file_suffix
-from transforms.postgres_read import ReadFromPostgres, UnsupportedQuery, plan_read
-from transforms.progress import NAMESPACE
-from transforms.sinks import WriteCsv, WriteParquet
+
+if TYPE_CHECKING:  # Beam is imported once the command line is checked (--help answers at once)
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
 
 PROG = "python -m pipelines.extract_postgres"
 _SELECT = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
@@ -114,6 +112,12 @@ def _without_connection_args(argv: list[str]) -> list[str]:
 def build_pipeline(dsn: str, plan, partitions: int, file_format: str, compression: str, num_shards: int,
                    prefix: str, options: PipelineOptions, dsn_file: str | None = None) -> beam.Pipeline:
     """The unrun pipeline: the plan's key ranges read in parallel, written as shards under ``prefix``."""
+    import apache_beam as beam
+    import pyarrow as pa
+
+    from transforms.postgres_read import ReadFromPostgres
+    from transforms.sinks import WriteCsv, WriteParquet
+
     pipeline = beam.Pipeline(options=options)
     batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions, arrays_as_lists=file_format == "parquet",
                                                     dsn_file=dsn_file)
@@ -185,6 +189,11 @@ def run(argv=None) -> int:
     suffix = file_suffix(file_format, compression)
 
     options = cli.beam_options(cli.with_local_defaults(_without_connection_args(argv)), OPTIONS)
+    from apache_beam.io.filesystems import FileSystems
+
+    from transforms.postgres_read import UnsupportedQuery, plan_read
+    from transforms.progress import NAMESPACE
+
     cli.check_dataflow(options, {"--output": output, "--dsn_file": args.dsn_file})
     consistency = _consistency(args.consistency, options)
     dsn, password = pg.split_password(dsn_from(args))

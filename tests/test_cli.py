@@ -1,3 +1,5 @@
+import pytest
+
 from pipelines import cli
 
 
@@ -32,15 +34,17 @@ def test_every_job_options_class_can_live_in_one_process():
     assert options["output"] == "x" and options["rows"] == "5" and options["table"] == "t" and options["bins"] == "7"
 
 
-def test_help_answers_without_importing_beam():
+@pytest.mark.parametrize("job,call,flag", [("generate", "parse_config", "--target_size"),
+                                           ("extract_postgres", "run", "--partition_column")])
+def test_help_answers_without_importing_beam(job, call, flag):
     """--help and a usage error come before Beam's second of start-up (it is imported once a pipeline is made)."""
     import subprocess
     import sys
 
-    code = ("import sys\nfrom pipelines import generate\ntry:\n    generate.parse_config(['--help'])\n"
+    code = (f"import sys\nfrom pipelines import {job}\ntry:\n    {job}.{call}(['--help'])\n"
             "except SystemExit:\n    pass\nprint('apache_beam' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "--target_size" in out.stdout and out.stdout.strip().endswith("False")
+    assert flag in out.stdout and out.stdout.strip().endswith("False")
 
 
 def test_local_defaults_use_every_core_unless_the_work_cannot_be_split_or_the_user_chose():

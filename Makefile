@@ -27,12 +27,15 @@ local-stack: install
 tools: install
 	$(BIN)/python -m local_cloud.tools
 
+# The extraction baselines (pandas, connectorx) get an environment of their own: beside the project, pandas
+# would slow down every import of Beam.
 bench: install
-	$(BIN)/pip install --quiet pandas connectorx  # the extraction baselines only
 	$(BIN)/python benchmarks/generate.py
-	$(BIN)/python benchmarks/extract.py
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet pandas connectorx pyarrow psycopg2-binary
+	$(BIN)/python benchmarks/extract.py --baseline_python .venv-bench/bin/python
 	$(BIN)/pip install --quiet -e '.[bench]'  # scikit-learn, for the learnability benchmark only
 	$(BIN)/python benchmarks/learnability.py
 
 clean:
-	rm -rf out .pytest_cache build *.egg-info .local_cloud
+	rm -rf out .pytest_cache build *.egg-info .local_cloud .venv-bench

@@ -175,6 +175,15 @@ def parser(prog: str, description: str, epilog: str = "") -> OneLineParser:
                          allow_abbrev=False)
 
 
+def job_parser(prog: str, doc: str, options: tuple) -> OneLineParser:
+    """A Beam job's command line: its module docstring's first paragraph, then the options of its ``options``
+    classes (:class:`JobOptions`); Beam's own options pass through ``parse_known_args``."""
+    p = parser(prog, doc.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
+    for cls in options:
+        cls._add_argparse_args(p)
+    return p
+
+
 def failure_line(e: BaseException) -> str:
     """One line for a failure: Beam wraps a worker's error in a message that starts with its traceback, so take
     the last line that is not part of one ('ValueError: ...')."""

@@ -171,9 +171,7 @@ def _consistency(asked: str | None, options) -> str:
 
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
-    for options in OPTIONS:
-        options._add_argparse_args(p)
+    p = cli.job_parser(PROG, __doc__, OPTIONS)
     args, _ = p.parse_known_args(argv)
     query, table = _query(args)
     if args.partition_column is not None and not _COLUMN.match(args.partition_column):

@@ -224,9 +224,7 @@ def _check_date_format(fmt: str) -> str:
 
 def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
     """Parses and checks this job's options; returns the config and the remaining (Beam) arguments."""
-    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
-    for options in OPTIONS:
-        options._add_argparse_args(p)
+    p = cli.job_parser(PROG, __doc__, OPTIONS)
     args, beam_args = p.parse_known_args(argv)
     from datagen.engine import compile_dataset, run_context
 

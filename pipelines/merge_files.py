@@ -155,9 +155,7 @@ def _count(line):
 
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
-    for options in OPTIONS:
-        options._add_argparse_args(p)
+    p = cli.job_parser(PROG, __doc__, OPTIONS)
     args, _ = p.parse_known_args(argv)
     if not args.input:
         raise cli.UsageError("--input: give the CSV files to merge (a folder, a file or a glob pattern)")

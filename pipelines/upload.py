@@ -118,9 +118,7 @@ def build_pipeline(pairs: list[tuple[str, str]], options: PipelineOptions, proje
 
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
-    for options in OPTIONS:
-        options._add_argparse_args(p)
+    p = cli.job_parser(PROG, __doc__, OPTIONS)
     p.add_argument("--project", default=None, help="Project billed for the uploads (default: the environment's).")
     args, _ = p.parse_known_args(argv)
     if not args.input:

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import io
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # annotations only: Beam is imported when options are made
 
 USAGE_EXIT = 2
 FAILURE_EXIT = 1
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader went away
 
 
 class UsageError(Exception):
@@ -197,6 +199,11 @@ def main_wrapper(prog: str, run, argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         return run(argv) or 0
+    except BrokenPipeError:  # the reader of our output went away (`| head`): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+        return BROKEN_PIPE_EXIT
     except UsageError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return USAGE_EXIT

@@ -273,14 +273,27 @@ def _plan_rows(gen, rows, target, file_format, compression, seed, date_format, b
 
     # With --rows the size only feeds estimates (a small sample will do); a target size needs a real one.
     sample = SAMPLE_ROWS if target is not None else 8192
-    bpr = encoded_bytes_per_row(gen, file_format, compression, seed, date_format, sample_rows=sample,
-                                block_rows=min(block_rows, sample))
+    group = min(block_rows, sample)  # Parquet: one row group per generated block, as the sink writes
+
+    def measure(sample_rows, group_rows):
+        return encoded_bytes_per_row(gen, file_format, compression, seed, date_format, sample_rows=sample_rows,
+                                     block_rows=group_rows)
+
+    bpr = measure(sample, group)
     if target is None:
         return rows, bpr
     overhead = shard_overhead_bytes(gen.schema, file_format, compression) * max(num_shards, 1)
     n = rows_for_size(max(target - overhead, 1), bpr)
-    if n < min(block_rows, SAMPLE_ROWS):  # a small dataset: measure on a sample of its own size
-        bpr = encoded_bytes_per_row(gen, file_format, compression, seed, date_format, sample_rows=n, block_rows=n)
+    # A small dataset, or small shards (a shard's row groups hold at most its rows): measure again on a sample
+    # shaped like the files, until the row count settles.
+    shape = (sample, group)
+    for _ in range(3):
+        per_shard = -(-n // num_shards) if num_shards else n
+        wanted = (min(n, sample), min(per_shard, group, n))
+        if wanted == shape:
+            break
+        shape = wanted
+        bpr = measure(*shape)
         n = rows_for_size(max(target - overhead, 1), bpr)
     return n, bpr
 
@@ -296,7 +309,8 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from transforms.progress import CountRows, reset_progress
+    from transforms.progress import CountRows, RowCounter, reset_progress
+    from transforms.shards import WriteGeneratedShards
     from transforms.sinks import WriteCsv, WriteParquet
     from transforms.source import GenerateDataset
 
@@ -307,19 +321,21 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
         reset_progress()
     for plan in config.datasets:
         ds = plan.schema
-        batches = (
-            p
-            | f"Generate_{plan.name}" >> GenerateDataset(
-                plan.spec, plan.rows, config.seed, config.block_rows, plan.bytes_per_row, plan.run)
-            | f"Count_{plan.name}" >> beam.ParDo(
-                CountRows(plan.name, plan.rows, show_progress=local and config.show_progress)))
         if config.file_format == "csv":
-            _ = batches | f"Write_{plan.name}" >> WriteCsv(
-                plan.output_prefix, ds.csv_header(), config.compression, config.num_shards,
-                config.date_format, metrics_name=plan.name)
+            write = WriteCsv(plan.output_prefix, ds.csv_header(), config.compression, config.num_shards,
+                             config.date_format, metrics_name=plan.name)
         else:
-            _ = batches | f"Write_{plan.name}" >> WriteParquet(
-                plan.output_prefix, ds.arrow_schema, config.compression, config.num_shards)
+            write = WriteParquet(plan.output_prefix, ds.arrow_schema, config.compression, config.num_shards)
+        counter = RowCounter(plan.name, plan.rows, show_progress=local and config.show_progress)
+        if config.num_shards:  # that many balanced shards, each made whole by one worker: the same bytes always
+            _ = p | f"Write_{plan.name}" >> WriteGeneratedShards(
+                write.sink, plan.spec, plan.rows, config.seed, config.block_rows, plan.run, counter)
+        else:  # one file per bundle of work, however the runner splits the source
+            _ = (p
+                 | f"Generate_{plan.name}" >> GenerateDataset(
+                     plan.spec, plan.rows, config.seed, config.block_rows, plan.bytes_per_row, plan.run)
+                 | f"Count_{plan.name}" >> beam.ParDo(CountRows(counter))
+                 | f"Write_{plan.name}" >> write)
     return p
 
 

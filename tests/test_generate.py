@@ -79,6 +79,25 @@ def test_csv_and_parquet_hold_the_same_rows(tmp_path):
     assert sorted(norm) == sorted(from_parquet)
 
 
+def test_fixed_shards_are_balanced_in_row_order_and_the_same_bytes_whatever_the_runner(tmp_path):
+    # Once, blocks of 131,072 rows went to random shards: --rows 20000 --num_shards 2 gave one shard every row
+    # and the other its header only, and Parquet sizes changed from run to run.
+    one = run(tmp_path, "--rows", "20000", "--num_shards", "2", output="one")
+    other = run(tmp_path, "--rows", "20000", "--num_shards", "2", "--block_rows", "3000",
+                "--direct_running_mode", "multi_processing", "--direct_num_workers", "2", output="other")
+    for name in HEADERS:
+        files = sorted(glob.glob(f"{one}/{name}/*-of-*"))
+        assert [len(csv_rows([f])) for f in files] == [10000, 10000]
+        for f in files:
+            with open(f, "rb") as a, open(f.replace(one, other), "rb") as b:
+                assert a.read() == b.read(), f
+    uneven = run(tmp_path, "--datasets", "films", "--rows", "10", "--num_shards", "3", output="uneven")
+    films = [csv_rows([f]) for f in sorted(glob.glob(f"{uneven}/films/*-of-*"))]
+    assert [len(r) for r in films] == [3, 3, 4]
+    ids = [int(r[0]) for shard in films for r in shard]  # film_id follows the row number: rows stay in order
+    assert ids == sorted(ids)
+
+
 @pytest.mark.slow
 def test_same_seed_same_rows_whatever_the_runner_mode_workers_shards_and_blocks(tmp_path):
     rows = "70000"

@@ -100,6 +100,10 @@ def test_a_real_run_prints_progress_and_a_summary(tmp_path):
     result = run_cli("pipelines.generate", "--rows", "300000", "--output", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
     assert "of 300,000 rows" in result.stderr
+    # Rates are over the run so far: once the first line said "131072000.00M rows/s" (timed from its first block)
+    rates = [float(line.rsplit(", ", 1)[1].split("M rows/s")[0]) for line in result.stderr.splitlines()
+             if line.endswith("M rows/s")]
+    assert rates and max(rates) < 50, result.stderr
     table = [line.split() for line in result.stdout.splitlines()]
     assert table[0] == ["dataset", "rows", "files", "bytes", "seconds", "rows/s", "MB/s"]
     rows = {t[0]: int(t[1].replace(",", "")) for t in table[1:4]}
@@ -126,3 +130,20 @@ def test_ctrl_c_stops_the_run_and_leaves_nothing_behind(tmp_path):
     assert proc.returncode == 130, err
     assert [p for p in out.rglob("*") if p.is_file()] == []
     assert not [p for p in out.rglob("beam-temp-*")]
+
+
+def test_a_reader_that_goes_away_stops_the_job_quietly(tmp_path):
+    # `... | head -1`: once, the run hung for good when its progress line met the closed pipe.
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.generate", "--rows", "400000", "--output", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc.stdout.readline()
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE, as a shell reports it
+    assert len(list((out / "films").glob("films-*-of-*.csv"))) >= 1  # the run itself went through

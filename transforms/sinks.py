@@ -102,11 +102,11 @@ class WriteCsv(beam.PTransform):
         super().__init__()
         if compression not in CSV_COMPRESSIONS:
             raise ValueError(f"compression: expected one of {', '.join(CSV_COMPRESSIONS)}, got {compression!r}")
-        self._sink = _CsvSink(file_path_prefix, header, file_suffix("csv", compression), num_shards,
-                              compression, date_format, metrics_name)
+        self.sink = _CsvSink(file_path_prefix, header, file_suffix("csv", compression), num_shards,
+                             compression, date_format, metrics_name)
 
     def expand(self, batches):
-        return batches | "WriteShards" >> Write(self._sink)
+        return batches | "WriteShards" >> Write(self.sink)
 
 
 class _ParquetSink(_StoppableSink):
@@ -148,7 +148,7 @@ class WriteParquet(beam.PTransform):
 
     def __init__(self, file_path_prefix: str, schema: pa.Schema, codec: str = "snappy", num_shards: int = 0):
         super().__init__()
-        self._sink = _ParquetSink(file_path_prefix, schema, codec, num_shards)
+        self.sink = _ParquetSink(file_path_prefix, schema, codec, num_shards)
 
     def expand(self, batches):
-        return batches | "WriteShards" >> Write(self._sink)
+        return batches | "WriteShards" >> Write(self.sink)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import logging
 import os
@@ -47,6 +48,14 @@ def with_local_defaults(argv: list[str], parallel: bool = True) -> list[str]:
     if not parallel:
         return [*argv, "--direct_num_workers", "1", "--direct_running_mode", "in_memory"]
     return [*argv, "--direct_num_workers", "0", "--direct_running_mode", "multi_threading"]
+
+
+def is_single_worker(options) -> bool:
+    """Whether the run has one worker: the DirectRunner asked for one (as :func:`with_local_defaults` does for
+    work that cannot be split)."""
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    return is_local(options) and options.view_as(DirectOptions).direct_num_workers == 1
 
 
 class JobOptions:
@@ -196,6 +205,7 @@ def failure_line(e: BaseException) -> str:
 
 def main_wrapper(prog: str, run, argv=None) -> int:
     """Runs ``run(argv)``; a UsageError becomes one line and exit 2, any other failure one line and exit 1."""
+    from_command_line = argv is None
     argv = sys.argv[1:] if argv is None else argv
     try:
         return run(argv) or 0
@@ -214,3 +224,8 @@ def main_wrapper(prog: str, run, argv=None) -> int:
         logging.getLogger(prog).debug("failure", exc_info=True)
         print(f"{prog}: failed: {failure_line(e)}", file=sys.stderr)
         return FAILURE_EXIT
+    finally:
+        if from_command_line:
+            # The objects alive now (Beam's modules above all) live until the process ends: leave them out of
+            # the collections the interpreter runs on its way out, which took about 0.2 s of a small run's 1.4 s.
+            gc.freeze()

@@ -272,7 +272,7 @@ def _plan_rows(gen, rows, target, file_format, compression, seed, date_format, b
     from transforms.sizes import SAMPLE_ROWS, encoded_bytes_per_row, rows_for_size, shard_overhead_bytes
 
     # With --rows the size only feeds estimates (a small sample will do); a target size needs a real one.
-    sample = SAMPLE_ROWS if target is not None else 8192
+    sample = SAMPLE_ROWS if target is not None else min(rows, 8192)
     group = min(block_rows, sample)  # Parquet: one row group per generated block, as the sink writes
 
     def measure(sample_rows, group_rows):
@@ -310,7 +310,7 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from transforms.progress import CountRows, RowCounter, reset_progress
-    from transforms.shards import WriteGeneratedShards
+    from transforms.shards import ShardedDataset, WriteGeneratedShards
     from transforms.sinks import WriteCsv, WriteParquet
     from transforms.source import GenerateDataset
 
@@ -319,23 +319,30 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
     p = beam.Pipeline(options=options)
     if local:
         reset_progress()
+    sharded = []
     for plan in config.datasets:
         ds = plan.schema
+        # With --num_shards, that many balanced shards, each made whole by one worker: the same bytes always. A
+        # dataset of one block makes one file either way, and the shard path is the shorter graph to run.
+        num_shards = config.num_shards or (1 if plan.rows <= config.block_rows else 0)
         if config.file_format == "csv":
-            write = WriteCsv(plan.output_prefix, ds.csv_header(), config.compression, config.num_shards,
+            write = WriteCsv(plan.output_prefix, ds.csv_header(), config.compression, num_shards,
                              config.date_format, metrics_name=plan.name)
         else:
-            write = WriteParquet(plan.output_prefix, ds.arrow_schema, config.compression, config.num_shards)
+            write = WriteParquet(plan.output_prefix, ds.arrow_schema, config.compression, num_shards)
         counter = RowCounter(plan.name, plan.rows, show_progress=local and config.show_progress)
-        if config.num_shards:  # that many balanced shards, each made whole by one worker: the same bytes always
-            _ = p | f"Write_{plan.name}" >> WriteGeneratedShards(
-                write.sink, plan.spec, plan.rows, config.seed, config.block_rows, plan.run, counter)
+        if num_shards:
+            sharded.append(ShardedDataset(write.sink, plan.spec, plan.rows, config.seed, config.block_rows,
+                                          plan.run, counter))
         else:  # one file per bundle of work, however the runner splits the source
             _ = (p
                  | f"Generate_{plan.name}" >> GenerateDataset(
                      plan.spec, plan.rows, config.seed, config.block_rows, plan.bytes_per_row, plan.run)
                  | f"Count_{plan.name}" >> beam.ParDo(CountRows(counter))
                  | f"Write_{plan.name}" >> write)
+    if sharded:
+        _ = p | "Write_" + "_".join(d.spec.name for d in sharded) >> WriteGeneratedShards(
+            sharded, spread=not cli.is_single_worker(options))
     return p
 
 

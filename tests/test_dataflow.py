@@ -106,8 +106,7 @@ def read_sources(proto) -> dict:
 
 
 def shard_writers(proto) -> dict:
-    """dataset -> the shard-writing DoFn of each fixed-shard write in a pipeline proto, unpickled as a worker
-    would."""
+    """dataset -> the dataset each fixed-shard write of a pipeline proto carries, unpickled as a worker would."""
     from apache_beam.internal import pickler
     from apache_beam.portability import common_urns
     from apache_beam.portability.api import beam_runner_api_pb2
@@ -119,38 +118,39 @@ def shard_writers(proto) -> dict:
         if t.spec.urn == common_urns.primitives.PAR_DO.urn:
             fn = pickler.loads(beam_runner_api_pb2.ParDoPayload.FromString(t.spec.payload).do_fn.payload)[0]
             if isinstance(fn, _WriteShard):
-                writers[fn.spec.name] = fn
+                writers.update({d.spec.name: d for d in fn.datasets})
     return writers
 
 
 @pytest.mark.parametrize("num_shards", ["0", "2"])
 def test_generate_graph_with_a_user_spec_serialises_and_carries_the_spec(offline, tmp_path, num_shards):
     path = write_orders_spec(tmp_path)
-    config, _ = generate.parse_config(["--spec", path, "--datasets", "clients", "--rows", "1000", "--output",
+    rows = 200_000  # more than a block: with --num_shards 0 the runner splits a source
+    config, _ = generate.parse_config(["--spec", path, "--datasets", "clients", "--rows", str(rows), "--output",
                                        "gs://my-bucket/gen", "--num_shards", num_shards])
     pipeline = generate.build_pipeline(config, dataflow_options())
     steps = {n.split("/")[0] for n in names(pipeline)}
-    assert {"Write_clients", "Write_orders"} <= steps
     (tmp_path / "orders.yaml").unlink()  # the workers have no such file: the graph must carry what it said
     proto = pipeline.to_runner_api()
     assert proto.SerializeToString()
-    if num_shards == "0":  # the runner splits a source
-        assert {"Generate_clients", "Generate_orders"} <= steps
+    if num_shards == "0":
+        assert {"Generate_clients", "Generate_orders", "Write_clients", "Write_orders"} <= steps
         sources = read_sources(proto)
         orders = sources["orders"]
         batch = next(iter(orders.read(orders.get_range_tracker(0, 500))))  # what a worker reads, the file gone
+        assert batch.num_rows == 500
     else:  # each shard is made whole by one worker
+        assert "Write_clients_orders" in steps
         sources = shard_writers(proto)
         orders = sources["orders"]
-        orders.setup()
-        batch = next(iter(orders.shard_batches(0)))
+        batch = next(iter(orders.shard_batches(1)))  # rows 100,000 up to the next block boundary, 131,072
+        assert batch.num_rows == orders.block_rows - rows // 2
     assert set(sources) == {"clients", "orders"}
-    assert orders.spec == specs.parse(orders_spec_text(), path) and orders.rows == 1000
-    assert orders.run["clients"][1] == 1000 and orders.run["clients"][0] == specs.builtin("clients")
-    assert batch.num_rows == 500
+    assert orders.spec == specs.parse(orders_spec_text(), path) and orders.rows == rows
+    assert orders.run["clients"][1] == rows and orders.run["clients"][0] == specs.builtin("clients")
     assert batch.schema.names == [c.name for c in orders.spec.output_columns]
     client_ids = batch.column("client_id").to_pylist()
-    assert min(client_ids) >= 1 and max(client_ids) <= 1000
+    assert min(client_ids) >= 1 and max(client_ids) <= rows
 
 
 def test_merge_and_upload_graphs_serialise(offline):

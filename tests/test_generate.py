@@ -150,11 +150,16 @@ def test_existing_shards_are_kept_unless_overwrite(tmp_path):
     assert sorted(os.listdir(f"{out}/films")) == ["films-00000-of-00001.csv", "films.schema.json"]
 
 
-def test_pipeline_builds_unrun_with_a_step_per_dataset(tmp_path):
-    config, _ = generate.parse_config(["--rows", "10", "--output", str(tmp_path / "o")])
+@pytest.mark.parametrize("args,steps", [
+    (["--rows", "200000"], {"Generate_films", "Generate_clients", "Write_films", "Write_clients"}),
+    # fixed shards, or datasets of one block: all their shards are one collection of work
+    (["--rows", "200000", "--num_shards", "4"], {"Write_films_clients"}),
+    (["--rows", "10"], {"Write_films_clients"})])
+def test_pipeline_builds_unrun_with_steps_named_by_dataset(tmp_path, args, steps):
+    config, _ = generate.parse_config([*args, "--output", str(tmp_path / "o")])
     p = generate.build_pipeline(config)
     labels = {t.unique_name.split("/")[0] for t in p.to_runner_api().components.transforms.values()}
-    assert {"Generate_films", "Generate_clients", "Write_films", "Write_clients"} <= labels
+    assert steps <= labels
     assert not (tmp_path / "o").exists()
 
 

@@ -13,7 +13,7 @@ from datagen import spec as specs
 from datagen.engine import compile_dataset
 from transforms.progress import RowCounter
 from transforms.schema import from_spec
-from transforms.shards import WriteGeneratedShards, block_bounds, shard_bounds
+from transforms.shards import ShardedDataset, WriteGeneratedShards, block_bounds, shard_bounds
 from transforms.sinks import WriteCsv
 
 
@@ -32,12 +32,17 @@ def test_blocks_fall_on_multiples_of_the_block_size():
     assert list(block_bounds(4, 4, 8)) == []
 
 
-def write(tmp_path, name, rows, shards, block_rows, options=None):
-    spec = specs.builtin("films")
-    prefix = str(tmp_path / name / "films")
+def dataset(tmp_path, name, spec_name, rows, shards, block_rows):
+    spec = specs.builtin(spec_name)
+    prefix = str(tmp_path / name / spec_name)
     sink = WriteCsv(prefix, from_spec(spec).csv_header(), num_shards=shards).sink
+    return ShardedDataset(sink, spec, rows, 42, block_rows, None, RowCounter(spec_name, rows)), prefix
+
+
+def write(tmp_path, name, rows, shards, block_rows, options=None, spread=True):
+    films, prefix = dataset(tmp_path, name, "films", rows, shards, block_rows)
     with TestPipeline(options=options) as p:
-        final = p | WriteGeneratedShards(sink, spec, rows, 42, block_rows, None, RowCounter("films", rows))
+        final = p | WriteGeneratedShards([films], spread=spread)
         assert_that(final, equal_to([f"{prefix}-{k:05d}-of-{shards:05d}.csv" for k in range(shards)]))
     return sorted(glob.glob(prefix + "-*"))
 
@@ -53,13 +58,23 @@ def test_each_shard_holds_its_rows_in_order_exactly_as_generated(tmp_path):
 
 
 def test_the_bytes_do_not_depend_on_the_block_size_or_the_workers(tmp_path):
-    one = write(tmp_path, "one", 5000, 4, 5000)
+    one = write(tmp_path, "one", 5000, 4, 5000, spread=False)
     two = write(tmp_path, "two", 5000, 4, 999, PipelineOptions(
         ["--direct_running_mode", "multi_threading", "--direct_num_workers", "2"]))
     assert [open(f, "rb").read() for f in one] == [open(f, "rb").read() for f in two]
 
 
+def test_the_shards_of_several_datasets_are_one_collection_of_work(tmp_path):
+    films, films_prefix = dataset(tmp_path, "f", "films", 300, 2, 128)
+    clients, clients_prefix = dataset(tmp_path, "c", "clients", 500, 3, 128)
+    with TestPipeline() as p:
+        final = p | WriteGeneratedShards([films, clients])
+        assert_that(final, equal_to([f"{films_prefix}-{k:05d}-of-00002.csv" for k in range(2)]
+                                    + [f"{clients_prefix}-{k:05d}-of-00003.csv" for k in range(3)]))
+    assert [pacsv.read_csv(f).num_rows for f in sorted(glob.glob(clients_prefix + "-*"))] == [166, 167, 167]
+
+
 def test_a_sink_without_a_fixed_shard_count_is_refused():
     sink = WriteCsv("/tmp/x/x", b"a\n").sink
     with pytest.raises(ValueError, match="fixed number of shards"):
-        WriteGeneratedShards(sink, specs.builtin("films"), 10, 42, 8, None, RowCounter("films", 10))
+        ShardedDataset(sink, specs.builtin("films"), 10, 42, 8, None, RowCounter("films", 10))

@@ -289,21 +289,22 @@ def test_a_generate_template_launch_carries_a_gcs_spec_in_its_job_graph(offline,
     spec_url = "gs://test-bucket/specs/orders.yaml"
     text = orders_spec_text()
     put(spec_url, text.encode())
-    params = ["--output=gs://test-bucket/gen-spec", "--rows=1000", "--datasets=clients", f"--spec={spec_url}",
+    # more rows than a block: the runner splits a source (a one-block dataset is written as one shard)
+    params = ["--output=gs://test-bucket/gen-spec", "--rows=200000", "--datasets=clients", f"--spec={spec_url}",
               "--overwrite=true", "--no_progress=true"]
     done, graph = launch_as_dataflow_would("generate", params, offline, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "job graph written to" in done.stdout and "orders: 1,000 rows" in done.stderr, (done.stdout, done.stderr)
+    assert "job graph written to" in done.stdout and "orders: 200,000 rows" in done.stderr, (done.stdout, done.stderr)
     assert graph["environment"]["sdkPipelineOptions"]["options"]["spec"] == [spec_url]
     storage.Client(project="local-project").bucket("test-bucket").blob("specs/orders.yaml").delete()
     sources = read_sources(staged_pipeline(graph))
     assert set(sources) == {"clients", "orders"}
     orders = sources["orders"]
     parsed = specs.parse(text, spec_url)
-    assert orders.spec == parsed and orders.run["clients"][1] == 1000
+    assert orders.spec == parsed and orders.run["clients"][1] == 200_000
     batch = next(iter(orders.read(orders.get_range_tracker(0, 200))))
     assert batch.num_rows == 200 and batch.schema.names == [c.name for c in parsed.output_columns]
-    assert 1 <= min(batch.column("client_id").to_pylist()) <= max(batch.column("client_id").to_pylist()) <= 1000
+    assert 1 <= min(batch.column("client_id").to_pylist()) <= max(batch.column("client_id").to_pylist()) <= 200_000
 
 
 def test_a_generate_template_launch_with_a_missing_spec_fails_in_one_line(offline, tmp_path):

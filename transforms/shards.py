@@ -38,69 +38,92 @@ def block_bounds(start: int, end: int, block_rows: int):
         position = stop
 
 
-class _WriteShard(beam.DoFn):
-    """Generates shard ``k``'s rows block by block, writing each into the shard's temporary file; emits the
-    file's path."""
-
-    def __init__(self, sink: FileBasedSink, spec: DatasetSpec, rows: int, seed: int, num_shards: int,
-                 block_rows: int, run: dict, counter: RowCounter):
-        self._sink = sink
-        self.spec = spec  # the spec itself, not a file name: workers need nothing but the project's packages
-        self.rows = rows
-        self.seed = seed
-        self.num_shards = num_shards
-        self.block_rows = block_rows
-        self.run = run
-        self._counter = counter
-        self._gen = None
-
-    def setup(self):
-        self._gen = compile_dataset(self.spec, self.run)
-
-    def shard_batches(self, shard: int):
-        """Shard ``shard``'s rows, one record batch per block."""
-        for start, end in block_bounds(*shard_bounds(self.rows, self.num_shards, shard), self.block_rows):
-            yield self._gen.batch(self.seed, start, end)
-
-    def process(self, shard: int, temp_dir: str):
-        # Sorted temporary names give the final shard numbers (FileBasedSink.finalize_write): zero-padded shard
-        # number first. A retried shard writes a file of its own; only the attempt that succeeds is finalized.
-        import uuid
-
-        writer = self._sink.open_writer(temp_dir, f"{shard:09d}-{uuid.uuid4().hex}")
-        for batch in self.shard_batches(shard):
-            self._counter.count(batch)
-            writer.write(batch)
-        yield writer.close()
-
-
-def _finalize(_, sink: FileBasedSink, temp_dir: str, written: list[str]):
-    written = sorted(written)
-    yield from sink.finalize_write(temp_dir, written, sink.pre_finalize(temp_dir, written)) or ()
-
-
-class WriteGeneratedShards(beam.PTransform):
-    """Rows [0, rows) of the dataset ``spec`` under ``seed``, written through ``sink`` (a ``FileBasedSink`` with
-    ``num_shards`` set) as exactly that many balanced shards, in row order; the output is the final file names.
-    ``counter`` counts the rows and shows progress, as :class:`transforms.progress.CountRows` does."""
+class ShardedDataset:
+    """One dataset to write as a fixed number of shards: rows [0, rows) of ``spec`` under ``seed``, written
+    through ``sink`` (a ``FileBasedSink`` with ``num_shards`` set) in blocks of ``block_rows``; ``counter``
+    counts the rows and shows progress, as :class:`transforms.progress.CountRows` does. ``run``: dataset name ->
+    (spec, rows) of the datasets it references (:func:`datagen.engine.run_context`)."""
 
     def __init__(self, sink: FileBasedSink, spec: DatasetSpec, rows: int, seed: int, block_rows: int,
                  run: dict | None, counter: RowCounter):
-        super().__init__()
         if sink.num_shards < 1:
             raise ValueError(f"expected a sink with a fixed number of shards, got num_shards={sink.num_shards}")
-        self._sink = sink
-        self._write = _WriteShard(sink, spec, rows, seed, sink.num_shards, block_rows,
-                                  {name: run[name] for name in spec.references} if run else {}, counter)
+        self.sink = sink
+        self.spec = spec  # the spec itself, not a file name: workers need nothing but the project's packages
+        self.rows = rows
+        self.seed = seed
+        self.block_rows = block_rows
+        self.run = {name: run[name] for name in spec.references} if run else {}
+        self.counter = counter
+        self._gen = None
+
+    @property
+    def num_shards(self) -> int:
+        return self.sink.num_shards
+
+    def shard_batches(self, shard: int):
+        """Shard ``shard``'s rows, one record batch per block."""
+        if self._gen is None:
+            self._gen = compile_dataset(self.spec, self.run)
+        for start, end in block_bounds(*shard_bounds(self.rows, self.num_shards, shard), self.block_rows):
+            yield self._gen.batch(self.seed, start, end)
+
+    def write_shard(self, shard: int, temp_dir: str) -> str:
+        """Writes shard ``shard`` into a temporary file of ``temp_dir``; returns its path. Sorted temporary
+        names give the final shard numbers (``FileBasedSink.finalize_write``), so the zero-padded shard number
+        comes first. A retried shard writes a file of its own; only the attempt that succeeds is finalized."""
+        import uuid
+
+        writer = self.sink.open_writer(temp_dir, f"{shard:09d}-{uuid.uuid4().hex}")
+        for batch in self.shard_batches(shard):
+            self.counter.count(batch)
+            writer.write(batch)
+        return writer.close()
+
+    def finalize(self, temp_dir: str, written: list[str]) -> list[str]:
+        """Renames the written temporary files to their final names; returns these."""
+        written = sorted(written)
+        return list(self.sink.finalize_write(temp_dir, written, self.sink.pre_finalize(temp_dir, written)) or ())
+
+
+class _WriteShard(beam.DoFn):
+    """Writes shard ``k`` of dataset ``i`` for the element ``(i, k)``; emits ``(i, temporary file path)``."""
+
+    def __init__(self, datasets: list[ShardedDataset]):
+        self.datasets = datasets
+
+    def process(self, element: tuple[int, int], temp_dirs: list[str]):
+        i, shard = element
+        yield i, self.datasets[i].write_shard(shard, temp_dirs[i])
+
+
+def _initialize(_, datasets: list[ShardedDataset]) -> list[str]:
+    return [d.sink.initialize_write() for d in datasets]
+
+
+def _finalize(_, datasets: list[ShardedDataset], temp_dirs: list[str], written: list[tuple[int, str]]):
+    for i, d in enumerate(datasets):
+        yield from d.finalize(temp_dirs[i], [path for j, path in written if j == i])
+
+
+class WriteGeneratedShards(beam.PTransform):
+    """Writes each of ``datasets`` as exactly its number of balanced shards, in row order; the output is the
+    final file names. The shards of all the datasets are one collection of work, spread over the workers
+    (``spread=False`` for a runner of one worker, which gains nothing from the reshuffle that spreads them)."""
+
+    def __init__(self, datasets: list[ShardedDataset], spread: bool = True):
+        super().__init__()
+        self._datasets = list(datasets)
+        self._spread = spread
 
     def expand(self, pbegin):
         p = pbegin.pipeline
         once = p | "Once" >> beam.Create([None])
-        temp_dir = once | "InitializeWrite" >> beam.Map(lambda _, sink: sink.initialize_write(), self._sink)
-        written = (
-            p
-            | "ShardNumbers" >> beam.Create(range(self._sink.num_shards))
-            | "Spread" >> beam.Reshuffle()
-            | "WriteShards" >> beam.ParDo(self._write, AsSingleton(temp_dir)))
+        temp_dirs = once | "InitializeWrite" >> beam.Map(_initialize, self._datasets)
+        work = [(i, k) for i, d in enumerate(self._datasets) for k in range(d.num_shards)]
+        shards = p | "Shards" >> beam.Create(work)
+        if self._spread and len(work) > 1:  # one worker per shard, however the runner bundled them
+            shards = shards | "Spread" >> beam.Reshuffle()
+        written = shards | "WriteShards" >> beam.ParDo(_WriteShard(self._datasets), AsSingleton(temp_dirs))
         return once | "FinalizeWrite" >> beam.FlatMap(
-            _finalize, self._sink, AsSingleton(temp_dir), AsList(written)).with_output_types(str)
+            _finalize, self._datasets, AsSingleton(temp_dirs), AsList(written)).with_output_types(str)

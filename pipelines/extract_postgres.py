@@ -48,7 +48,8 @@ class ExtractOptions(cli.JobOptions):
                             help="A SELECT (or WITH ... SELECT) to read instead of --table: the cleaning query.")
         parser.add_argument("--partition_column", default=None,
                             help="Integer, numeric, date or timestamp column whose ranges are read in parallel; "
-                                 "default: the table's one-column primary key (required with --query).")
+                                 "default: the table's one-column primary key (a --query without it is read "
+                                 "whole, as one partition).")
         parser.add_argument("--partitions", default="4", help="Key ranges to start with (runners may split more).")
         parser.add_argument("--lower_bound", default=None, help="Lowest key to plan for (default: the minimum).")
         parser.add_argument("--upper_bound", default=None, help="Highest key to plan for (default: the maximum).")
@@ -203,10 +204,11 @@ def run(argv=None) -> int:
     try:
         conn = pg.connect(dsn)
         key = args.partition_column
-        if key is None:
-            if table is None:
-                raise cli.UsageError("--partition_column: required with --query (an integer, numeric, date or "
-                                     "timestamp column of the query)")
+        if key is None and table is None:
+            print(f"{PROG}: --query without --partition_column: reading it whole, as one partition; name an "
+                  "integer, numeric, date or timestamp column of it with --partition_column to read it in "
+                  "parallel", file=sys.stderr)
+        elif key is None:
             key = _primary_key(conn, table)
         elif table is not None:
             _check_table(conn, table)

@@ -191,11 +191,12 @@ def key_kind(column: Column) -> KeyKind:
 
 @dataclass(frozen=True)
 class ReadPart:
-    """One element of the read: the key range [start, stop) of the query's rows, or its NULL-key rows."""
+    """One element of the read: the key range [start, stop) of the query's rows, or its NULL-key rows, or (with
+    no key) all its rows."""
 
     query: str  # composed SQL text (identifiers quoted by psycopg2.sql), no secrets
-    key: str  # quoted key identifier
-    kind: KeyKind
+    key: str | None  # quoted key identifier; None: the query is read whole, in one piece
+    kind: KeyKind | None
     start: int
     stop: int
     nulls: bool
@@ -223,10 +224,12 @@ class ChunkTracker(OffsetRestrictionTracker):
 
 def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None, binary: str | None = None) -> sql.Composable:
     """The COPY of [lo, hi) (or the NULL keys): as CSV, or with ``binary`` ("plain" or "flagged") in binary."""
-    key = sql.SQL(part.key)
-    if part.nulls:
-        where = sql.SQL("{} IS NULL").format(key)
+    if part.key is None:
+        where = sql.SQL("true")
+    elif part.nulls:
+        where = sql.SQL("{} IS NULL").format(sql.SQL(part.key))
     else:
+        key = sql.SQL(part.key)
         where = sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
             k=key, lo=part.kind.bound_sql(lo), hi=part.kind.bound_sql(hi))
     return sql.SQL("COPY (SELECT {s} FROM ({q}) AS q WHERE {w}) TO STDOUT WITH (FORMAT {f})").format(
@@ -262,7 +265,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         return ChunkTracker(restriction)
 
     def split(self, part: ReadPart, restriction):
-        if part.nulls:
+        if part.nulls or part.key is None:
             yield restriction
             return
         span = restriction.stop - restriction.start
@@ -315,25 +318,17 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                 return _lists_from_json(_parse(self._copy(part, lo, hi)[0], self._names, self._types),
                                         self._arrays), attempt
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
-                if self._conn is not None:
-                    try:
-                        self._conn.close()
-                    except Exception:
-                        pass
-                self._conn = None
-                if attempt == self._retries:
-                    raise pg.ConnectionFailed(f"reading {part.key} range [{lo}, {hi}) failed after "
-                                              f"{self._retries} retries: {str(e).strip()[:200]}") from None
-                _LOG.warning("connection lost while reading a chunk; reading it again (%s)", str(e).strip()[:200])
-                time.sleep(min(0.5 * 2 ** attempt, 8))
+                self._lost_connection(e, attempt, f"reading {part.key} range [{lo}, {hi})")
         raise AssertionError("unreachable")
 
-    def _copy(self, part: ReadPart, lo: int | None, hi: int | None, binary: str | None = None) -> tuple[bytes, int]:
-        """The COPY output of [lo, hi) and its row count."""
+    def _copy(self, part: ReadPart, lo: int | None, hi: int | None, binary: str | None = None,
+              into=None) -> tuple[bytes | None, int]:
+        """The COPY output of [lo, hi) and its row count; with ``into`` (a file), the output goes there instead."""
         conn = self._connection()
-        buf = io.BytesIO()
+        buf = io.BytesIO() if into is None else into
         try:
-            return self._copy_into(conn, part, lo, hi, binary, buf)
+            rows = self._copy_into(conn, part, lo, hi, binary, buf)
+            return (buf.getvalue() if into is None else None), rows
         finally:
             if not conn.closed:
                 try:
@@ -341,7 +336,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                 except psycopg2.Error:
                     pass
 
-    def _copy_into(self, conn, part: ReadPart, lo, hi, binary: str | None, buf) -> tuple[bytes, int]:
+    def _copy_into(self, conn, part: ReadPart, lo, hi, binary: str | None, buf) -> int:
         with conn.cursor() as cur:
             if part.snapshot:
                 try:
@@ -351,12 +346,12 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                         f"the launcher's snapshot {part.snapshot} no longer exists: the launcher must run until "
                         "the job ends, or use --consistency chunk") from None
             cur.copy_expert(_ranges_sql(part, lo, hi, binary).as_string(conn), buf)
-            return buf.getvalue(), cur.rowcount
+            return cur.rowcount
 
     def process(self, part: ReadPart, tracker=beam.DoFn.RestrictionParam()):
-        if part.nulls:
+        if part.nulls or part.key is None:  # one piece, spooled to a file and parsed a block at a time
             if tracker.try_claim(tracker.current_restriction().start):
-                yield from self._emit(*self._read(part, None, None))
+                yield from self._read_spooled(part)
             return
         # The next chunk is claimed and read (by one helper thread, on this instance's connection) while this
         # one is emitted and written: the server works on it meanwhile instead of waiting for us. A claimed chunk
@@ -378,6 +373,43 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
             if following is None:
                 return
             ahead = following
+
+    def _read_spooled(self, part: ReadPart):
+        """The rows of a part read in one COPY (the NULL keys, or a query without a key), as CSV into a temporary
+        file, then parsed a block at a time: memory holds one block, however many rows the part has. A lost
+        connection starts the COPY again, before any row is emitted."""
+        import tempfile
+
+        what = "reading the query whole" if part.key is None else f"reading the rows where {part.key} IS NULL"
+        with tempfile.TemporaryFile(prefix="postgres-read-") as spool:
+            for attempt in range(self._retries + 1):
+                spool.seek(0)
+                spool.truncate()
+                try:
+                    self._copy(part, None, None, into=spool)
+                    break
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                    self._lost_connection(e, attempt, what)
+            spool.seek(0)
+            first = True
+            for batch in _parse_stream(spool, self._names, self._types):
+                table = _lists_from_json(pa.Table.from_batches([batch]), self._arrays)
+                yield from self._emit(table, attempt if first else 0)
+                first = False
+
+    def _lost_connection(self, error, attempt: int, what: str):
+        """Forgets the lost connection and waits before the next attempt; past the retries, fails in one line."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+        self._conn = None
+        if attempt == self._retries:
+            raise pg.ConnectionFailed(f"{what} failed after {self._retries} retries: "
+                                      f"{str(error).strip()[:200]}") from None
+        _LOG.warning("connection lost while %s; reading it again (%s)", what, str(error).strip()[:200])
+        time.sleep(min(0.5 * 2 ** attempt, 8))
 
     @staticmethod
     def _claim(tracker, position: int, keys: int):
@@ -491,16 +523,28 @@ def _lists_from_json(table: pa.Table, arrays: dict[str, Column]) -> pa.Table:
     return table
 
 
-def _parse(data: bytes, names: list[str], types: dict) -> pa.Table:
-    if not data:
-        return pa.schema([(n, types[n]) for n in names]).empty_table()
-    return pacsv.read_csv(
-        io.BytesIO(data),
+def _csv_options(names: list[str], types: dict) -> dict:
+    """How PostgreSQL's CSV COPY output reads back with the query's types (NULL is an empty unquoted field)."""
+    return dict(
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
             column_types=types, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
             true_values=["t"], false_values=["f"]))
+
+
+def _parse(data: bytes, names: list[str], types: dict) -> pa.Table:
+    if not data:
+        return pa.schema([(n, types[n]) for n in names]).empty_table()
+    return pacsv.read_csv(io.BytesIO(data), **_csv_options(names, types))
+
+
+def _parse_stream(f, names: list[str], types: dict):
+    """Record batches of the CSV in the file ``f``, read a block (16 MiB) at a time."""
+    if f.read(1) == b"":
+        return
+    f.seek(0)
+    yield from pacsv.open_csv(f, **_csv_options(names, types))
 
 
 @dataclass
@@ -511,10 +555,11 @@ class ReadPlan:
     snapshot_conn: object  # keep open until the pipeline has finished: it holds the exported snapshot
 
 
-def plan_read(dsn: str, query: sql.Composable, key: str, partitions: int, lower: str | None = None,
+def plan_read(dsn: str, query: sql.Composable, key: str | None, partitions: int, lower: str | None = None,
               upper: str | None = None, chunk_rows: int = CHUNK_ROWS, binary_copy: bool = True,
               share_snapshot: bool = True) -> ReadPlan:
-    """Describe the query, export a snapshot and cut the key's range (in that snapshot) into read parts.
+    """Describe the query, export a snapshot and cut the key's range (in that snapshot) into read parts; with no
+    ``key``, the query is one part, read whole.
 
     With ``share_snapshot`` the readers import that snapshot (the plan's connection must stay open until they
     have finished); without, each chunk reads in its own REPEATABLE READ transaction."""
@@ -524,51 +569,62 @@ def plan_read(dsn: str, query: sql.Composable, key: str, partitions: int, lower:
         cur.execute("SELECT pg_export_snapshot()")
         snapshot = cur.fetchone()[0]
         columns = describe(conn, query)
-        by_name = {c.name: c for c in columns}
-        if key not in by_name:
-            raise UnsupportedQuery(f"--partition_column: {key!r} is not a column of the query "
-                                   f"(columns: {', '.join(by_name)})")
-        kind = key_kind(by_name[key])
-        k = sql.Identifier(key)
-        # min() and max() of the bare column, so that an index on it answers them; EXISTS stops at the first NULL.
-        bounds = "SELECT {lo}, {hi} FROM (SELECT min({k}) AS lo, max({k}) AS hi FROM ({q}) AS q) AS b"
-        cur.execute(sql.SQL(bounds).format(
-            lo=sql.SQL(kind.to_int).format(sql.SQL("b.lo")), hi=sql.SQL(kind.to_int).format(sql.SQL("b.hi")),
-            k=k, q=query))
-        lo, hi = cur.fetchone()
-        cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM ({q}) AS q WHERE {k} IS NULL)").format(q=query, k=k))
-        has_nulls = cur.fetchone()[0]
-        if lower is not None or upper is not None:
-            cur.execute(sql.SQL("SELECT " + kind.to_int + ", " + kind.to_int).format(
-                sql.Literal(lower) if lower is not None else sql.SQL("NULL"),
-                sql.Literal(upper) if upper is not None else sql.SQL("NULL")))
-            lo_b, hi_b = cur.fetchone()
-            lo = lo_b if lo_b is not None and lo is not None and lo_b < lo else lo
-            hi = hi_b if hi_b is not None and hi is not None and hi_b > hi else hi
         cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) SELECT * FROM ({}) AS q").format(query))
         estimated = int(cur.fetchone()[0][0]["Plan"]["Plan Rows"])
+        if key is not None:
+            bounds = _key_bounds(cur, query, columns, key, lower, upper)
     if not share_snapshot:
         snapshot = None
     query_text = query.as_string(conn)
-    key_text = k.as_string(conn)
     select_list = sql.SQL(", ").join(c.select_sql() for c in columns).as_string(conn)
-    binary = None
-    if binary_copy and all(c.wire for c in columns):
-        binary = sql.SQL(", ").join(c.binary_select_sql() for c in columns).as_string(conn)
-        flagged = sql.SQL(", ").join(c.binary_select_sql(null_flag=True) for c in columns).as_string(conn)
-    else:
-        flagged = None
     parts = []
-    if lo is not None:
-        span = hi + 1 - lo
-        chunk = max(1, span * chunk_rows // max(estimated, 1))
-        parts.append(ReadPart(query_text, key_text, kind, lo, hi + 1, False, chunk, snapshot, select_list, binary,
-                              flagged, chunk_rows))
-    if has_nulls:
-        parts.append(ReadPart(query_text, key_text, kind, 0, 1, True, 1, snapshot, select_list))  # NULLs: text
+    if key is None:
+        parts.append(ReadPart(query_text, None, None, 0, 1, False, 1, snapshot, select_list))
+    else:
+        kind, lo, hi, has_nulls = bounds
+        key_text = sql.Identifier(key).as_string(conn)
+        binary = flagged = None
+        if binary_copy and all(c.wire for c in columns):
+            binary = sql.SQL(", ").join(c.binary_select_sql() for c in columns).as_string(conn)
+            flagged = sql.SQL(", ").join(c.binary_select_sql(null_flag=True) for c in columns).as_string(conn)
+        if lo is not None:
+            span = hi + 1 - lo
+            chunk = max(1, span * chunk_rows // max(estimated, 1))
+            parts.append(ReadPart(query_text, key_text, kind, lo, hi + 1, False, chunk, snapshot, select_list,
+                                  binary, flagged, chunk_rows))
+        if has_nulls:  # NULL keys: one more part, read whole as text
+            parts.append(ReadPart(query_text, key_text, kind, 0, 1, True, 1, snapshot, select_list))
     if not share_snapshot:
         conn.close()  # no snapshot to hold
     return ReadPlan(columns, parts, estimated, conn)
+
+
+def _key_bounds(cur, query: sql.Composable, columns: list[Column], key: str, lower: str | None,
+                upper: str | None) -> tuple[KeyKind, int | None, int | None, bool]:
+    """The key's kind, its lowest and highest value as integers (widened to --lower_bound/--upper_bound), and
+    whether some rows have a NULL key."""
+    by_name = {c.name: c for c in columns}
+    if key not in by_name:
+        raise UnsupportedQuery(f"--partition_column: {key!r} is not a column of the query "
+                               f"(columns: {', '.join(by_name)})")
+    kind = key_kind(by_name[key])
+    k = sql.Identifier(key)
+    # min() and max() of the bare column, so that an index on it answers them; EXISTS stops at the first NULL.
+    bounds = "SELECT {lo}, {hi} FROM (SELECT min({k}) AS lo, max({k}) AS hi FROM ({q}) AS q) AS b"
+    cur.execute(sql.SQL(bounds).format(
+        lo=sql.SQL(kind.to_int).format(sql.SQL("b.lo")), hi=sql.SQL(kind.to_int).format(sql.SQL("b.hi")),
+        k=k, q=query))
+    lo, hi = cur.fetchone()
+    cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM ({q}) AS q WHERE {k} IS NULL)").format(q=query, k=k))
+    has_nulls = cur.fetchone()[0]
+    if lower is not None or upper is not None:
+        cur.execute(sql.SQL("SELECT " + kind.to_int + ", " + kind.to_int).format(
+            sql.Literal(lower) if lower is not None else sql.SQL("NULL"),
+            sql.Literal(upper) if upper is not None else sql.SQL("NULL")))
+        lo_b, hi_b = cur.fetchone()
+        lo = lo_b if lo_b is not None and lo is not None and lo_b < lo else lo
+        hi = hi_b if hi_b is not None and hi is not None and hi_b > hi else hi
+    return kind, lo, hi, has_nulls
 
 
 class ReadFromPostgres(beam.PTransform):

@@ -361,18 +361,20 @@ def summarise(config: GenerateConfig, result, seconds: float) -> str:
     lines = [f"{'dataset':<10} {'rows':>14} {'files':>6} {'bytes':>16} {'seconds':>8} {'rows/s':>12} {'MB/s':>8}"]
     totals = [0, 0, 0]
 
-    def line(name, rows, files, size):
-        return (f"{name:<10} {rows:>14,} {files:>6} {size:>16,} {seconds:>8.1f} "
-                f"{rows / seconds:>12,.0f} {size / seconds / 1e6:>8.1f}")
+    def line(name, rows, files, size, timed):
+        # The datasets are made at once, in one pipeline: the seconds and rates are the run's, on its total line.
+        rates = (f" {seconds:>8.1f} {rows / seconds:>12,.0f} {size / seconds / 1e6:>8.1f}" if timed else "")
+        return f"{name:<10} {rows:>14,} {files:>6} {size:>16,}" + rates
 
+    several = len(config.datasets) > 1
     for plan in config.datasets:
         files = [m for r in FileSystems.match([config.shard_pattern(plan)]) for m in r.metadata_list]
         size = sum(m.size_in_bytes for m in files)
         rows = counters.get(f"{plan.name}_rows", plan.rows)
-        lines.append(line(plan.name, rows, len(files), size))
+        lines.append(line(plan.name, rows, len(files), size, timed=not several))
         totals = [totals[0] + rows, totals[1] + len(files), totals[2] + size]
-    if len(config.datasets) > 1:  # the datasets are made at once, in one pipeline: the seconds are shared
-        lines.append(line("total", *totals))
+    if several:
+        lines.append(line("total", *totals, timed=True))
     lines.append(f"output: {config.output}/<dataset>/<dataset>-SSSSS-of-NNNNN{config.suffix}")
     return "\n".join(lines)
 

@@ -108,6 +108,8 @@ def test_a_real_run_prints_progress_and_a_summary(tmp_path):
     assert table[0] == ["dataset", "rows", "files", "bytes", "seconds", "rows/s", "MB/s"]
     rows = {t[0]: int(t[1].replace(",", "")) for t in table[1:4]}
     assert rows == {"films": 300_000, "clients": 300_000, "total": 600_000}  # both made in one run
+    # One pipeline makes both: its seconds and rates are the run's, shown once (they were repeated per dataset).
+    assert [len(t) for t in table[1:4]] == [4, 4, 7]
 
 
 def test_ctrl_c_stops_the_run_and_leaves_nothing_behind(tmp_path):

@@ -67,8 +67,11 @@ class RowCounter:
             _Progress.add(self._dataset, batch.num_rows, self._total)
 
 
+@beam.typehints.with_input_types(pa.RecordBatch)
+@beam.typehints.with_output_types(pa.RecordBatch)
 class CountRows(beam.DoFn):
-    """Passes record batches through, counting them with a :class:`RowCounter`."""
+    """Passes record batches through, counting them with a :class:`RowCounter`. Typed, so that the runner
+    sizes its output with the record batch coder (a batch's buffers) rather than by pickling a sample of it."""
 
     def __init__(self, counter: RowCounter):
         self._counter = counter

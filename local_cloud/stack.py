@@ -6,8 +6,9 @@ starts gcp-storage-emulator (bucket ``local-bucket``), bqemulator (project ``loc
 ``ingest``), a local Workflows Executions API that runs ``workflows/load_to_bigquery.yaml`` on
 workflows-emulator, and the Cloud Function (``functions/``) under functions-framework; a router turns every new
 object generation in the bucket into the finalize CloudEvent the function receives on Google Cloud. It writes
-the environment other shells need to ``.local_cloud/env`` (``source`` it, then run the jobs with a ``gs://``
-output, and ``python -m local_cloud.query "SELECT ..."`` to look at the tables).
+the environment other shells need to ``.local_cloud/env`` in the project folder (``source`` it, then run the
+jobs with a ``gs://`` output, ``python -m local_cloud.query "SELECT ..."`` to look at the tables and
+``python -m local_cloud.status`` to see the loads, failed ones with BigQuery's message).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class LocalStack:
     def client_env(self) -> dict:
         """What a job or client needs to reach this stack (and only it)."""
         return {**self._auth, "STORAGE_EMULATOR_HOST": self.storage_url, "GOOGLE_CLOUD_PROJECT": self.project,
-                "BIGQUERY_EMULATOR_URL": self.bigquery_url}
+                "BIGQUERY_EMULATOR_URL": self.bigquery_url, "WORKFLOWS_ENDPOINT": self.workflows.endpoint}
 
     def function_env(self) -> dict:
         """The function's environment variables, as a deployment would set them (plus the local endpoints)."""
@@ -187,9 +188,11 @@ def bigquery_client(project: str, url: str):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m local_cloud.stack", description=__doc__.split("\n\n")[0])
-    p.add_argument("--folder", default=str(ROOT / ".local_cloud"), help="scratch folder (default: .local_cloud)")
-    p.add_argument("--bucket", default="local-bucket")
-    p.add_argument("--dataset", default="ingest")
+    p.add_argument("--folder", default=str(ROOT / ".local_cloud"),
+                   help="scratch folder for the emulators' data, logs and the env file, whatever the current "
+                        "folder (default: .local_cloud in the project, %(default)s)")
+    p.add_argument("--bucket", default="local-bucket", help="the bucket watched (default: %(default)s)")
+    p.add_argument("--dataset", default="ingest", help="the BigQuery dataset loaded (default: %(default)s)")
     args = p.parse_args(argv)
     stack = LocalStack(Path(args.folder), bucket=args.bucket, dataset=args.dataset)
     try:

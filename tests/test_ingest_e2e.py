@@ -173,6 +173,24 @@ def test_a_corrupt_csv_fails_loudly_stays_untagged_and_leaves_other_tables_alone
     blob = gcs.get_blob("bad/scores-00001-of-00002.csv")
     assert (blob.metadata or {}).get("status") != "loaded"
     assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.scores")[0]["n"] == 1
+    # An operator sees it: local_cloud.status lists the failed load with its object, table, job id and message.
+    shown = run_cli("local_cloud.status", "--state", "FAILED", env=stack.client_env())
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    (row,) = [i for i, line in enumerate(lines) if f"gs://{BUCKET}/bad/scores-00001-of-00002.csv#" in line]
+    assert "FAILED" in lines[row] and f"{stack.dataset}.scores" in lines[row]
+    assert json.loads(failed.argument)["job_id"] in lines[row]
+    assert lines[row + 1].strip().startswith("error: BigQuery load job") and "CSV Error" in lines[row + 1]
+    assert "twenty" in run_cli("local_cloud.status", "--state", "FAILED", "--full", env=stack.client_env()).stdout
+    everything = run_cli("local_cloud.status", "--limit", "100", env=stack.client_env())
+    assert "bad/scores-00000-of-00001.csv" in everything.stdout and " DONE " in everything.stdout
+
+
+def test_status_without_a_stack_fails_in_one_line():
+    from tests.conftest import run_cli as run
+
+    result = run("local_cloud.status", "--endpoint", "127.0.0.1:9", env={"WORKFLOWS_ENDPOINT": ""})
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "127.0.0.1:9" in result.stderr
 
 
 def test_objects_that_are_not_data_are_ignored_without_an_execution(stack, gcs):
@@ -418,3 +436,11 @@ def test_a_user_spec_that_references_clients_loads_and_joins_back(stack, gcs, tm
                          f"FROM {table('orders')}")[0]
     in_files = Counter(row[names.index(column)] is None for row in values_in_files(gcs, "spec-", "orders", schema))
     assert in_files[True] > 0 and nulls == {"nulls": in_files[True], "empty": 0}, (column, nulls)
+
+
+def test_the_stacks_help_names_the_folder_it_writes_whatever_the_current_folder(tmp_path):
+    from tests.conftest import ROOT, run_cli
+
+    result = run_cli("local_cloud.stack", "--help", cwd=tmp_path)
+    assert result.returncode == 0 and str(ROOT / ".local_cloud") in result.stdout.replace("\n", "").replace(
+        " " * 21, " "), result.stdout

@@ -16,10 +16,13 @@ made as scaled 64-bit integers, so p is at most 18.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # Arrow is imported when an Arrow type is first asked for: reading a spec needs none
+    import pyarrow as pa
 
 MAX_NUMERIC_PRECISION = 18
 _NUMERIC = re.compile(r"^numeric\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
@@ -42,8 +45,10 @@ class ColumnType:
     @property
     def arrow(self) -> pa.DataType:
         if self.name == "numeric":
+            import pyarrow as pa
+
             return pa.decimal128(self.precision, self.scale)
-        return _ARROW[self.name]
+        return _arrow_types()[self.name]
 
     @property
     def bigquery(self) -> str:
@@ -58,18 +63,24 @@ class ColumnType:
         return _POSTGRES[self.name]
 
 
-_ARROW = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
-          "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC")}
 _BIGQUERY = {"string": "STRING", "int64": "INT64", "float64": "FLOAT64", "bool": "BOOL", "date": "DATE",
              "timestamp": "TIMESTAMP"}
 _POSTGRES = {"string": "TEXT", "int64": "BIGINT", "float64": "DOUBLE PRECISION", "bool": "BOOLEAN",
              "date": "DATE", "timestamp": "TIMESTAMPTZ"}
 
 
+@functools.cache
+def _arrow_types() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
+            "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC")}
+
+
 def parse(text) -> ColumnType:
     """``'numeric(10, 2)'`` -> ColumnType('numeric', 10, 2); a ValueError saying what is expected otherwise."""
     t = str(text).strip().lower()
-    if t in _ARROW:
+    if t in _BIGQUERY:  # a type without parameters
         return ColumnType(t)
     m = _NUMERIC.match(t)
     if m:

@@ -12,17 +12,12 @@ sort when reading, e.g. ``ORDER BY credit_score DESC``.
 
 from __future__ import annotations
 
-import io
 import re
 import sys
 import time
+from typing import TYPE_CHECKING
 
-import apache_beam as beam
-import pyarrow as pa
-import pyarrow.csv as pacsv
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.io.textio import ReadAllFromText, WriteToText
-
+from datagen import spec as specs
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
 from pipelines.outputs import (
@@ -34,14 +29,13 @@ from pipelines.outputs import (
     run_pipeline,
 )
 from pipelines.outputs import num_shards as output_num_shards
-from transforms import schema as schemas
 from transforms.formats import SHARD_TEMPLATE, file_suffix
-from transforms.progress import NAMESPACE
-from transforms.sinks import WriteParquet
+
+if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checked (--help answers at once)
+    from transforms.schema import DatasetSchema
 
 PROG = "python -m pipelines.merge_files"
 _CSV = re.compile(r"\.csv(\.gz)?$", re.IGNORECASE)
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BATCH_ROWS = 65_536
 
 
@@ -51,22 +45,18 @@ class MergeOptions(cli.JobOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument("--dataset", default=None,
-                            help="a built-in dataset: " + ", ".join(schemas.DATASETS) + " (default: the dataset "
+                            help="a built-in dataset: " + ", ".join(specs.builtin_names()) + " (default: the dataset "
                                  "whose columns the header names, if any); needed for --format parquet.")
 
 
 OPTIONS = (OutputOptions, InputOptions, MergeOptions)  # this job's command line (and its template's parameters)
 
 
-def first_lines(path: str, n: int = 2) -> list[str]:
-    with FileSystems.open(path) as f:  # compression from the file's name
-        text = f.read(1 << 20).decode("utf-8", errors="replace")
-    return text.splitlines()[:n]
-
-
 def check_inputs(pattern: str) -> tuple[list[str], str, str | None]:
     """The CSV files, their common header and their first data line; a UsageError when none match or two
     headers differ."""
+    from transforms.csv_lines import first_lines
+
     files, _ = list_inputs(pattern)
     files = [f for f in files if _CSV.search(f)]
     if not files:
@@ -86,7 +76,9 @@ def check_inputs(pattern: str) -> tuple[list[str], str, str | None]:
     return files, header, sample
 
 
-def dataset_of(header: str, asked: str | None) -> schemas.DatasetSchema | None:
+def dataset_of(header: str, asked: str | None) -> DatasetSchema | None:
+    from transforms import schema as schemas
+
     columns = header.split(",")
     if asked is not None:
         if asked not in schemas.DATASETS:
@@ -99,34 +91,15 @@ def dataset_of(header: str, asked: str | None) -> schemas.DatasetSchema | None:
     return next((ds for ds in schemas.DATASETS.values() if columns == ds.column_names), None)
 
 
-class LinesToRecordBatches(beam.DoFn):
-    """Batches of CSV data lines (no header) -> Arrow record batches of a dataset's schema."""
-
-    def __init__(self, ds: schemas.DatasetSchema):
-        self._schema = ds.arrow_schema
-
-    def process(self, lines):
-        data = ("\n".join(lines) + "\n").encode()
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=self._schema.names),
-            convert_options=pacsv.ConvertOptions(column_types={f.name: f.type for f in self._schema}))
-        yield from table.cast(self._schema).to_batches()
-
-
-class DistinctRows(beam.PTransform):
-    """Data lines -> each distinct non-blank line once (counted): blank lines, such as a file's trailing empty
-    line or a spreadsheet's empty rows, are not rows."""
-
-    def expand(self, lines):
-        return (lines
-                | "NotBlank" >> beam.Filter(lambda line: line.strip() != "")
-                | "Once" >> beam.Distinct()
-                | "Count" >> beam.Map(_count))
-
-
 def build_pipeline(files: list[str], header: str, ds, file_format: str, compression: str, num_shards: int,
                    prefix: str, options):
+    import apache_beam as beam
+    import pyarrow as pa
+    from apache_beam.io.textio import ReadAllFromText, WriteToText
+
+    from transforms.csv_lines import DistinctRows, LinesToRecordBatches
+    from transforms.sinks import WriteParquet
+
     p = beam.Pipeline(options=options)
     rows = (p
             | "Files" >> beam.Create(files)
@@ -145,14 +118,6 @@ def build_pipeline(files: list[str], header: str, ds, file_format: str, compress
     return p
 
 
-_ROWS = beam.metrics.Metrics.counter(NAMESPACE, "merged_rows")
-
-
-def _count(line):
-    _ROWS.inc()
-    return line
-
-
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.job_parser(PROG, __doc__, OPTIONS)
@@ -165,13 +130,19 @@ def run(argv=None) -> int:
     num_shards = output_num_shards(args)
     output = check_output(args.output, [])
     options = cli.beam_options(cli.with_local_defaults(argv), OPTIONS)
+    from apache_beam.io.filesystems import FileSystems
+
+    from transforms import schema as schemas
+    from transforms.csv_lines import non_iso_dates
+    from transforms.progress import NAMESPACE
+
     cli.check_dataflow(options, {"--input": args.input, "--output": output})
     files, header, sample = check_inputs(args.input)
     ds = dataset_of(header, args.dataset)
     if file_format == "parquet" and ds is None:
         raise cli.UsageError(f"--format parquet: the header {header[:120]!r} is not a known dataset's "
                              f"({', '.join(schemas.DATASETS)}), so its column types are unknown; use --format csv")
-    if file_format == "parquet" and sample is not None and _non_iso_dates(ds, sample):
+    if file_format == "parquet" and sample is not None and non_iso_dates(ds, sample):
         raise cli.UsageError(f"--format parquet: the dates in {sample[:120]!r} are not yyyy-mm-dd; use --format csv")
     name = re.sub(r"[^A-Za-z0-9_]", "_", output.rstrip("/").rsplit("/", 1)[-1]) or "merged"
     prefix = f"{output}/{name}"
@@ -179,7 +150,7 @@ def run(argv=None) -> int:
     claim([shards], output, args.overwrite)
     pipeline = build_pipeline(files, header, ds, file_format, compression, num_shards, prefix, options)
     if ds is not None:  # beside the shards, before them: the ingest function loads with it
-        dates_text = file_format == "csv" and sample is not None and _non_iso_dates(ds, sample)
+        dates_text = file_format == "csv" and sample is not None and non_iso_dates(ds, sample)
         shards.write_schema(ds.bigquery_schema(dates_as_text=dates_text))
     started = time.monotonic()
     result = run_pipeline(PROG, pipeline, [shards], cli.is_local(options))
@@ -192,13 +163,6 @@ def run(argv=None) -> int:
           f"file{'s' * (len(written) != 1)} in "
           f"{time.monotonic() - started:.1f} s -> {shards.pattern.replace('*-of-*', 'SSSSS-of-NNNNN')}")
     return 0
-
-
-def _non_iso_dates(ds: schemas.DatasetSchema, line: str) -> bool:
-    values = next(iter(pacsv.read_csv(io.BytesIO(line.encode() + b"\n"), read_options=pacsv.ReadOptions(
-        column_names=ds.column_names), convert_options=pacsv.ConvertOptions(
-        column_types={n: pa.string() for n in ds.column_names})).to_batches())).to_pylist()[0]
-    return any(f.type == "DATE" and not _ISO_DATE.match(values[f.name] or "") for f in ds.fields)
 
 
 def main(argv=None) -> int:

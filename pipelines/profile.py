@@ -21,20 +21,18 @@ import os
 import re
 import sys
 import time
-
-import apache_beam as beam
-import pyarrow as pa
-import pyarrow.parquet as pq
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from typing import TYPE_CHECKING
 
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
 from pipelines.outputs import OutputOptions, check_output, run_pipeline  # noqa: F401 (OutputOptions declares --output)
-from transforms import profile_report
-from transforms.profiling import Column, ProfileDataset, ProfilePlan, kind_of
-from transforms.table_read import csv_file, csv_parts, parquet_file, parquet_parts, parse_csv
+
+if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checked (--help answers at once)
+    import apache_beam as beam
+    import pyarrow as pa
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from transforms.profiling import Column, ProfilePlan
 
 PROG = "python -m pipelines.profile"
 FIRST_SAMPLE_BYTES = 1 << 20  # of the first files: the rows types are inferred from
@@ -42,17 +40,6 @@ SAMPLE_BYTES = 64 << 10  # of every other file: checked against the types before
 SAMPLED_FIRST = 4
 _SHARD = re.compile(r"-\d+-of-\d+$")
 _TEMPORARY = re.compile(r"(^|/)(beam-temp-[^/]*|\.temp-beam[^/]*|_temporary|\.beam-temp[^/]*)/")
-
-# BigQuery type (schema file) -> how a CSV column of it is read, and the kind of statistics it gets.
-_BIGQUERY_TYPES = {
-    "STRING": (pa.string(), None), "INT64": (pa.int64(), None), "INTEGER": (pa.int64(), None),
-    "FLOAT64": (pa.float64(), None), "FLOAT": (pa.float64(), None),
-    "NUMERIC": (pa.float64(), "decimal"), "BIGNUMERIC": (pa.float64(), "decimal"),
-    "DECIMAL": (pa.float64(), "decimal"), "BIGDECIMAL": (pa.float64(), "decimal"),
-    "BOOL": (pa.bool_(), None), "BOOLEAN": (pa.bool_(), None), "DATE": (pa.date32(), None),
-    "TIMESTAMP": (pa.timestamp("us", tz="UTC"), None), "DATETIME": (pa.timestamp("us"), None),
-}
-
 
 class ProfileOptions(cli.JobOptions):
     """This job's own options; --input is InputOptions', --output OutputOptions'."""
@@ -86,6 +73,8 @@ OPTIONS = (InputOptions, _Output, ProfileOptions)  # this job's command line (an
 # --- what the input holds -----------------------------------------------------------------------------------
 
 def _data_files(pattern: str) -> list[str]:
+    from transforms.table_read import csv_file, parquet_file
+
     files, base = list_inputs(pattern)
     out = []
     for f in files:
@@ -101,6 +90,8 @@ def _data_files(pattern: str) -> list[str]:
 def _sizes(files: list[str]) -> list[int]:
     if not any(f.startswith("gs://") for f in files):
         return [os.path.getsize(f) for f in files]
+    from apache_beam.io.filesystems import FileSystems
+
     return [r.metadata_list[0].size_in_bytes for r in FileSystems.match(files)]
 
 
@@ -120,6 +111,9 @@ def _one_line(e: BaseException) -> str:
 
 def schema_file(files: list[str], names: list[str], guess: str) -> tuple[str | None, list[dict] | None]:
     """The ``<dataset>.schema.json`` beside the files whose fields are the files' columns, in order, if any."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
     folder = _folder(files[0])
     try:
         candidates = sorted(m.path for r in FileSystems.match([f"{folder}/*.schema.json"]) for m in r.metadata_list)
@@ -148,6 +142,8 @@ def schema_file(files: list[str], names: list[str], guess: str) -> tuple[str | N
 
 
 def _head(path: str, size: int) -> bytes:
+    from apache_beam.io.filesystems import FileSystems
+
     try:
         with FileSystems.open(path) as f:  # gzip by the file's name
             return f.read(size)
@@ -179,36 +175,12 @@ def _complete_lines(head: bytes, whole: bool) -> bytes:
     return head if whole else head[:head.rfind(b"\n") + 1]
 
 
-def _inferred_type(t: pa.DataType) -> pa.DataType:
-    if pa.types.is_integer(t):
-        return pa.int64()
-    if pa.types.is_floating(t):
-        return pa.float64()
-    if pa.types.is_timestamp(t):
-        return pa.timestamp("us", tz=t.tz)
-    if pa.types.is_boolean(t) or pa.types.is_date32(t):
-        return t
-    return pa.string()  # null (no value seen), times, anything else: as text
-
-
-def _unify(types: list[pa.DataType]) -> pa.DataType:
-    distinct = set(types)
-    if len(distinct) == 1:
-        return types[0]
-    if distinct <= {pa.int64(), pa.float64()}:
-        return pa.float64()
-    return pa.string()
-
-
-def _bigquery_name(t: pa.DataType) -> str:
-    kind = kind_of(t)
-    if kind == "timestamp":
-        return "TIMESTAMP" if t.tz else "DATETIME"
-    return {"integer": "INT64", "float": "FLOAT64", "decimal": "NUMERIC", "bool": "BOOL", "date": "DATE",
-            "string": "STRING"}.get(kind, str(t))
-
-
 def _csv_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], str]:
+    import pyarrow as pa
+
+    from transforms.profiling import BIGQUERY_TYPES, Column, bigquery_name, inferred_type, kind_of, unify
+    from transforms.table_read import parse_csv
+
     heads, first = {}, None
     for i, path in enumerate(files):
         size = FIRST_SAMPLE_BYTES if i < SAMPLED_FIRST else SAMPLE_BYTES
@@ -227,7 +199,7 @@ def _csv_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], 
         types = []
         for x in fields:
             bq = str(x["type"]).upper()
-            arrow, kind = _BIGQUERY_TYPES.get(bq, (pa.string(), None))
+            arrow, kind = BIGQUERY_TYPES.get(bq, (pa.string(), None))
             if str(x.get("mode", "")).upper() == "REPEATED":
                 arrow, kind, bq = pa.string(), None, f"ARRAY<{bq}> (JSON text)"
             types.append(arrow)
@@ -241,9 +213,9 @@ def _csv_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], 
             except Exception as e:
                 raise cli.UsageError(f"--input: {path!r} cannot be read as CSV ({_one_line(e)}): expected rows of "
                                      f"the columns {','.join(names)[:120]}") from None
-            inferred.append([_inferred_type(f.type) for f in table.schema])
-        schema = pa.schema([pa.field(n, _unify([t[i] for t in inferred])) for i, n in enumerate(names)])
-        columns = [Column(f.name, kind_of(f.type), _bigquery_name(f.type)) for f in schema]
+            inferred.append([inferred_type(f.type) for f in table.schema])
+        schema = pa.schema([pa.field(n, unify([t[i] for t in inferred])) for i, n in enumerate(names)])
+        columns = [Column(f.name, kind_of(f.type), bigquery_name(f.type)) for f in schema]
         source = "inferred from the first rows of the files"
     for path in files:  # every file's first rows, read as the run will read them
         try:
@@ -254,17 +226,14 @@ def _csv_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], 
     return schema, columns, source
 
 
-def _normal_parquet_type(t: pa.DataType) -> pa.DataType:
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    if pa.types.is_date(t):
-        return pa.date32()
-    if pa.types.is_timestamp(t):
-        return pa.timestamp("us", tz=t.tz)
-    return t
-
-
 def _parquet_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], str, list[list[int]]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    from transforms.profiling import Column, bigquery_name, kind_of, normal_parquet_type
+
     schemas, groups = [], []
     for path in files:
         try:
@@ -281,10 +250,10 @@ def _parquet_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Colum
         unified = pa.unify_schemas([s.remove_metadata() for s in schemas], promote_options="permissive")
     except Exception as e:
         raise cli.UsageError(f"--input: the Parquet files' column types differ ({_one_line(e)})") from None
-    schema = pa.schema([pa.field(f.name, _normal_parquet_type(f.type)) for f in unified])
+    schema = pa.schema([pa.field(f.name, normal_parquet_type(f.type)) for f in unified])
     source, fields = schema_file(files, schema.names, guess)
     described = {x["name"]: x for x in fields or []}
-    columns = [Column(f.name, kind_of(f.type), str(described.get(f.name, {}).get("type") or _bigquery_name(f.type)),
+    columns = [Column(f.name, kind_of(f.type), str(described.get(f.name, {}).get("type") or bigquery_name(f.type)),
                       str(described.get(f.name, {}).get("description") or "")) for f in schema]
     return schema, columns, "the Parquet files' own", groups
 
@@ -292,6 +261,9 @@ def _parquet_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Colum
 def plan_profile(pattern: str, output: str, *, name: str | None = None, bins: int = 20, top_values: int = 20,
                  max_categories: int = 50) -> ProfilePlan:
     """Checks the input (before anything is written) and plans its profile; a UsageError names what is wrong."""
+    from transforms.profiling import ProfilePlan
+    from transforms.table_read import csv_file, csv_parts, parquet_file, parquet_parts
+
     files = _data_files(pattern)
     if not files:
         raise cli.UsageError(f"--input: no .csv, .csv.gz or .parquet file matches {pattern!r}")
@@ -328,14 +300,20 @@ class ProfileFiles:
     """profile.json and profile.html in one folder: claimed before the run, removed if it fails."""
 
     def __init__(self, output: str):
+        from transforms.profile_report import FILES
+
         self.output = output
-        self.paths = [f"{output}/{name}" for name in profile_report.FILES]
+        self.paths = [f"{output}/{name}" for name in FILES]
         self._folder_existed = output.startswith("gs://") or os.path.isdir(output)
 
     def existing(self) -> list[str]:
+        from apache_beam.io.filesystems import FileSystems
+
         return [m.path for r in FileSystems.match(self.paths) for m in r.metadata_list]
 
     def claim(self, overwrite: bool):
+        from apache_beam.io.filesystems import FileSystems
+
         existing = self.existing()
         if existing and not overwrite:
             raise cli.UsageError(f"--output: {self.output!r} already holds {existing[0]!r}; add --overwrite to "
@@ -344,7 +322,11 @@ class ProfileFiles:
             FileSystems.delete(existing)
 
     def remove_partial(self):
-        for pattern in self.paths + [f"{self.output}/.profile.*{profile_report.TEMP_MARK}*"]:
+        from apache_beam.io.filesystems import FileSystems
+
+        from transforms.profile_report import TEMP_MARK
+
+        for pattern in self.paths + [f"{self.output}/.profile.*{TEMP_MARK}*"]:
             try:
                 found = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
                 if found:
@@ -363,6 +345,11 @@ class ProfileFiles:
 def build_pipeline(plans: list[ProfilePlan], options: PipelineOptions | None = None) -> beam.Pipeline:
     """The unrun pipeline: each plan's files read as record batches, their statistics combined, the profile
     written at the end."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from transforms.profiling import ProfileDataset
+
     p = beam.Pipeline(options=options or PipelineOptions())
     for plan in plans:
         _ = p | f"Profile_{plan.name}" >> ProfileDataset(plan)
@@ -379,6 +366,9 @@ def _settings(args) -> dict:
 
 
 def _read_profile(output: str) -> dict:
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
     with FileSystems.open(f"{output}/profile.json", compression_type=CompressionTypes.UNCOMPRESSED) as f:
         return json.loads(f.read().decode("utf-8"))
 

@@ -12,26 +12,21 @@ shards arrive. Files made elsewhere thereby enter the same ingest chain as the j
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import sys
 import time
-
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
-from apache_beam.options.pipeline_options import PipelineOptions
+from typing import TYPE_CHECKING
 
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
 from pipelines.outputs import OutputOptions  # noqa: F401 (declares --output to Beam's option parser)
-from transforms.progress import NAMESPACE
+
+if TYPE_CHECKING:  # Beam is imported once the command line is checked (--help answers at once)
+    from apache_beam.options.pipeline_options import PipelineOptions
 
 PROG = "python -m pipelines.upload"
 _GCS = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(/.*)?$")
-_WILDCARD = re.compile(r"[*?\[]")
-CHUNK = 8 << 20
 
 
 class UploadOptions(cli.JobOptions):
@@ -46,18 +41,6 @@ class UploadOptions(cli.JobOptions):
 OPTIONS = (InputOptions, UploadOptions)  # this job's command line (and its template's parameters)
 
 
-def crc32c_of(path: str) -> tuple[str, int]:
-    """The base64 CRC32C (as Cloud Storage reports it) and the size of a file on any Beam filesystem."""
-    import google_crc32c
-
-    checksum, size = google_crc32c.Checksum(), 0
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        while chunk := f.read(CHUNK):
-            checksum.update(chunk)
-            size += len(chunk)
-    return base64.b64encode(checksum.digest()).decode(), size
-
-
 def destination(path: str, base: str, output: str) -> str:
     rel = path[len(base):].lstrip("/") if path.startswith(base) else os.path.relpath(path, base)
     return f"{output}/{rel}"
@@ -68,46 +51,11 @@ def schema_files_first(pairs: list[tuple[str, str]]) -> tuple[list, list]:
     return first, [p for p in pairs if not p[0].endswith(".schema.json")]
 
 
-class UploadFn(beam.DoFn):
-    """(source path, gs:// destination) -> 'uploaded' or 'skipped', verified by CRC32C."""
-
-    def __init__(self, project: str | None = None):
-        self._project = project
-        self._client = None
-        self._uploaded = Metrics.counter(NAMESPACE, "files_uploaded")
-        self._skipped = Metrics.counter(NAMESPACE, "files_skipped")
-        self._bytes = Metrics.counter(NAMESPACE, "bytes_uploaded")
-
-    def setup(self):
-        from google.cloud import storage
-
-        self._client = storage.Client(project=self._project)
-
-    def process(self, pair):
-        yield upload_one(self._client, *pair, counters=(self._uploaded, self._skipped, self._bytes))
-
-
-def upload_one(client, source: str, dest: str, counters=None) -> str:
-    bucket_name, name = dest[len("gs://"):].split("/", 1)
-    crc, size = crc32c_of(source)
-    blob = client.bucket(bucket_name).get_blob(name)
-    if blob is not None and blob.crc32c == crc and blob.size == size:
-        if counters:
-            counters[1].inc()
-        return "skipped"
-    blob = client.bucket(bucket_name).blob(name, chunk_size=CHUNK if size > CHUNK else None)
-    with FileSystems.open(source, compression_type="uncompressed") as f:
-        blob.upload_from_file(f, size=size, checksum="crc32c")
-    blob.reload()
-    if blob.crc32c != crc:
-        raise OSError(f"{dest}: CRC32C {blob.crc32c} after upload, the file's is {crc}")
-    if counters:
-        counters[0].inc()
-        counters[2].inc(size)
-    return "uploaded"
-
-
 def build_pipeline(pairs: list[tuple[str, str]], options: PipelineOptions, project: str | None = None):
+    import apache_beam as beam
+
+    from transforms.gcs_upload import UploadFn
+
     p = beam.Pipeline(options=options)
     _ = (p
          | "Files" >> beam.Create(pairs)
@@ -127,6 +75,9 @@ def run(argv=None) -> int:
         raise cli.UsageError(f"--output: expected gs://BUCKET/prefix with a valid bucket name, got {args.output!r}")
     output = args.output.rstrip("/")
     options = cli.beam_options(cli.with_local_defaults(argv), (InputOptions, OutputOptions))
+    from transforms.gcs_upload import upload_one
+    from transforms.progress import NAMESPACE
+
     cli.check_dataflow(options, {"--input": args.input})
     files, base = list_inputs(args.input)
     if not files:

@@ -35,7 +35,10 @@ def test_every_job_options_class_can_live_in_one_process():
 
 
 @pytest.mark.parametrize("job,call,flag", [("generate", "parse_config", "--target_size"),
-                                           ("extract_postgres", "run", "--partition_column")])
+                                           ("extract_postgres", "run", "--partition_column"),
+                                           ("merge_files", "run", "--dataset"),
+                                           ("upload", "run", "--project"),
+                                           ("profile", "run", "--max_categories")])
 def test_help_answers_without_importing_beam(job, call, flag):
     """--help and a usage error come before Beam's second of start-up (it is imported once a pipeline is made)."""
     import subprocess

@@ -15,6 +15,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import merge_files
 from tests.conftest import run_cli
+from transforms.csv_lines import DistinctRows
 from transforms.schema import CLIENTS, FILMS
 
 
@@ -86,7 +87,7 @@ def test_distinct_rows_keeps_each_line_once_and_no_blank_line():
 
     with TestPipeline() as p:
         lines = p | beam.Create(["a,1", "b,2", "", "a,1", "c,3", "  ", "b,2", ""])
-        assert_that(lines | merge_files.DistinctRows(), equal_to(["a,1", "b,2", "c,3"]))
+        assert_that(lines | DistinctRows(), equal_to(["a,1", "b,2", "c,3"]))
 
 
 def test_blank_lines_in_the_inputs_are_not_rows(tmp_path):

@@ -10,6 +10,7 @@ from google.cloud import storage
 
 from pipelines import upload
 from tests.conftest import run_cli
+from transforms.gcs_upload import crc32c_of
 
 
 def crc(data: bytes) -> str:
@@ -57,6 +58,12 @@ def test_upload_verifies_and_skips_files_already_there(gcs_emulator, tmp_path, m
 def test_schema_files_go_first():
     pairs = [("o/films/films-00000-of-00001.csv", "a"), ("o/films/films.schema.json", "b")]
     assert upload.schema_files_first(pairs) == ([pairs[1]], [pairs[0]])
+
+
+def test_crc32c_of_is_what_cloud_storage_reports(tmp_path):
+    data = b"films,clients\n" * 1000
+    (tmp_path / "f.csv").write_bytes(data)
+    assert crc32c_of(str(tmp_path / "f.csv")) == (crc(data), len(data))
 
 
 def test_bad_inputs_are_one_line_exit_2(gcs_emulator, tmp_path):

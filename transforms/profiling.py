@@ -68,6 +68,59 @@ def kind_of(t: pa.DataType) -> str:
     return "other"
 
 
+# BigQuery type (schema file) -> how a CSV column of it is read, and the kind of statistics it gets.
+BIGQUERY_TYPES = {
+    "STRING": (pa.string(), None), "INT64": (pa.int64(), None), "INTEGER": (pa.int64(), None),
+    "FLOAT64": (pa.float64(), None), "FLOAT": (pa.float64(), None),
+    "NUMERIC": (pa.float64(), "decimal"), "BIGNUMERIC": (pa.float64(), "decimal"),
+    "DECIMAL": (pa.float64(), "decimal"), "BIGDECIMAL": (pa.float64(), "decimal"),
+    "BOOL": (pa.bool_(), None), "BOOLEAN": (pa.bool_(), None), "DATE": (pa.date32(), None),
+    "TIMESTAMP": (pa.timestamp("us", tz="UTC"), None), "DATETIME": (pa.timestamp("us"), None),
+}
+
+
+def inferred_type(t: pa.DataType) -> pa.DataType:
+    """The type a CSV column is read as when Arrow inferred ``t`` from its first rows."""
+    if pa.types.is_integer(t):
+        return pa.int64()
+    if pa.types.is_floating(t):
+        return pa.float64()
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", tz=t.tz)
+    if pa.types.is_boolean(t) or pa.types.is_date32(t):
+        return t
+    return pa.string()  # null (no value seen), times, anything else: as text
+
+
+def unify(types: list[pa.DataType]) -> pa.DataType:
+    """One type for a column inferred as ``types`` in different files."""
+    distinct = set(types)
+    if len(distinct) == 1:
+        return types[0]
+    if distinct <= {pa.int64(), pa.float64()}:
+        return pa.float64()
+    return pa.string()
+
+
+def normal_parquet_type(t: pa.DataType) -> pa.DataType:
+    """The type a Parquet column is read as: dictionaries as their values, dates as date32, timestamps in µs."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_date(t):
+        return pa.date32()
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", tz=t.tz)
+    return t
+
+
+def bigquery_name(t: pa.DataType) -> str:
+    kind = kind_of(t)
+    if kind == "timestamp":
+        return "TIMESTAMP" if t.tz else "DATETIME"
+    return {"integer": "INT64", "float": "FLOAT64", "decimal": "NUMERIC", "bool": "BOOL", "date": "DATE",
+            "string": "STRING"}.get(kind, str(t))
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint bench clean local-stack tools
+.PHONY: install run test test-fast lint bench clean local-stack tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The edit-test loop: no emulator, no PostgreSQL, no test marked slow (CI and `make test` run everything).
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not servers and not slow" -q
 
 # The ingest chain on local emulators (Ctrl-C stops it); see README "Try the ingest chain locally".
 local-stack: install

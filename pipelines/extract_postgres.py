@@ -14,18 +14,17 @@ import ipaddress
 import os
 import re
 import sys
-import time
 from typing import TYPE_CHECKING
 
 import psycopg2
 from psycopg2 import sql
 
 from pipelines import cli
-from pipelines.outputs import OutputOptions, Shards, check_output, claim, file_format_and_compression, run_pipeline
+from pipelines.outputs import OutputOptions, Shards, check_output, claim, file_format_and_compression, run_job
 from pipelines.outputs import num_shards as output_num_shards
-from pipelines.seed_postgres import add_connection_args, dsn_from, table_identifier
-from transforms import pg
+from pipelines.postgres_options import add_connection_args, dsn_from, table_identifier
 from transforms.formats import file_suffix
+from transforms.postgres import connection
 
 if TYPE_CHECKING:  # Beam is imported once the command line is checked (--help answers at once)
     import apache_beam as beam
@@ -116,7 +115,7 @@ def build_pipeline(dsn: str, plan, partitions: int, file_format: str, compressio
     import apache_beam as beam
     import pyarrow as pa
 
-    from transforms.postgres_read import ReadFromPostgres
+    from transforms.postgres.read import ReadFromPostgres
     from transforms.sinks import WriteCsv, WriteParquet
 
     pipeline = beam.Pipeline(options=options)
@@ -149,7 +148,7 @@ def _this_machine(host: str) -> bool:
 def _check_remote_connection(args, dsn: str, password: str | None) -> str | None:
     """Remote workers connect by themselves: the server must not be this machine, and a password reaches them
     only through a --dsn_file on gs:// that they read (never through the options Beam records)."""
-    host = pg.check_dsn(dsn).get("host") or os.environ.get("PGHOST") or "localhost"
+    host = connection.check_dsn(dsn).get("host") or os.environ.get("PGHOST") or "localhost"
     if _this_machine(host):
         raise cli.UsageError(f"--dsn: host {host!r} is this machine, which remote workers cannot reach; "
                              "give the database's address")
@@ -190,19 +189,19 @@ def run(argv=None) -> int:
     options = cli.beam_options(cli.with_local_defaults(_without_connection_args(argv)), OPTIONS)
     from apache_beam.io.filesystems import FileSystems
 
-    from transforms.postgres_read import UnsupportedQuery, plan_read
-    from transforms.progress import NAMESPACE
+    from transforms.postgres.columns import UnsupportedQuery
+    from transforms.postgres.plan import plan_read
 
     cli.check_dataflow(options, {"--output": output, "--dsn_file": args.dsn_file})
     consistency = _consistency(args.consistency, options)
-    dsn, password = pg.split_password(dsn_from(args))
+    dsn, password = connection.split_password(dsn_from(args))
     worker_dsn_file = None
     if not cli.is_local(options):
         worker_dsn_file = _check_remote_connection(args, dsn, password)
     if password:  # hand it to libpq (here and in worker processes) through the environment, never to Beam
         os.environ["PGPASSWORD"] = password
     try:
-        conn = pg.connect(dsn)
+        conn = connection.connect(dsn)
         key = args.partition_column
         if key is None and table is None:
             print(f"{PROG}: --query without --partition_column: reading it whole, as one partition; name an "
@@ -215,7 +214,7 @@ def run(argv=None) -> int:
         conn.close()
         plan = plan_read(dsn, query, key, partitions, args.lower_bound, args.upper_bound,
                          share_snapshot=consistency == "snapshot")
-    except pg.ConnectionFailed as e:
+    except connection.ConnectionFailed as e:
         raise cli.UsageError(str(e)) from None
     except UnsupportedQuery as e:
         raise cli.UsageError(str(e)) from None
@@ -227,22 +226,15 @@ def run(argv=None) -> int:
         claim([shards], output, args.overwrite)
         pipeline = build_pipeline(dsn, plan, partitions, file_format, compression, num_shards, prefix, options,
                                   worker_dsn_file)
-        # The BigQuery schema beside the shards, before them: the ingest function loads with it.
-        shards.write_schema([c.bigquery_field(arrays_as_lists=file_format == "parquet") for c in plan.columns])
-        started = time.monotonic()
-        result = run_pipeline(PROG, pipeline, [shards], cli.is_local(options))  # removes it too if it fails
+        schema = [c.bigquery_field(arrays_as_lists=file_format == "parquet") for c in plan.columns]
+        done = run_job(PROG, pipeline, options, [shards], [(shards, schema)])  # removes it too if it fails
     finally:
         plan.snapshot_conn.close()  # the snapshot is needed until the last reader has finished
-    if cli.launched_only(PROG, result, options):
+    if done is None:
         return 0
-    rows = retried = 0
-    for c in result.metrics().query()["counters"]:
-        if c.key.metric.namespace == NAMESPACE and c.key.metric.name == "postgres_rows":
-            rows += c.committed
-        elif c.key.metric.namespace == NAMESPACE and c.key.metric.name == "postgres_chunk_retries":
-            retried += c.committed
+    rows, retried = done.counters.get("postgres_rows", 0), done.counters.get("postgres_chunk_retries", 0)
     files = [m for r in FileSystems.match([shards.pattern]) for m in r.metadata_list]
-    seconds = time.monotonic() - started
+    seconds = done.seconds
     size = sum(m.size_in_bytes for m in files)
     print(f"{name}: {rows:,} rows, {len(files)} files, {size:,} bytes in {seconds:.1f} s "
           f"({rows / seconds:,.0f} rows/s, {size / seconds / 1e6:.1f} MB/s) -> {prefix}-SSSSS-of-NNNNN{suffix}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,7 +26,7 @@ from pipelines.outputs import (
     check_output,
     claim,
     file_format_and_compression,
-    run_pipeline,
+    run_job,
 )
 from pipelines.outputs import num_shards as output_num_shards
 from transforms.formats import file_suffix
@@ -346,18 +345,10 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
     return p
 
 
-def summarise(config: GenerateConfig, result, seconds: float) -> str:
+def summarise(config: GenerateConfig, counters: dict, seconds: float) -> str:
+    """The summary table: each dataset's rows (counted by the run), files and bytes, and the run's rates."""
     from apache_beam.io.filesystems import FileSystems
 
-    from transforms.progress import NAMESPACE
-
-    counters = {}
-    try:
-        for c in result.metrics().query()["counters"]:
-            if c.key.metric.namespace == NAMESPACE:
-                counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + c.committed
-    except Exception:  # some runners keep no metrics
-        pass
     lines = [f"{'dataset':<10} {'rows':>14} {'files':>6} {'bytes':>16} {'seconds':>8} {'rows/s':>12} {'MB/s':>8}"]
     totals = [0, 0, 0]
 
@@ -398,15 +389,12 @@ def run(argv=None) -> int:
         print(f"{plan.name}: {plan.rows:,} rows (about {plan.rows * plan.bytes_per_row / 1e6:,.0f} MB of "
               f"{config.file_format}) -> {plan.output_prefix}-SSSSS-of-NNNNN{config.suffix}", file=sys.stderr)
     pipeline = build_pipeline(config, options)
-    # The BigQuery schema beside each dataset's shards, before them: the ingest function loads with it.
     dates_as_text = config.file_format == "csv" and config.date_format != ISO_DATE
-    for plan, s in zip(config.datasets, shards):
-        s.write_schema(plan.schema.bigquery_schema(dates_as_text))
-    started = time.monotonic()
-    result = run_pipeline(PROG, pipeline, shards, cli.is_local(options))  # removes them too if it fails
-    if cli.launched_only(PROG, result, options):
+    schemas = [(s, plan.schema.bigquery_schema(dates_as_text)) for plan, s in zip(config.datasets, shards)]
+    done = run_job(PROG, pipeline, options, shards, schemas)
+    if done is None:
         return 0
-    print(summarise(config, result, time.monotonic() - started))
+    print(summarise(config, done.counters, done.seconds))
     if options.view_as(cli.beam_view(GenerateOptions)).profile:
         from pipelines import profile
 

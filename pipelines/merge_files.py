@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from typing import TYPE_CHECKING
 
 from datagen import spec as specs
@@ -26,7 +25,7 @@ from pipelines.outputs import (
     check_output,
     claim,
     file_format_and_compression,
-    run_pipeline,
+    run_job,
 )
 from pipelines.outputs import num_shards as output_num_shards
 from transforms.formats import SHARD_TEMPLATE, file_suffix
@@ -130,11 +129,9 @@ def run(argv=None) -> int:
     num_shards = output_num_shards(args)
     output = check_output(args.output, [])
     options = cli.beam_options(cli.with_local_defaults(argv), OPTIONS)
-    from apache_beam.io.filesystems import FileSystems
 
     from transforms import schema as schemas
     from transforms.csv_lines import non_iso_dates
-    from transforms.progress import NAMESPACE
 
     cli.check_dataflow(options, {"--input": args.input, "--output": output})
     files, header, sample = check_inputs(args.input)
@@ -149,19 +146,18 @@ def run(argv=None) -> int:
     shards = Shards(prefix, file_suffix(file_format, compression))
     claim([shards], output, args.overwrite)
     pipeline = build_pipeline(files, header, ds, file_format, compression, num_shards, prefix, options)
-    if ds is not None:  # beside the shards, before them: the ingest function loads with it
+    schemas = []
+    if ds is not None:
         dates_text = file_format == "csv" and sample is not None and non_iso_dates(ds, sample)
-        shards.write_schema(ds.bigquery_schema(dates_as_text=dates_text))
-    started = time.monotonic()
-    result = run_pipeline(PROG, pipeline, [shards], cli.is_local(options))
-    if cli.launched_only(PROG, result, options):
+        schemas.append((shards, ds.bigquery_schema(dates_as_text=dates_text)))
+    done = run_job(PROG, pipeline, options, [shards], schemas)
+    if done is None:
         return 0
-    rows = sum(c.committed for c in result.metrics().query()["counters"]
-               if c.key.metric.namespace == NAMESPACE and c.key.metric.name == "merged_rows")
-    written = [m for r in FileSystems.match([shards.pattern]) for m in r.metadata_list]
+    rows = done.counters.get("merged_rows", 0)
+    written = shards.existing()
     print(f"{len(files)} file{'s' * (len(files) != 1)} -> {rows:,} distinct rows in {len(written)} "
-          f"file{'s' * (len(written) != 1)} in "
-          f"{time.monotonic() - started:.1f} s -> {shards.pattern.replace('*-of-*', 'SSSSS-of-NNNNN')}")
+          f"file{'s' * (len(written) != 1)} in {done.seconds:.1f} s -> "
+          f"{shards.pattern.replace('*-of-*', 'SSSSS-of-NNNNN')}")
     return 0
 
 

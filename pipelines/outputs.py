@@ -147,7 +147,7 @@ def claim(shards: list[Shards], output: str, overwrite: bool):
 _WIND_DOWN_SECONDS = 0.5
 
 
-def stop_cleanly_on_signals(prog: str, shards: list[Shards]):
+def stop_cleanly_on_signals(prog: str, outputs: list):
     """Ctrl-C or SIGTERM during a local run: remove partial output and leave at once.
 
     The DirectRunner's worker threads would otherwise carry on to the end, ignoring the interrupt.
@@ -158,8 +158,8 @@ def stop_cleanly_on_signals(prog: str, shards: list[Shards]):
 
         STOP_WRITING.set()  # the sinks open and write nothing more: what is removed below stays removed
         time.sleep(_WIND_DOWN_SECONDS)  # a write under way when the flag was set finishes meanwhile
-        for s in shards:
-            s.remove_partial()
+        for o in outputs:
+            o.remove_partial()
         os._exit(130)
 
     if threading.current_thread() is threading.main_thread():
@@ -167,18 +167,57 @@ def stop_cleanly_on_signals(prog: str, shards: list[Shards]):
         signal.signal(signal.SIGTERM, stop)
 
 
-def run_pipeline(prog: str, pipeline, shards: list[Shards], local: bool):
-    """Runs ``pipeline`` to the end; on failure or interruption, removes what it had written."""
+def run_pipeline(prog: str, pipeline, outputs: list, local: bool):
+    """Runs ``pipeline`` to the end; on failure or interruption, removes what it had written (``outputs``:
+    :class:`Shards` or anything else with ``remove_partial``)."""
     if local:
-        stop_cleanly_on_signals(prog, shards)
+        stop_cleanly_on_signals(prog, outputs)
     try:
         result = pipeline.run()
         result.wait_until_finish()
         return result
     except BaseException:
-        for s in shards:
-            s.remove_partial()
+        for o in outputs:
+            o.remove_partial()
         raise
+
+
+@dataclass(frozen=True)
+class JobResult:
+    counters: dict  # this project's Beam counters (namespace transforms.progress.NAMESPACE), name -> committed
+    seconds: float  # the pipeline's run, from submission to its end
+
+
+def run_job(prog: str, pipeline, options, outputs: list, schemas: list[tuple[Shards, list[dict]]] = ()
+            ) -> JobResult | None:
+    """The end every job shares, once its outputs are claimed and its pipeline built: write each BigQuery schema
+    file beside its shards (before them: the ingest function loads with it), run the pipeline (removing what
+    it wrote if it fails or is interrupted: ``outputs`` have ``remove_partial``), and read the project's
+    counters. None when the launch only staged a Flex Template job, which runs later."""
+    for shards, fields in schemas:
+        shards.write_schema(fields)
+    started = time.monotonic()
+    result = run_pipeline(prog, pipeline, outputs, cli.is_local(options))
+    if cli.launched_only(prog, result, options):
+        return None
+    return JobResult(counters(result), time.monotonic() - started)
+
+
+def counters(result) -> dict:
+    """The committed value of each of this project's counters in a finished pipeline's ``result`` (summed over
+    steps); empty where the runner keeps no metrics."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from transforms.progress import NAMESPACE
+
+    try:
+        found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]
+    except Exception:  # some runners keep no metrics
+        return {}
+    totals = {}
+    for c in found:
+        totals[c.key.metric.name] = totals.get(c.key.metric.name, 0) + c.committed
+    return totals
 
 
 def _filesystems():

@@ -20,12 +20,11 @@ import logging
 import os
 import re
 import sys
-import time
 from typing import TYPE_CHECKING
 
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
-from pipelines.outputs import OutputOptions, check_output, run_pipeline  # noqa: F401 (OutputOptions declares --output)
+from pipelines.outputs import OutputOptions, check_output, run_job  # noqa: F401 (OutputOptions declares --output)
 
 if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checked (--help answers at once)
     import apache_beam as beam
@@ -423,13 +422,11 @@ def _run(prog: str, plans: list[ProfilePlan], options: PipelineOptions, overwrit
     for o in outputs:
         o.claim(overwrite)
     pipeline = build_pipeline(plans, options)
-    started = time.monotonic()
-    local = cli.is_local(options)
-    with _TracebacksDropped.installed(local):
-        result = run_pipeline(prog, pipeline, outputs, local)  # removes what it wrote if it fails
-    if cli.launched_only(prog, result, options):
+    with _TracebacksDropped.installed(cli.is_local(options)):
+        done = run_job(prog, pipeline, options, outputs)  # removes what it wrote if it fails
+    if done is None:
         return 0
-    seconds = time.monotonic() - started
+    seconds = done.seconds
     for plan in plans:
         summary = _read_profile(plan.output)["summary"]
         print(f"{plan.name}: {summary['rows']:,} row{'s' * (summary['rows'] != 1)}, {summary['columns']} columns, "

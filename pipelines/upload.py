@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
-from pipelines.outputs import OutputOptions  # noqa: F401 (declares --output to Beam's option parser)
+from pipelines.outputs import OutputOptions, run_job  # noqa: F401 (OutputOptions declares --output to Beam)
 
 if TYPE_CHECKING:  # Beam is imported once the command line is checked (--help answers at once)
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -76,7 +76,6 @@ def run(argv=None) -> int:
     output = args.output.rstrip("/")
     options = cli.beam_options(cli.with_local_defaults(argv), (InputOptions, OutputOptions))
     from transforms.gcs_upload import upload_one
-    from transforms.progress import NAMESPACE
 
     cli.check_dataflow(options, {"--input": args.input})
     files, base = list_inputs(args.input)
@@ -89,15 +88,12 @@ def run(argv=None) -> int:
     first, rest = schema_files_first(pairs)
     client = storage.Client(project=args.project)
     results = [upload_one(client, *pair) for pair in first]
-    if rest:
-        result = build_pipeline(rest, options, args.project).run()
-        result.wait_until_finish()
-        if cli.launched_only(PROG, result, options):
+    counts = {}
+    if rest:  # an upload is whole or absent (Cloud Storage's own guarantee): nothing partial to remove
+        done = run_job(PROG, build_pipeline(rest, options, args.project), options, outputs=[])
+        if done is None:
             return 0
-        counts = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]
-                  if c.key.metric.namespace == NAMESPACE}
-    else:
-        counts = {}
+        counts = done.counters
     uploaded = results.count("uploaded") + counts.get("files_uploaded", 0)
     skipped = results.count("skipped") + counts.get("files_skipped", 0)
     size = counts.get("bytes_uploaded", 0)

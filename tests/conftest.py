@@ -1,18 +1,27 @@
-"""Shared fixtures: a scratch TMPDIR per test, the real CLI, and a real GCS emulator process."""
+"""Shared fixtures: a scratch TMPDIR per test, a real GCS emulator process, the PostgreSQL test database; and the
+fast lane's marker (``make test-fast`` leaves out the tests that need a server or run many pipelines). Helpers
+that are not fixtures live in tests/helpers.py."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import local_cloud_env
+
+# Tests that use one of these fixtures need a local server (an emulator or PostgreSQL): not in the fast lane.
+SERVER_FIXTURES = {"gcs_emulator", "offline", "pg_dsn", "pg_schema", "pg_remote_dsn", "stack", "gcs", "bq"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
 
 
 @pytest.fixture(autouse=True)
@@ -23,68 +32,28 @@ def _scratch_tmpdir(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(scratch))
 
 
-def run_cli(module: str, *args: str, env: dict | None = None, cwd=None, timeout=600):
-    """Runs ``python -m module args`` as a user would; returns the CompletedProcess (text)."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or ROOT, timeout=timeout)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc: subprocess.Popen, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"emulator exited with status {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds} s")
-
-
-def local_cloud_env(tmp: Path) -> dict:
-    """Environment for Google clients that must talk to local emulators only."""
-    from local_cloud.processes import throwaway_credentials
-
-    return {**throwaway_credentials(tmp), "GOOGLE_CLOUD_PROJECT": "local-project"}
-
-
 @pytest.fixture(scope="session")
 def gcs_emulator(tmp_path_factory):
     """A real gcp-storage-emulator on 127.0.0.1 with bucket ``test-bucket``; yields the env to reach it."""
+    from local_cloud.processes import Server, free_port
+
     exe = shutil.which("gcp-storage-emulator") or str(Path(sys.executable).with_name("gcp-storage-emulator"))
     if not Path(exe).exists():
         pytest.fail("gcp-storage-emulator is not installed: pip install -e '.[test]' (or make test) installs it")
     tmp = tmp_path_factory.mktemp("gcs")
-    port = _free_port()
+    port = free_port()
     env = local_cloud_env(tmp)
     data = tmp / "data"
     data.mkdir()
-    log = open(tmp / "emulator.log", "w")
-    proc = subprocess.Popen(
-        [exe, "start", "--host", "127.0.0.1", "--port", str(port), "--default-bucket", "test-bucket",
-         "--quiet"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=data)  # stores in ./.cloudstorage
+    server = Server("gcp-storage-emulator", [exe, "start", "--host", "127.0.0.1", "--port", str(port),
+                                             "--default-bucket", "test-bucket", "--quiet"],
+                    port, tmp / "emulator.log", env=env, cwd=data)  # it stores in ./.cloudstorage
     try:
-        _wait_port(port, proc)
+        server.wait_ready(30)
         env["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
         yield env
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        server.stop()
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from psycopg2 import sql
 
 from datagen import spec as specs
 from pipelines import cli, extract_postgres, generate, merge_files, upload
-from tests.conftest import ROOT, run_cli
-from transforms.postgres_read import plan_read
+from tests.helpers import ROOT, run_cli
+from transforms.postgres.plan import plan_read
 
 DATAFLOW = ["--runner", "DataflowRunner", "--project", "my-project", "--region", "europe-west1",
             "--temp_location", "gs://my-bucket/tmp"]
@@ -192,7 +192,7 @@ def test_the_launchers_environment_is_the_pinned_one_the_workers_install():
     so the workers, which install them from setup.py, run what the launcher ran."""
     from importlib.metadata import requires, version
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     pins = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     pins = [p for p in pins if p]

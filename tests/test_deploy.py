@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from deploy import gcp
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 
 ARGS = ["--project", "my-project", "--region", "europe-west1", "--bucket", "my-bucket", "--dataset", "ml_datasets"]
 

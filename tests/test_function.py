@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from functions.ingest_naming import decide, load_job_id, table_id
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from transforms.schema import DATASETS, schema_json
 
 VALID_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")

@@ -79,6 +79,7 @@ def test_csv_and_parquet_hold_the_same_rows(tmp_path):
     assert sorted(norm) == sorted(from_parquet)
 
 
+@pytest.mark.slow
 def test_fixed_shards_are_balanced_in_row_order_and_the_same_bytes_whatever_the_runner(tmp_path):
     # Once, blocks of 131,072 rows went to random shards: --rows 20000 --num_shards 2 gave one shard every row
     # and the other its header only, and Parquet sizes changed from run to run.
@@ -119,6 +120,7 @@ def test_same_seed_same_rows_whatever_the_runner_mode_workers_shards_and_blocks(
     assert digest(csv_rows(sorted(glob.glob(f"{other}/films/*.csv")))) not in digests["films"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt,compression,target,extra", [
     ("csv", "none", "6MB", []), ("csv", "gzip", "2MB", ["--num_shards", "5", "--block_rows", "1000"]),
     ("parquet", "snappy", "films=3MB,clients=4MB", []),

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 BAD = [
     (["--rows", "-5"], "'-5'"),
@@ -58,6 +58,7 @@ def test_output_that_cannot_be_written(tmp_path):
         assert result.returncode == 2 and "not writable" in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_beam_options_and_wildcards_never_delete_earlier_shards(tmp_path):
     other = tmp_path / "other"
     assert run_cli("pipelines.generate", "--datasets", "films", "--rows", "10", "--output", str(other)).returncode == 0
@@ -96,6 +97,7 @@ def test_help_explains_every_option_with_its_default():
     assert "(default: 42)" in text and "(default: csv)" in text
 
 
+@pytest.mark.slow
 def test_a_real_run_prints_progress_and_a_summary(tmp_path):
     result = run_cli("pipelines.generate", "--rows", "300000", "--output", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
@@ -112,12 +114,13 @@ def test_a_real_run_prints_progress_and_a_summary(tmp_path):
     assert [len(t) for t in table[1:4]] == [4, 4, 7]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_run_and_leaves_nothing_behind(tmp_path):
     import signal
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     out = tmp_path / "out"
     proc = subprocess.Popen(
@@ -134,12 +137,13 @@ def test_ctrl_c_stops_the_run_and_leaves_nothing_behind(tmp_path):
     assert not [p for p in out.rglob("beam-temp-*")]
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_stops_the_job_quietly(tmp_path):
     # `... | head -1`: once, the run hung for good when its progress line met the closed pipe.
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     out = tmp_path / "out"
     proc = subprocess.Popen(

@@ -8,7 +8,7 @@ import io
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_generate_writes_csv_and_parquet_shards_to_gcs(gcs_emulator, monkeypatch):

@@ -17,7 +17,7 @@ from google.cloud import storage
 from functions.ingest_naming import table_id
 from local_cloud.events import deliver, list_objects
 from local_cloud.stack import LocalStack
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 BUCKET = "local-bucket"
 
@@ -187,7 +187,7 @@ def test_a_corrupt_csv_fails_loudly_stays_untagged_and_leaves_other_tables_alone
 
 
 def test_status_without_a_stack_fails_in_one_line():
-    from tests.conftest import run_cli as run
+    from tests.helpers import run_cli as run
 
     result = run("local_cloud.status", "--endpoint", "127.0.0.1:9", env={"WORKFLOWS_ENDPOINT": ""})
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "127.0.0.1:9" in result.stderr
@@ -240,6 +240,7 @@ def test_schema_beside_the_data_wins_and_unknown_names_are_autodetected_into_val
     assert sorted(r["region"] for r in query(stack, f"SELECT region FROM {stack.dataset}.{odd}")) == ["north", "south"]
 
 
+@pytest.mark.servers
 def test_the_router_turns_new_objects_into_loads(tmp_path):
     """The local stack as a user runs it: write to the bucket, the rows arrive in BigQuery by themselves."""
     with LocalStack(tmp_path / "stack", bucket=BUCKET) as s:
@@ -439,7 +440,7 @@ def test_a_user_spec_that_references_clients_loads_and_joins_back(stack, gcs, tm
 
 
 def test_the_stacks_help_names_the_folder_it_writes_whatever_the_current_folder(tmp_path):
-    from tests.conftest import ROOT, run_cli
+    from tests.helpers import ROOT, run_cli
 
     result = run_cli("local_cloud.stack", "--help", cwd=tmp_path)
     assert result.returncode == 0 and str(ROOT / ".local_cloud") in result.stdout.replace("\n", "").replace(

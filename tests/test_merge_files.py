@@ -10,11 +10,12 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import merge_files
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from transforms.csv_lines import DistinctRows
 from transforms.schema import CLIENTS, FILMS
 
@@ -34,6 +35,7 @@ def csv_records(paths) -> list[list[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_shards_sharing_rows_merge_into_distinct_rows_with_one_header_per_shard(tmp_path):
     # The same seed: rows 0..999 of b are a's rows; b adds 1000..1499. So 1,500 distinct rows in 6 files.
     generate(tmp_path / "a", "clients", 1000)
@@ -53,6 +55,7 @@ def test_shards_sharing_rows_merge_into_distinct_rows_with_one_header_per_shard(
     assert schema == CLIENTS.bigquery_schema()
 
 
+@pytest.mark.slow
 def test_parquet_output_and_gzip_inputs(tmp_path):
     generate(tmp_path / "a", "films", 800, "--compression", "gzip")
     generate(tmp_path / "b", "films", 500, "--compression", "gzip")
@@ -90,6 +93,7 @@ def test_distinct_rows_keeps_each_line_once_and_no_blank_line():
         assert_that(lines | DistinctRows(), equal_to(["a,1", "b,2", "c,3"]))
 
 
+@pytest.mark.slow
 def test_blank_lines_in_the_inputs_are_not_rows(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.csv").write_text("k,v\r\n1,x\r\n\r\n2,y\r\n")
@@ -102,6 +106,7 @@ def test_blank_lines_in_the_inputs_are_not_rows(tmp_path):
     assert merged[0] == ["k", "v"] and sorted(merged[1:]) == [["1", "x"], ["2", "y"], ["3", "z"]]
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_exit_2_and_write_nothing(tmp_path):
     generate(tmp_path / "a", "films", 50)
     (tmp_path / "other").mkdir()

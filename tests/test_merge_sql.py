@@ -8,7 +8,7 @@ from datagen.engine import builtin_generator as generator
 from local_cloud.processes import throwaway_credentials
 from local_cloud.stack import bigquery_client, start_bigquery
 from sql.merge import FOLDER, procedure_name, procedure_sql
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from transforms.schema import CLIENTS, DATASETS, FILMS
 
 PROJECT, DATASET = "local-project", "merge_test"

@@ -25,7 +25,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import profile
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from transforms import profiling
 from transforms.profiling import HLL_RSE, QUANTILE_EPSILON, Column, HyperLogLog, TableStatsFn, TopValues
 from transforms.table_read import csv_parts, read_part
@@ -198,6 +198,7 @@ def generated(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["films", "clients"])
 def test_profile_numbers_equal_a_direct_computation(generated, tmp_path, dataset):
     folder = generated / "csv" / dataset
@@ -241,6 +242,7 @@ def comparable(prof: dict) -> list[dict]:
     return [{k: v for k, v in c.items() if k not in drop} for c in prof["columns"]]
 
 
+@pytest.mark.slow
 def test_gzip_csv_and_parquet_inputs_give_the_same_profile(generated, tmp_path):
     profiles = {}
     for name, pattern in (("csv", "*.csv"), ("gz", "*.csv.gz"), ("parquet", "*.parquet")):
@@ -286,6 +288,7 @@ def test_a_gcs_input_and_output(gcs_emulator, tmp_path, monkeypatch):
     check_page(bucket.blob("profile-out/films/profile.html").download_as_text(), prof)
 
 
+@pytest.mark.slow
 def test_generate_profile_writes_a_profile_per_dataset_that_ingest_ignores(tmp_path):
     from functions.ingest_naming import decide
 
@@ -324,6 +327,7 @@ MIXED = """id,score,day,flag,tag,tags,note,at
 """
 
 
+@pytest.mark.slow
 def test_types_are_inferred_without_a_schema_file_and_nulls_are_only_empty_fields(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "part-1.csv").write_text(MIXED)
@@ -364,6 +368,7 @@ def test_csv_byte_ranges_read_every_row_once(tmp_path):
         assert pa.Table.from_batches(batches, schema).equals(whole.cast(schema)), split
 
 
+@pytest.mark.slow
 def test_a_profile_of_byte_ranges_equals_the_whole_files(generated, tmp_path):
     """The same job over many small parts of each file (as Dataflow gets for a large one) gives the same profile."""
     folder = generated / "csv" / "clients"
@@ -465,6 +470,7 @@ def test_hyperloglog_merges_and_estimates_within_its_error():
 
 # --- bad inputs -----------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_and_write_nothing(generated, tmp_path):
     bad = tmp_path / "bad"
     for sub in ("gz", "parquet", "mixed", "headers", "typed", "deep", "done"):
@@ -533,6 +539,7 @@ def test_on_dataflow_the_job_graph_is_written_and_local_paths_are_refused(offlin
     assert result.returncode == 2 and "--input" in result.stderr and "gs://" in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_generate_overwrite_removes_a_profile_of_the_shards_it_replaces(tmp_path):
     out = tmp_path / "out"
     first = run_cli("pipelines.generate", "--datasets", "films", "--rows", "2000", "--output", str(out),

@@ -34,6 +34,7 @@ def test_initial_splits_are_block_aligned_and_equal_the_whole(desired_bytes):
         (source, None, None), [(b.source, b.start_position, b.stop_position) for b in bundles])
 
 
+@pytest.mark.slow
 def test_dynamic_splits_at_every_point_are_consistent():
     # Beam's exhaustive check: after each item read, try splitting at many fractions; primary + residual
     # must equal the whole read, whatever succeeds.

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 BASE = """dataset: orders
 columns:
@@ -107,6 +107,7 @@ def test_a_spec_error_is_one_line_naming_file_column_and_what_was_expected(tmp_p
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_missing_spec_file_and_a_dataset_given_twice(tmp_path):
     out = tmp_path / "out"
     result = run_cli("pipelines.generate", "--spec", str(tmp_path / "nope.yaml"), "--rows", "5", "--output", str(out))
@@ -159,6 +160,7 @@ ORDERS = """  - name: client_id
 """
 
 
+@pytest.mark.slow
 def test_a_user_spec_with_the_options_every_dataset_takes(tmp_path):
     """--spec with --datasets, --target_size per dataset, --num_shards, --seed, gzip CSV: the files, their schema
     and the references into the parent's keys."""

@@ -15,7 +15,7 @@ import tarfile
 import pytest
 
 from templates import launch, parameters
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 JOBS = list(parameters.TITLES)
 

@@ -9,7 +9,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from pipelines import upload
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from transforms.gcs_upload import crc32c_of
 
 

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 WORKFLOW = yaml.safe_load((ROOT / "workflows" / "load_to_bigquery.yaml").read_text())
 # What functions/main.py puts in the argument (schema only when there is one).

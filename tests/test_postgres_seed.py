@@ -1,0 +1,63 @@
+"""transforms.postgres.seed: a spec's columns as DDL, and the table created and loaded with COPY in the caller's
+transaction (pipelines.seed_postgres, its command line, is tested in tests/test_extract_postgres.py)."""
+
+import psycopg2
+import pyarrow as pa
+import pytest
+from psycopg2 import sql
+
+from datagen import spec as specs
+from transforms.postgres.seed import create_and_load, ddl_columns, table_exists
+
+SPEC = specs.from_dict({"dataset": "pairs", "primary_key": "n", "columns": [
+    {"name": "n", "type": "int64", "generator": "sequence", "start": 1},
+    {"name": "x", "type": "float64", "generator": "normal", "mean": 0, "sd": 1, "nulls": 0.5},
+    {"name": "hidden", "type": "int64", "generator": "sequence", "start": 1, "hidden": True},
+]})
+
+
+def batch(first, rows):
+    return pa.record_batch({"n": pa.array(range(first, first + rows), pa.int64()),
+                            "x": pa.array([None if i % 2 else i / 4 for i in range(rows)], pa.float64())})
+
+
+def test_ddl_declares_the_primary_key_and_not_null_for_written_columns():
+    assert ddl_columns(SPEC) == [("n", "BIGINT PRIMARY KEY"), ("x", "DOUBLE PRECISION")]
+    transactions = dict(ddl_columns(specs.builtin("transactions")))
+    assert transactions["id"] == "BIGINT PRIMARY KEY" and transactions["amount"] == "NUMERIC(10,2) NOT NULL"
+
+
+def test_a_table_is_created_loaded_and_replaced_in_the_callers_transaction(pg_schema):
+    dsn, schema, watcher = pg_schema
+    name = f"{schema}.pairs"
+    table = sql.Identifier(schema, "pairs")
+    conn = psycopg2.connect(dsn)
+    try:
+        assert not table_exists(conn, name)
+        with conn:
+            create_and_load(conn, table, SPEC, [batch(1, 3), batch(4, 2)])
+        assert table_exists(conn, name)
+        with watcher.cursor() as cur:
+            cur.execute(f"SELECT n, x FROM {name} ORDER BY n")
+            assert cur.fetchall() == [(1, 0.0), (2, None), (3, 0.5), (4, 0.0), (5, None)]
+            cur.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (name,))
+            assert cur.fetchone()[0] == 5  # analyzed
+
+        def failing():
+            yield batch(100, 2)
+            raise RuntimeError("generation failed")
+
+        with pytest.raises(RuntimeError), conn:  # a load that fails leaves the table as it was
+            create_and_load(conn, table, SPEC, failing(), replace=True)
+        with watcher.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM {name}")
+            assert cur.fetchone()[0] == 5
+        with pytest.raises(psycopg2.errors.DuplicateTable), conn:
+            create_and_load(conn, table, SPEC, [])
+        with conn:
+            create_and_load(conn, table, SPEC, [batch(7, 1)], replace=True)
+    finally:
+        conn.close()
+    with watcher.cursor() as cur:
+        cur.execute(f"SELECT n FROM {name}")
+        assert cur.fetchall() == [(7,)]

@@ -1,0 +1,283 @@
+"""Reading the parts of a plan in parallel, exactly once per row, as Arrow record batches.
+
+:class:`ReadKeyRangesFn` is a splittable DoFn whose restriction is a range of the key, mapped onto integers
+(:class:`~transforms.postgres.columns.KeyKind`): it claims a chunk of keys at a time by claiming the chunk's
+*last* position (:class:`ChunkTracker`), so a split (initial or dynamic) can only fall after a chunk it has
+started. Each chunk is read in one ``COPY (SELECT ...) TO STDOUT`` inside a REPEATABLE READ transaction that
+imports the launcher's snapshot (or, without one, in a transaction of its own), and decoded as
+:mod:`transforms.postgres.decode` says. A chunk that fails (a lost connection) is read again whole before any of
+its rows are emitted, so nothing is lost or duplicated. Rows whose key is NULL are one more restriction of their
+own. :class:`ReadFromPostgres` is the PTransform around it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import logging
+import os
+import time
+
+import apache_beam as beam
+import psycopg2
+import pyarrow as pa
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.core import RestrictionProvider
+from psycopg2 import errors, extensions
+
+from transforms.postgres import connection
+from transforms.postgres.columns import Column
+from transforms.postgres.decode import _decode_binary, _lists_from_json, _parse, _parse_stream
+from transforms.postgres.plan import ReadPart, ReadPlan, _ranges_sql
+from transforms.progress import NAMESPACE
+
+_LOG = logging.getLogger(__name__)
+
+
+class SnapshotGone(RuntimeError):
+    """The launcher's exported snapshot can no longer be imported: its transaction has ended."""
+
+
+class ChunkTracker(OffsetRestrictionTracker):
+    """Claims whole chunks of keys by their last key. A runner may split the restriction between the reader
+    looking at its stop and claiming a chunk that ends there; a claim at or past the (moved) stop then claims the
+    keys up to it, so no key between the last claim and the new stop is left unread (the reader clips the chunk
+    to the stop after a successful claim)."""
+
+    def try_claim(self, position):
+        stop, last = self._range.stop, self._last_claim_attempt
+        floor = self._range.start - 1 if last is None else last
+        if position >= stop > floor + 1:
+            position = stop - 1
+        return super().try_claim(position)
+
+
+class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
+    """ReadPart -> Arrow record batches of its rows (see the module's docstring). Its own restriction provider:
+    the initial restrictions are ``partitions`` equal key ranges."""
+
+    def __init__(self, dsn: str, columns: list[Column], partitions: int, retries: int = connection.RETRIES,
+                 arrays_as_lists: bool = True, dsn_file: str | None = None):
+        self._dsn = dsn  # without a password: libpq takes it from PGPASSWORD or .pgpass
+        self._dsn_file = dsn_file  # remote workers read the DSN (and its password) from it in setup
+        self._columns = columns
+        self._names = [c.name for c in columns]
+        self._types = {c.name: c.csv_type for c in columns}
+        self._arrays = {c.name: c for c in columns if c.is_array and arrays_as_lists}
+        self._binary = "plain"  # then "flagged" once a chunk holds a NULL; None (text) if binary cannot serve
+        self._retries = retries
+        self._partitions = partitions
+        self._conn = None
+        self._pool = None
+        self._rows = Metrics.counter(NAMESPACE, "postgres_rows")
+        self._retried = Metrics.counter(NAMESPACE, "postgres_chunk_retries")
+
+    def initial_restriction(self, part: ReadPart):
+        return OffsetRange(part.start, part.stop)
+
+    def create_tracker(self, restriction):
+        return ChunkTracker(restriction)
+
+    def split(self, part: ReadPart, restriction):
+        if part.nulls or part.key is None:
+            yield restriction
+            return
+        span = restriction.stop - restriction.start
+        n = max(1, min(self._partitions, span))
+        for i in range(n):
+            a = restriction.start + span * i // n
+            b = restriction.start + span * (i + 1) // n
+            if b > a:
+                yield OffsetRange(a, b)
+
+    def restriction_size(self, part, restriction):
+        return restriction.size()
+
+    def setup(self):
+        if self._dsn_file:  # a remote worker: the password stays out of the pickled DoFn and the job's options
+            self._dsn, password = connection.split_password(connection.read_dsn(None, self._dsn_file))
+            if password:
+                os.environ["PGPASSWORD"] = password
+        self._conn = None
+        self._connection()  # opened once per DoFn instance; reopened only after a lost connection
+
+    def _connection(self):
+        if self._conn is None or self._conn.closed:
+            self._conn = connection.connect(self._dsn)
+            self._conn.set_session(isolation_level=extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True)
+            with self._conn.cursor() as cur:
+                cur.execute("SET TIME ZONE 'UTC'")
+            self._conn.commit()
+        return self._conn
+
+    def teardown(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+
+    def _read(self, part: ReadPart, lo: int | None, hi: int | None) -> tuple[pa.Table, int]:
+        """The rows of [lo, hi) (or the NULL keys) as a table, retrying a lost connection from the start; and the
+        retries it took (counted by the caller: Beam's metrics count only in the thread that runs the DoFn)."""
+        for attempt in range(self._retries + 1):
+            try:
+                while self._binary and part.binary_select_list:
+                    flagged = self._binary == "flagged"
+                    table = _decode_binary(*self._copy(part, lo, hi, binary=self._binary), self._columns, flagged)
+                    if table is not None:
+                        return table, attempt
+                    # A NULL (a shorter field): NULL flags from now on; past that (+-infinity dates): text.
+                    self._binary = None if flagged else "flagged"
+                return _lists_from_json(_parse(self._copy(part, lo, hi)[0], self._names, self._types),
+                                        self._arrays), attempt
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                self._lost_connection(e, attempt, f"reading {part.key} range [{lo}, {hi})")
+        raise AssertionError("unreachable")
+
+    def _copy(self, part: ReadPart, lo: int | None, hi: int | None, binary: str | None = None,
+              into=None) -> tuple[bytes | None, int]:
+        """The COPY output of [lo, hi) and its row count; with ``into`` (a file), the output goes there instead."""
+        conn = self._connection()
+        buf = io.BytesIO() if into is None else into
+        try:
+            rows = self._copy_into(conn, part, lo, hi, binary, buf)
+            return (buf.getvalue() if into is None else None), rows
+        finally:
+            if not conn.closed:
+                try:
+                    conn.rollback()  # read-only: nothing to commit; after an error, ready for the next read
+                except psycopg2.Error:
+                    pass
+
+    def _copy_into(self, conn, part: ReadPart, lo, hi, binary: str | None, buf) -> int:
+        with conn.cursor() as cur:
+            if part.snapshot:
+                try:
+                    cur.execute("SET TRANSACTION SNAPSHOT %s", (part.snapshot,))
+                except errors.InvalidParameterValue:
+                    raise SnapshotGone(
+                        f"the launcher's snapshot {part.snapshot} no longer exists: the launcher must run until "
+                        "the job ends, or use --consistency chunk") from None
+            cur.copy_expert(_ranges_sql(part, lo, hi, binary).as_string(conn), buf)
+            return cur.rowcount
+
+    def process(self, part: ReadPart, tracker=beam.DoFn.RestrictionParam()):
+        if part.nulls or part.key is None:  # one piece, spooled to a file and parsed a block at a time
+            if tracker.try_claim(tracker.current_restriction().start):
+                yield from self._read_spooled(part)
+            return
+        # The next chunk is claimed and read (by one helper thread, on this instance's connection) while this
+        # one is emitted and written: the server works on it meanwhile instead of waiting for us. A claimed chunk
+        # is ours whatever splits come later (see ChunkTracker), so reading it ahead loses and repeats nothing.
+        position = tracker.current_restriction().start
+        keys = part.chunk_keys
+        ahead = None  # (future of a claimed chunk's table, its first key, its end)
+        while True:
+            following = None
+            claimed = self._claim(tracker, position, keys)
+            if claimed is not None:
+                lo, position = claimed
+                following = (self._reader().submit(self._read, part, lo, position), lo, position)
+            if ahead is not None:
+                table, retries = ahead[0].result()
+                keys = min(part.chunk_keys, _next_chunk_keys(keys, ahead[2] - ahead[1], table.num_rows,
+                                                             part.chunk_rows))
+                yield from self._emit(table, retries)
+            if following is None:
+                return
+            ahead = following
+
+    def _read_spooled(self, part: ReadPart):
+        """The rows of a part read in one COPY (the NULL keys, or a query without a key), as CSV into a temporary
+        file, then parsed a block at a time: memory holds one block, however many rows the part has. A lost
+        connection starts the COPY again, before any row is emitted."""
+        import tempfile
+
+        what = "reading the query whole" if part.key is None else f"reading the rows where {part.key} IS NULL"
+        with tempfile.TemporaryFile(prefix="postgres-read-") as spool:
+            for attempt in range(self._retries + 1):
+                spool.seek(0)
+                spool.truncate()
+                try:
+                    self._copy(part, None, None, into=spool)
+                    break
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                    self._lost_connection(e, attempt, what)
+            spool.seek(0)
+            first = True
+            for batch in _parse_stream(spool, self._names, self._types):
+                table = _lists_from_json(pa.Table.from_batches([batch]), self._arrays)
+                yield from self._emit(table, attempt if first else 0)
+                first = False
+
+    def _lost_connection(self, error, attempt: int, what: str):
+        """Forgets the lost connection and waits before the next attempt; past the retries, fails in one line."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+        self._conn = None
+        if attempt == self._retries:
+            raise connection.ConnectionFailed(f"{what} failed after {self._retries} retries: "
+                                      f"{str(error).strip()[:200]}") from None
+        _LOG.warning("connection lost while %s; reading it again (%s)", what, str(error).strip()[:200])
+        time.sleep(min(0.5 * 2 ** attempt, 8))
+
+    @staticmethod
+    def _claim(tracker, position: int, keys: int):
+        """Claims the chunk of ``keys`` keys from ``position``: (first key, end), or None when the range is done."""
+        stop = tracker.current_restriction().stop
+        if position >= stop:
+            return None
+        end = min(position + keys, stop)
+        # Claiming the chunk's last key keeps the whole chunk ours: splits fall after a claimed position.
+        if not tracker.try_claim(end - 1):
+            return None
+        return position, min(end, tracker.current_restriction().stop)  # a split may have moved the stop
+
+    def _reader(self):
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="postgres-read-ahead")
+        return self._pool
+
+    def _emit(self, table: pa.Table, retries: int = 0):
+        self._rows.inc(table.num_rows)
+        self._retried.inc(retries)
+        yield from table.to_batches()
+
+
+def _next_chunk_keys(keys: int, read_keys: int, read_rows: int, target_rows: int) -> int:
+    """The key span of the next chunk, from the rows per key just seen: in dense stretches of a skewed key chunks
+    shrink towards ``target_rows`` rows. The change is at most 4x per chunk, as density is only known where it was
+    read; the caller also keeps the span at most the average-density one, so a sparse stretch cannot widen it
+    into a dense one that follows."""
+    if read_keys < keys:  # the last chunk of a range says little
+        return keys
+    wanted = read_keys * target_rows // max(read_rows, 1)
+    return max(1, min(keys * 4, max(keys // 4, wanted)))
+
+
+class ReadFromPostgres(beam.PTransform):
+    """The parts of a :class:`ReadPlan` -> Arrow record batches of every row, each exactly once.
+
+    Array columns become Arrow lists, or stay JSON text with ``arrays_as_lists=False`` (for CSV files).
+    """
+
+    def __init__(self, dsn: str, plan: ReadPlan, partitions: int, arrays_as_lists: bool = True,
+                 dsn_file: str | None = None):
+        super().__init__()
+        self._dsn_file = dsn_file
+        self._arrays_as_lists = arrays_as_lists
+        self._dsn = dsn
+        self._plan = plan
+        self._partitions = partitions
+
+    def expand(self, pbegin):
+        fn = ReadKeyRangesFn(self._dsn, self._plan.columns, self._partitions, dsn_file=self._dsn_file,
+                             arrays_as_lists=self._arrays_as_lists)
+        return (pbegin
+                | "Parts" >> beam.Create(self._plan.parts)
+                | "ReadKeyRanges" >> beam.ParDo(fn).with_output_types(pa.RecordBatch))

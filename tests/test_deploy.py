@@ -1,4 +1,5 @@
-"""deploy/gcp.py in dry-run mode: every command in order, guarded creates, and the README's IAM table."""
+"""deploy/gcp.py in dry-run mode: every command in order, guarded creates, and the IAM table of
+docs/running-at-scale.md."""
 
 from __future__ import annotations
 
@@ -68,8 +69,8 @@ def test_running_twice_changes_nothing_the_second_time():
 
 
 def readme_iam_table() -> set[tuple[str, str, str]]:
-    text = (ROOT / "README.md").read_text()
-    table = text.split("### IAM", 1)[1].split("\n\n", 2)[1]
+    text = (ROOT / "docs" / "running-at-scale.md").read_text()
+    table = text.split("\n## IAM", 1)[1].split("\n\n", 2)[1]
     rows = set()
     for line in table.splitlines()[2:]:
         cells = [c.strip().strip("`") for c in line.strip("|").split("|")]

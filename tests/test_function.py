@@ -117,7 +117,7 @@ def test_a_missing_or_malformed_variable_is_one_clear_line_at_cold_start(change,
 def test_the_readme_lists_every_variable_of_the_function():
     from functions.ingest_config import VARIABLES
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "ingest.md").read_text()
     table = readme.split("Its environment variables", 1)[1].split("\n\n", 2)[1]
     listed = set(re.findall(r"`([A-Z_]+)`", "\n".join(line.split("|")[1] for line in table.splitlines()[2:])))
     assert listed == set(VARIABLES)

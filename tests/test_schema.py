@@ -9,7 +9,7 @@ from datagen import engine, spec
 from transforms import schema
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+CONTRACT = ROOT / "docs" / "data-contract.md"
 SPEC_DOC = ROOT / "docs" / "spec.md"
 BIGQUERY_TYPES = {"STRING", "INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "BOOL", "DATE", "TIMESTAMP"}
 
@@ -70,10 +70,10 @@ def test_schema_command_prints_bigquery_json(capsys):
     assert json.loads(capsys.readouterr().out) == schema.get("transactions").bigquery_schema()
 
 
-# --- the README's data contract: one table per built-in dataset, generated from its spec ---------------------
+# --- the data contract (docs/data-contract.md): one table per built-in dataset, generated from its spec ---
 
 def contract_table(ds: schema.DatasetSchema) -> str:
-    """The README's table of a dataset: each written column, its BigQuery type and its spec's description."""
+    """The data contract's table of a dataset: each written column, its BigQuery type and its spec's description."""
     rows = [f"| `{f.name}` | {f.type} | {f.description.replace('|', '&#124;')} |" for f in ds.fields]
     return "\n".join(["| column | type | description |", "|---|---|---|", *rows]) + "\n"
 
@@ -85,36 +85,35 @@ def nullable_line(ds: schema.DatasetSchema) -> str:
 
 
 def readme_section(name: str) -> str:
-    text = README.read_text()
-    contract = text.split("\n## Data contract\n", 1)[1].split("\n## ", 1)[0]
-    assert f"\n### {name}\n" in contract, f"README's Data contract has no section for {name}"
-    return contract.split(f"\n### {name}\n", 1)[1].split("\n### ", 1)[0]
+    contract = CONTRACT.read_text()
+    assert f"\n## {name}\n" in contract, f"docs/data-contract.md has no section for {name}"
+    return contract.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def test_readme_data_contract_tables_are_generated_from_the_specs():
     for name, ds in schema.DATASETS.items():
         section = readme_section(name)
-        assert contract_table(ds) in section, f"README's {name} table is not the one its spec gives:\n" + \
+        assert contract_table(ds) in section, f"the contract's {name} table is not the one its spec gives:\n" + \
             contract_table(ds)
-        assert len(re.findall(r"^\| `", section, re.M)) == len(ds.fields), f"README's {name} table has extra rows"
+        assert len(re.findall(r"^\| `", section, re.M)) == len(ds.fields), f"the contract's {name} table has extra rows"
         line = nullable_line(ds)
         if line:
-            assert line in section, f"README's {name} section lacks: {line}"
+            assert line in section, f"the contract's {name} section lacks: {line}"
         else:
-            assert "NULLABLE" not in section, f"README says {name} has NULLABLE columns; it has none"
+            assert "NULLABLE" not in section, f"the contract says {name} has NULLABLE columns; it has none"
 
 
 def test_readme_documents_every_column_with_its_type():
-    text = README.read_text()
+    text = CONTRACT.read_text()
     for ds in schema.DATASETS.values():
         for f in ds.fields:
-            assert re.search(rf"\|\s*`{f.name}`\s*\|\s*{f.type}\s*\|", text), f"README lacks {ds.name}.{f.name}"
+            assert re.search(rf"\|\s*`{f.name}`\s*\|\s*{f.type}\s*\|", text), f"the contract lacks {ds.name}.{f.name}"
 
 
 def test_readme_sample_headers_are_the_csv_headers():
     for name in ("films", "clients"):
         header = schema.get(name).csv_header().decode()
-        assert f"```\n{header}" in readme_section(name), f"README's {name} sample does not start with {header}"
+        assert f"```\n{header}" in readme_section(name), f"the contract's {name} sample does not start with {header}"
 
 
 # --- the spec language's documentation: every example is a valid spec that generates -----------------------

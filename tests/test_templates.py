@@ -1,5 +1,5 @@
-"""Flex Templates: metadata.json per job equals the job's options, regexes accept the README's examples and refuse
-bad values, the Dockerfile's Beam is the pinned one, and the entry point runs the job."""
+"""Flex Templates: metadata.json per job equals the job's options, regexes accept the examples of the README and
+docs/ and refuse bad values, the Dockerfile's Beam is the pinned one, and the entry point runs the job."""
 
 from __future__ import annotations
 
@@ -34,12 +34,15 @@ def test_metadata_parameters_are_exactly_the_jobs_options(job):
 
 
 def readme_examples() -> dict[str, list[tuple[str, str]]]:
-    """(option, value) pairs of every `python -m pipelines.<job>` command in the README."""
-    text = (ROOT / "README.md").read_text().replace("\\\n", " ")
+    """(option, value) pairs of every `python -m pipelines.<job>` command in the code blocks of the README and
+    docs/."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    blocks = [block for page in pages for block in page.read_text().split("```")[1::2]]
+    text = "\n".join(blocks).replace("\\\n", " ")
     found: dict[str, list[tuple[str, str]]] = {}
     for line in text.splitlines():
         m = re.search(r"python -m pipelines\.(\w+)(.*)", line)
-        if not m or m.group(1) not in JOBS:
+        if not m or m.group(1) not in JOBS or m.group(2).startswith(":"):  # not a command: an error it printed
             continue
         words = shlex.split(m.group(2).split("#")[0])
         for i, word in enumerate(words):
@@ -219,7 +222,7 @@ def test_each_template_launch_writes_a_job_graph_and_exits(offline, pg_schema, p
         pool = graph["environment"]["workerPools"][0]
         assert pool["workerHarnessContainerImage"].endswith(f"_sdk:{beam}")  # the workers run the launcher's Beam
         names = staged_package(graph)
-        for module in ("pipelines/generate.py", "transforms/postgres_read.py", "transforms/data/",
+        for module in ("pipelines/generate.py", "transforms/postgres/read.py", "transforms/data/",
                        "requirements.txt"):
             assert any(module in n for n in names), (job, module, names[:20])
     assert options  # the loop ran
@@ -260,8 +263,8 @@ def test_cloud_build_makes_one_image_per_job_from_the_dockerfile():
     assert sorted(build["images"]) == sorted(built.values())
     docker = (ROOT / "Dockerfile").read_text()
     assert "ARG JOB=" in docker and "PIPELINE_JOB=${JOB}" in docker
-    # the README builds a template for every job, from the image cloudbuild.yaml names for it
-    flex = (ROOT / "README.md").read_text().split("### Flex Templates", 1)[1].split("###", 1)[0]
+    # the docs build a template for every job, from the image cloudbuild.yaml names for it
+    flex = (ROOT / "docs" / "running-at-scale.md").read_text().split("\n## Flex Templates", 1)[1].split("\n## ", 1)[0]
     assert "for job in " + " ".join(launch.JOBS) + "; do" in flex
     for job, image in built.items():
         assert image == "${_REPO}/" + job.replace("_", "-") + ":${_TAG}"

@@ -20,6 +20,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from functions.file_layout import DATASET_ID, PROJECT_ID
+
 ROOT = Path(__file__).resolve().parents[1]  # the commands' paths (workflows/, functions/) are relative to it
 
 ACCOUNTS = {  # key -> (account id, what it runs as)
@@ -188,9 +190,10 @@ def plan(project: str, region: str, bucket: str, dataset: str, bq_location: str)
     return steps
 
 
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{1,53}[a-z0-9]$")  # room for the -secrets bucket's name
-_DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+_PROJECT = re.compile(rf"^{PROJECT_ID}$")
+# Narrower than a bucket name (functions.file_layout.BUCKET): no dots, and room for the -secrets bucket's name.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9_-]{1,53}[a-z0-9]$")
+_DATASET = re.compile(rf"^{DATASET_ID}$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 
 

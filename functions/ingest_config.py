@@ -6,6 +6,11 @@ import os
 import re
 from dataclasses import dataclass
 
+try:  # deployed: this folder is the function's root
+    from file_layout import DATASET_ID, PROJECT_ID
+except ImportError:  # imported as the package functions
+    from functions.file_layout import DATASET_ID, PROJECT_ID
+
 GOOGLE_BIGQUERY = "https://bigquery.googleapis.com"
 GOOGLE_STORAGE = "https://storage.googleapis.com"
 
@@ -14,12 +19,12 @@ class ConfigError(ValueError):
     """An environment variable of the function is missing or malformed."""
 
 
-# name -> (required, pattern, what it is). The README's table of variables lists the same.
+# name -> (required, pattern, what it is). docs/ingest.md's table of variables lists the same.
 VARIABLES = {
-    "PROJECT_ID": (True, r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "the project of the workflow and of BigQuery"),
+    "PROJECT_ID": (True, PROJECT_ID, "the project of the workflow and of BigQuery"),
     "WORKFLOW_LOCATION": (True, r"[a-z]+-[a-z]+[0-9]+", "the workflow's region, e.g. europe-west1"),
     "WORKFLOW_NAME": (True, r"[A-Za-z][A-Za-z0-9_-]{0,63}", "the load workflow's name, e.g. load-to-bigquery"),
-    "BQ_DATASET": (True, r"[A-Za-z0-9_]{1,1024}", "the BigQuery dataset to load into"),
+    "BQ_DATASET": (True, DATASET_ID, "the BigQuery dataset to load into"),
     "BQ_LOCATION": (False, r"[A-Za-z0-9-]{2,40}", "the dataset's location (default US)"),
     "BIGQUERY_URL": (False, r"https?://[^\s/]+", "BigQuery's base URL (default Google's; an emulator's locally)"),
     "STORAGE_URL": (False, r"https?://[^\s/]+", "Cloud Storage's base URL (default Google's; an emulator's)"),

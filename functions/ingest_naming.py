@@ -10,11 +10,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+try:  # deployed: this folder is the function's root
+    from file_layout import SHARD_STEM, TABLE_ID, TEMPORARY
+except ImportError:  # imported as the package functions (tests, local stack, the jobs)
+    from functions.file_layout import SHARD_STEM, TABLE_ID, TEMPORARY
+
 # Object suffix (lower case) -> BigQuery source format.
 FORMATS = {".csv": "CSV", ".csv.gz": "CSV", ".parquet": "PARQUET"}
-# A shard of a sharded output: <dataset>-00003-of-00010.csv (Beam's -SSSSS-of-NNNNN template).
-_SHARD = re.compile(r"^(?P<dataset>.+?)-\d+-of-\d+$")
-_TEMPORARY = re.compile(r"(^|/)(beam-temp-[^/]*|\.temp-beam[^/]*|_temporary|\.beam-temp[^/]*)/")
 MAX_TABLE_ID = 1024
 
 
@@ -48,10 +50,10 @@ def table_id(name: str) -> str:
     found = suffix_format(name)
     base = name.rsplit("/", 1)[-1]
     stem = base[: len(base) - len(found[0])] if found else base
-    shard = _SHARD.match(stem)
+    shard = SHARD_STEM.match(stem)  # all shards of one dataset share its table
     if shard:
-        stem = shard.group("dataset")
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,1023}", stem):
+        stem = shard.group("name")
+    if re.fullmatch(TABLE_ID, stem):
         return stem
     ascii_only = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
     cleaned = re.sub(r"[^A-Za-z0-9]+", "_", ascii_only).strip("_")
@@ -66,7 +68,7 @@ def decide(data: dict) -> Decision:
     name = data.get("name") or ""
     if not name or name.endswith("/"):
         return Decision(False, "a folder placeholder")
-    if _TEMPORARY.search(name):
+    if TEMPORARY.search(name):
         return Decision(False, "a temporary file of a running job")
     base = name.rsplit("/", 1)[-1]
     if base.startswith("_"):  # _SUCCESS and other markers

@@ -17,9 +17,11 @@ import urllib.parse
 from pathlib import Path
 
 try:  # deployed: this folder is the function's root
+    from file_layout import schema_object
     from ingest_config import Config, ConfigError, load_config
     from ingest_naming import decide, load_job_id
 except ImportError:  # imported as the package functions (tests, local stack)
+    from functions.file_layout import schema_object
     from functions.ingest_config import Config, ConfigError, load_config
     from functions.ingest_naming import decide, load_job_id
 
@@ -31,12 +33,6 @@ ARGUMENT_LIMIT = 24_000  # bytes of JSON; Workflows takes at most 32 KiB
 def _log(severity: str, message: str, **fields):
     """One structured log line (Cloud Logging reads ``severity`` and ``message`` from JSON on stdout)."""
     print(json.dumps({"severity": severity, "message": message, **fields}), flush=True)
-
-
-def schema_object(name: str, table: str) -> str:
-    """The name of the schema file our jobs write beside their shards."""
-    folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
-    return f"{folder}{table}.schema.json"
 
 
 def known_schema(table: str) -> list | None:

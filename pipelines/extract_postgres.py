@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import psycopg2
 from psycopg2 import sql
 
+from functions.file_layout import output_name
 from pipelines import cli
 from pipelines.outputs import OutputOptions, Shards, check_output, claim, file_format_and_compression, run_job
 from pipelines.outputs import num_shards as output_num_shards
@@ -182,7 +183,7 @@ def run(argv=None) -> int:
     if not args.output:
         raise cli.UsageError("--output: give a local folder or gs://bucket/prefix for the files")
     output = check_output(args.output, [])
-    name = re.sub(r"[^A-Za-z0-9_]", "_", output.rstrip("/").rsplit("/", 1)[-1]) or "extract"
+    name = output_name(output, "extract")
     prefix = f"{output}/{name}"
     suffix = file_suffix(file_format, compression)
 
@@ -237,7 +238,7 @@ def run(argv=None) -> int:
     seconds = done.seconds
     size = sum(m.size_in_bytes for m in files)
     print(f"{name}: {rows:,} rows, {len(files)} files, {size:,} bytes in {seconds:.1f} s "
-          f"({rows / seconds:,.0f} rows/s, {size / seconds / 1e6:.1f} MB/s) -> {prefix}-SSSSS-of-NNNNN{suffix}"
+          f"({rows / seconds:,.0f} rows/s, {size / seconds / 1e6:.1f} MB/s) -> {shards.names}"
           + (f"; {retried} chunk read(s) started again after a lost connection" if retried else ""))
     return 0
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from datagen import spec as specs
+from functions.file_layout import shard_names
 from pipelines import cli
 from pipelines.outputs import (
     DEFAULT_OUTPUT,
@@ -366,7 +367,7 @@ def summarise(config: GenerateConfig, counters: dict, seconds: float) -> str:
         totals = [totals[0] + rows, totals[1] + len(files), totals[2] + size]
     if several:
         lines.append(line("total", *totals, timed=True))
-    lines.append(f"output: {config.output}/<dataset>/<dataset>-SSSSS-of-NNNNN{config.suffix}")
+    lines.append(f"output: {shard_names(f'{config.output}/<dataset>/<dataset>', config.suffix)}")
     return "\n".join(lines)
 
 
@@ -387,7 +388,7 @@ def run(argv=None) -> int:
             FileSystems.delete(stale)
     for plan in config.datasets:
         print(f"{plan.name}: {plan.rows:,} rows (about {plan.rows * plan.bytes_per_row / 1e6:,.0f} MB of "
-              f"{config.file_format}) -> {plan.output_prefix}-SSSSS-of-NNNNN{config.suffix}", file=sys.stderr)
+              f"{config.file_format}) -> {shard_names(plan.output_prefix, config.suffix)}", file=sys.stderr)
     pipeline = build_pipeline(config, options)
     dates_as_text = config.file_format == "csv" and config.date_format != ISO_DATE
     schemas = [(s, plan.schema.bigquery_schema(dates_as_text)) for plan, s in zip(config.datasets, shards)]

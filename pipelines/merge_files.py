@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from datagen import spec as specs
+from functions.file_layout import SHARD_TEMPLATE, output_name
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
 from pipelines.outputs import (
@@ -28,7 +29,7 @@ from pipelines.outputs import (
     run_job,
 )
 from pipelines.outputs import num_shards as output_num_shards
-from transforms.formats import SHARD_TEMPLATE, file_suffix
+from transforms.formats import file_suffix
 
 if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checked (--help answers at once)
     from transforms.schema import DatasetSchema
@@ -141,7 +142,7 @@ def run(argv=None) -> int:
                              f"({', '.join(schemas.DATASETS)}), so its column types are unknown; use --format csv")
     if file_format == "parquet" and sample is not None and non_iso_dates(ds, sample):
         raise cli.UsageError(f"--format parquet: the dates in {sample[:120]!r} are not yyyy-mm-dd; use --format csv")
-    name = re.sub(r"[^A-Za-z0-9_]", "_", output.rstrip("/").rsplit("/", 1)[-1]) or "merged"
+    name = output_name(output, "merged")
     prefix = f"{output}/{name}"
     shards = Shards(prefix, file_suffix(file_format, compression))
     claim([shards], output, args.overwrite)
@@ -157,7 +158,7 @@ def run(argv=None) -> int:
     written = shards.existing()
     print(f"{len(files)} file{'s' * (len(files) != 1)} -> {rows:,} distinct rows in {len(written)} "
           f"file{'s' * (len(written) != 1)} in {done.seconds:.1f} s -> "
-          f"{shards.pattern.replace('*-of-*', 'SSSSS-of-NNNNN')}")
+          f"{shards.names}")
     return 0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
 import shutil
 import signal
 import sys
@@ -13,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from functions.file_layout import GCS_URL, schema_path, shard_names, shard_pattern, temp_folders
 from pipelines import cli
 from transforms.formats import CSV_COMPRESSIONS, PARQUET_CODECS
 
@@ -43,7 +43,6 @@ class OutputOptions(cli.JobOptions):
             "--overwrite", action="store_true", default=False,
             help="Replace the shards a previous run left at the output (refused otherwise, so runs never mix).")
 
-_GCS = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(/.*)?$")
 
 
 def check_output(output: str, datasets: list[str]) -> str:
@@ -51,7 +50,7 @@ def check_output(output: str, datasets: list[str]) -> str:
     if any(c in output for c in "*?[]{}"):
         raise cli.UsageError(f"--output: expected a folder path without wildcards (* ? [ ] {{ }}), got {output!r}")
     if output.lower().startswith("gs:") or "://" in output:
-        if not _GCS.match(output.rstrip("/")):
+        if not GCS_URL.match(output.rstrip("/")):
             raise cli.UsageError(
                 f"--output: expected a local folder or gs://BUCKET/prefix with a valid bucket name, got {output!r}")
         return output.rstrip("/")
@@ -101,12 +100,17 @@ class Shards:
 
     @property
     def pattern(self) -> str:
-        return f"{self.prefix}-*-of-*{self.suffix}"
+        return shard_pattern(self.prefix, self.suffix)
+
+    @property
+    def names(self) -> str:
+        """How the shards are named, for messages: ``out/films/films-SSSSS-of-NNNNN.csv``."""
+        return shard_names(self.prefix, self.suffix)
 
     @property
     def schema_path(self) -> str:
         """The BigQuery schema JSON written beside the shards (the ingest function loads with it)."""
-        return f"{self.prefix}.schema.json"
+        return schema_path(self.prefix)
 
     def write_schema(self, fields: list[dict]):
         with _filesystems().create(self.schema_path) as f:
@@ -120,16 +124,16 @@ class Shards:
 
         Shards at the final paths can only be this run's: :func:`claim` refused or removed earlier ones.
         """
-        folder, name = self.prefix.rsplit("/", 1)
-        for pattern in (f"{folder}/beam-temp-{name}-*", self.pattern, self.schema_path):
+        for pattern in (temp_folders(self.prefix), self.pattern, self.schema_path):
             try:
                 paths = [m.path for r in _filesystems().match([pattern]) for m in r.metadata_list]
                 if paths:
                     _filesystems().delete(paths)
             except Exception:
                 pass
-        if not folder.startswith("gs://"):  # local temp folders outlive their files
-            for temp in glob.glob(f"{glob.escape(folder)}/beam-temp-{glob.escape(name)}-*"):
+        if not self.prefix.startswith("gs://"):  # local temp folders outlive their files
+            folder, name = self.prefix.rsplit("/", 1)
+            for temp in glob.glob(temp_folders(f"{glob.escape(folder)}/{glob.escape(name)}")):
                 shutil.rmtree(temp, ignore_errors=True)
 
 

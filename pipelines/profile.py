@@ -22,6 +22,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
+from functions.file_layout import SCHEMA_SUFFIX, SHARD_STEM, TEMPORARY, schema_path
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
 from pipelines.outputs import OutputOptions, check_output, run_job  # noqa: F401 (OutputOptions declares --output)
@@ -37,8 +38,6 @@ PROG = "python -m pipelines.profile"
 FIRST_SAMPLE_BYTES = 1 << 20  # of the first files: the rows types are inferred from
 SAMPLE_BYTES = 64 << 10  # of every other file: checked against the types before the run
 SAMPLED_FIRST = 4
-_SHARD = re.compile(r"-\d+-of-\d+$")
-_TEMPORARY = re.compile(r"(^|/)(beam-temp-[^/]*|\.temp-beam[^/]*|_temporary|\.beam-temp[^/]*)/")
 
 class ProfileOptions(cli.JobOptions):
     """This job's own options; --input is InputOptions', --output OutputOptions'."""
@@ -79,7 +78,7 @@ def _data_files(pattern: str) -> list[str]:
     for f in files:
         rel = f[len(base):] if f.startswith(base) else f
         name = f.rsplit("/", 1)[-1]
-        if name.startswith(("_", ".")) or _TEMPORARY.search(rel):
+        if name.startswith(("_", ".")) or TEMPORARY.search(rel):
             continue  # markers, hidden and temporary files of a running job
         if csv_file(f) or parquet_file(f):
             out.append(f)
@@ -101,7 +100,8 @@ def _folder(path: str) -> str:
 def _dataset_name(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
     name = re.sub(r"\.(csv|csv\.gz|parquet)$", "", name, flags=re.IGNORECASE)
-    return _SHARD.sub("", name) or "dataset"
+    shard = SHARD_STEM.match(name)
+    return (shard.group("name") if shard else name) or "dataset"
 
 
 def _one_line(e: BaseException) -> str:
@@ -115,10 +115,10 @@ def schema_file(files: list[str], names: list[str], guess: str) -> tuple[str | N
 
     folder = _folder(files[0])
     try:
-        candidates = sorted(m.path for r in FileSystems.match([f"{folder}/*.schema.json"]) for m in r.metadata_list)
+        candidates = sorted(m.path for r in FileSystems.match([f"{folder}/*{SCHEMA_SUFFIX}"]) for m in r.metadata_list)
     except Exception:
         candidates = []
-    preferred = f"{folder}/{guess}.schema.json"
+    preferred = schema_path(f"{folder}/{guess}")
     if preferred in candidates:
         candidates = [preferred]
     elif len(candidates) != 1:
@@ -286,7 +286,7 @@ def plan_profile(pattern: str, output: str, *, name: str | None = None, bins: in
     while buckets < 1024 and total / buckets > (32 << 20):  # a bucket's share of the text stays small
         buckets *= 2
     return ProfilePlan(
-        name=name or (source.rsplit("/", 1)[-1].removesuffix(".schema.json") if source.endswith(".schema.json")
+        name=name or (source.rsplit("/", 1)[-1].removesuffix(SCHEMA_SUFFIX) if source.endswith(SCHEMA_SUFFIX)
                       else guess),
         input=pattern, output=output, file_format=file_format, schema=schema, columns=tuple(columns),
         files=tuple(files), parts=tuple(parts), total_bytes=total, schema_source=source, bins=bins,

@@ -13,11 +13,11 @@ shards arrive. Files made elsewhere thereby enter the same ingest chain as the j
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from typing import TYPE_CHECKING
 
+from functions.file_layout import GCS_URL, SCHEMA_SUFFIX
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
 from pipelines.outputs import OutputOptions, run_job  # noqa: F401 (OutputOptions declares --output to Beam)
@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # Beam is imported once the command line is checked (--help a
     from apache_beam.options.pipeline_options import PipelineOptions
 
 PROG = "python -m pipelines.upload"
-_GCS = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(/.*)?$")
 
 
 class UploadOptions(cli.JobOptions):
@@ -47,8 +46,8 @@ def destination(path: str, base: str, output: str) -> str:
 
 
 def schema_files_first(pairs: list[tuple[str, str]]) -> tuple[list, list]:
-    first = [p for p in pairs if p[0].endswith(".schema.json")]
-    return first, [p for p in pairs if not p[0].endswith(".schema.json")]
+    first = [p for p in pairs if p[0].endswith(SCHEMA_SUFFIX)]
+    return first, [p for p in pairs if not p[0].endswith(SCHEMA_SUFFIX)]
 
 
 def build_pipeline(pairs: list[tuple[str, str]], options: PipelineOptions, project: str | None = None):
@@ -71,7 +70,7 @@ def run(argv=None) -> int:
     args, _ = p.parse_known_args(argv)
     if not args.input:
         raise cli.UsageError("--input: give a folder, a file or a glob pattern of the files to upload")
-    if not args.output or not _GCS.match(args.output.rstrip("/")):
+    if not args.output or not GCS_URL.match(args.output.rstrip("/")):
         raise cli.UsageError(f"--output: expected gs://BUCKET/prefix with a valid bucket name, got {args.output!r}")
     output = args.output.rstrip("/")
     options = cli.beam_options(cli.with_local_defaults(argv), (InputOptions, OutputOptions))

@@ -17,14 +17,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from functions.file_layout import DATASET_ID, PROJECT_ID
 from transforms.schema import DATASETS, DatasetSchema
 
 FOLDER = Path(__file__).resolve().parent
 # What may reach the dynamic SQL. Table names: BigQuery allows more, but these need no quoting at all.
 NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 ENV = r"^[A-Za-z]{1,16}$"
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+_PROJECT = re.compile(rf"^{PROJECT_ID}$")
+_DATASET = re.compile(rf"^{DATASET_ID}$")
 
 
 def check_location(project: str, dataset: str):

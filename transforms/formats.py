@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 CSV_COMPRESSIONS = ("none", "gzip")
 PARQUET_CODECS = ("snappy", "gzip", "zstd", "none")
-SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
 # gzip at level 1: about three times the speed of the usual level 6 for files about 1.2 times larger (films:
 # 132 MB for 5M rows at level 6, 158 MB at level 1); a standard gzip file all the same, which BigQuery loads.
 GZIP_LEVEL = 1

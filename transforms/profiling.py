@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.transforms.stats import ApproximateQuantiles
 
+from functions.file_layout import SCHEMA_SUFFIX
 from transforms.randomness import bits_at, stream_key
 from transforms.table_read import ReadTables
 
@@ -153,7 +154,7 @@ class ProfilePlan:
     def types_from(self) -> str:
         if self.file_format == "parquet":
             return "of the Parquet files' schemas"
-        if self.schema_source.endswith(".schema.json"):
+        if self.schema_source.endswith(SCHEMA_SUFFIX):
             return f"of {self.schema_source}"
         return "inferred from the first rows of the files; a schema file beside them fixes them"
 

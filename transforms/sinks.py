@@ -16,9 +16,9 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.iobase import Write
 from apache_beam.metrics import Metrics
 
+from functions.file_layout import SHARD_TEMPLATE
 from transforms.formats import (
     CSV_COMPRESSIONS,
-    SHARD_TEMPLATE,
     file_suffix,
     gzip_compressor,
     parquet_ready,

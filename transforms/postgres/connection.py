@@ -9,10 +9,10 @@ DSN that Beam records, handing it to libpq through ``PGPASSWORD`` in the environ
 from __future__ import annotations
 
 import os
-import random
 import time
 
 import psycopg2
+import tenacity
 from psycopg2.extensions import make_dsn, parse_dsn
 
 CONNECT_TIMEOUT = 10
@@ -79,17 +79,28 @@ def _retriable(error: psycopg2.OperationalError) -> bool:
                                               "no pg_hba.conf", "role"))
 
 
+def retrying(retries: int, first_delay: float, retry_if, before_sleep=None) -> tenacity.Retrying:
+    """tenacity's retry loop as this package uses it: up to ``retries`` more attempts while ``retry_if(error)``,
+    waiting ``first_delay`` seconds, then twice as long each time up to 8 s (with a little jitter); the last
+    error is raised as it is."""
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(retries + 1),
+        wait=tenacity.wait_exponential_jitter(initial=first_delay, max=8, jitter=first_delay / 4),
+        retry=tenacity.retry_if_exception(retry_if), before_sleep=before_sleep, reraise=True,
+        sleep=lambda seconds: time.sleep(seconds))  # looked up at each wait, so a test can count the waits
+
+
 def connect(dsn: str, retries: int = RETRIES, **kwargs):
     """A connection, retrying a server that cannot be reached with exponential back-off."""
-    delay = 0.25
-    for attempt in range(retries + 1):
-        try:
-            return psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT, application_name="ml-dataset-pipeline",
-                                    **kwargs)
-        except psycopg2.OperationalError as e:
-            if not _retriable(e) or attempt == retries:
-                where = redact(dsn) or "the PG* environment"
-                raise ConnectionFailed(f"cannot connect to PostgreSQL ({where}): {_describe(e, dsn)}") from None
-            time.sleep(delay * (1 + random.random() / 4))
-            delay = min(delay * 2, 8)
+    def unreachable(e: BaseException) -> bool:
+        return isinstance(e, psycopg2.OperationalError) and _retriable(e)
+
+    try:
+        for attempt in retrying(retries, 0.25, unreachable):
+            with attempt:
+                return psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT,
+                                        application_name="ml-dataset-pipeline", **kwargs)
+    except psycopg2.OperationalError as e:
+        where = redact(dsn) or "the PG* environment"
+        raise ConnectionFailed(f"cannot connect to PostgreSQL ({where}): {_describe(e, dsn)}") from None
     raise AssertionError("unreachable")

@@ -16,7 +16,6 @@ import concurrent.futures
 import io
 import logging
 import os
-import time
 
 import apache_beam as beam
 import psycopg2
@@ -121,19 +120,18 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
     def _read(self, part: ReadPart, lo: int | None, hi: int | None) -> tuple[pa.Table, int]:
         """The rows of [lo, hi) (or the NULL keys) as a table, retrying a lost connection from the start; and the
         retries it took (counted by the caller: Beam's metrics count only in the thread that runs the DoFn)."""
-        for attempt in range(self._retries + 1):
-            try:
+        for attempt in self._retrying(f"reading {part.key} range [{lo}, {hi})"):
+            with attempt:
+                retries = attempt.retry_state.attempt_number - 1
                 while self._binary and part.binary_select_list:
                     flagged = self._binary == "flagged"
                     table = _decode_binary(*self._copy(part, lo, hi, binary=self._binary), self._columns, flagged)
                     if table is not None:
-                        return table, attempt
+                        return table, retries
                     # A NULL (a shorter field): NULL flags from now on; past that (+-infinity dates): text.
                     self._binary = None if flagged else "flagged"
                 return _lists_from_json(_parse(self._copy(part, lo, hi)[0], self._names, self._types),
-                                        self._arrays), attempt
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
-                self._lost_connection(e, attempt, f"reading {part.key} range [{lo}, {hi})")
+                                        self._arrays), retries
         raise AssertionError("unreachable")
 
     def _copy(self, part: ReadPart, lo: int | None, hi: int | None, binary: str | None = None,
@@ -197,34 +195,40 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
 
         what = "reading the query whole" if part.key is None else f"reading the rows where {part.key} IS NULL"
         with tempfile.TemporaryFile(prefix="postgres-read-") as spool:
-            for attempt in range(self._retries + 1):
-                spool.seek(0)
-                spool.truncate()
-                try:
+            for attempt in self._retrying(what):
+                with attempt:
+                    retries = attempt.retry_state.attempt_number - 1
+                    spool.seek(0)
+                    spool.truncate()
                     self._copy(part, None, None, into=spool)
-                    break
-                except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
-                    self._lost_connection(e, attempt, what)
             spool.seek(0)
-            first = True
             for batch in _parse_stream(spool, self._names, self._types):
                 table = _lists_from_json(pa.Table.from_batches([batch]), self._arrays)
-                yield from self._emit(table, attempt if first else 0)
-                first = False
+                yield from self._emit(table, retries)
+                retries = 0  # counted once
 
-    def _lost_connection(self, error, attempt: int, what: str):
-        """Forgets the lost connection and waits before the next attempt; past the retries, fails in one line."""
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:
-                pass
-        self._conn = None
-        if attempt == self._retries:
+    def _retrying(self, what: str):
+        """Attempts at ``what`` (a read that starts from nothing each time): a lost connection is forgotten,
+        logged and tried again with back-off; past the retries, the read fails in one line."""
+        def lost(error: BaseException) -> bool:
+            return isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
+
+        def forget(state):
+            error = state.outcome.exception()
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except Exception:
+                    pass
+            self._conn = None
+            _LOG.warning("connection lost while %s; reading it again (%s)", what, str(error).strip()[:200])
+
+        attempts = connection.retrying(self._retries, 0.5, lost, before_sleep=forget)
+        try:
+            yield from attempts
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
             raise connection.ConnectionFailed(f"{what} failed after {self._retries} retries: "
-                                      f"{str(error).strip()[:200]}") from None
-        _LOG.warning("connection lost while %s; reading it again (%s)", what, str(error).strip()[:200])
-        time.sleep(min(0.5 * 2 ** attempt, 8))
+                                              f"{str(e).strip()[:200]}") from None
 
     @staticmethod
     def _claim(tracker, position: int, keys: int):

@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["datagen", "datagen.*", "pipelines", "pipelines.*", "transforms", "transforms.*",
                                     "functions", "functions.*", "local_cloud", "local_cloud.*", "sql", "sql.*"]),
-    package_data={"datagen": ["datasets/*.yaml"], "transforms": ["data/*.json"],
+    package_data={"datagen": ["datasets/*.yaml", "data/*.json"],
                   "functions": ["schemas/*.json", "requirements.txt"]},
     install_requires=[r for r in REQUIREMENTS if r],
     extras_require={

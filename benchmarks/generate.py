@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from datagen import spec as specs  # noqa: E402
 from datagen.engine import builtin_generator  # noqa: E402
+from datagen.vocabulary import get as vocabulary  # noqa: E402
 from transforms.text import record_batch_to_csv  # noqa: E402
-from transforms.vocabulary import get as vocabulary  # noqa: E402
 
 FILMS, CLIENTS = specs.builtin("films"), specs.builtin("clients")
 GENRES = list(CLIENTS.column("client_movie_genres").params["values"])

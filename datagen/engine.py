@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 
 from datagen import expressions
 from datagen.memory import reuse_freed_memory
+from datagen.randomness import WeightedChoice, bits_at, row_bits, stream_key, table_bits, unit_interval
 from datagen.spec import ColumnSpec, DatasetSpec, SpecError, template_parts
-from transforms.randomness import WeightedChoice, bits_at, row_bits, stream_key, table_bits, unit_interval
 from transforms.text import compose, compose_ragged
 
 EPOCH = datetime.date(1970, 1, 1)
@@ -212,7 +212,7 @@ class LogNormal(Normal):
 
 
 def _choice_values(choice: dict) -> tuple[list, list | None]:
-    from transforms import vocabulary
+    from datagen import vocabulary
 
     if "vocabulary" in choice:
         values, weights = vocabulary.get(choice["vocabulary"])
@@ -734,10 +734,10 @@ def to_arrow(col: Col, ctype) -> pa.Array:
 
 class DatasetGenerator:
     """A compiled spec: ``batch(seed, start, stop)`` gives rows [start, stop) as an Arrow record batch of the
-    written columns, in the spec's order; ``schema`` is the dataset's contract (:mod:`transforms.schema`)."""
+    written columns, in the spec's order; ``schema`` is the dataset's contract (:mod:`datagen.contract`)."""
 
     def __init__(self, spec: DatasetSpec, run: dict):
-        from transforms.schema import from_spec
+        from datagen.contract import from_spec
 
         reuse_freed_memory()
         self.spec = spec

@@ -507,7 +507,7 @@ def _weights(w, n, where, key="weights"):
 
 def _choices(p, t, where, prefix=""):
     """values (list or value -> weight mapping) with optional weights, or a vocabulary."""
-    from transforms import vocabulary
+    from datagen import vocabulary
 
     has_values, has_vocab = "values" in p, "vocabulary" in p
     if has_values == has_vocab:

@@ -100,7 +100,7 @@ class DatasetPlan:
 
     @property
     def schema(self):
-        from transforms.schema import from_spec
+        from datagen.contract import from_spec
 
         return from_spec(self.spec)
 
@@ -177,7 +177,7 @@ def _datasets(datasets: str | None, spec_files: list[str] | None) -> list[specs.
 
 
 def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
-    from transforms.sizes import parse_size
+    from pipelines.sizes import parse_size
 
     def size(t):
         try:
@@ -269,7 +269,7 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
 
 def _plan_rows(gen, rows, target, file_format, compression, seed, date_format, block_rows, num_shards):
     """(rows, encoded bytes per row) of one dataset: ``rows`` as given, or as many as fill ``target`` bytes."""
-    from transforms.sizes import SAMPLE_ROWS, encoded_bytes_per_row, rows_for_size, shard_overhead_bytes
+    from pipelines.sizes import SAMPLE_ROWS, encoded_bytes_per_row, rows_for_size, shard_overhead_bytes
 
     # With --rows the size only feeds estimates (a small sample will do); a target size needs a real one.
     sample = SAMPLE_ROWS if target is not None else min(rows, 8192)

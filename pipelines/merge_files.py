@@ -32,7 +32,7 @@ from pipelines.outputs import num_shards as output_num_shards
 from transforms.formats import file_suffix
 
 if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checked (--help answers at once)
-    from transforms.schema import DatasetSchema
+    from datagen.contract import DatasetSchema
 
 PROG = "python -m pipelines.merge_files"
 _CSV = re.compile(r"\.csv(\.gz)?$", re.IGNORECASE)
@@ -77,18 +77,19 @@ def check_inputs(pattern: str) -> tuple[list[str], str, str | None]:
 
 
 def dataset_of(header: str, asked: str | None) -> DatasetSchema | None:
-    from transforms import schema as schemas
+    from datagen import contract
 
     columns = header.split(",")
     if asked is not None:
-        if asked not in schemas.DATASETS:
-            raise cli.UsageError(f"--dataset: unknown dataset {asked!r}: expected one of {', '.join(schemas.DATASETS)}")
-        ds = schemas.DATASETS[asked]
+        if asked not in contract.DATASETS:
+            raise cli.UsageError(f"--dataset: unknown dataset {asked!r}: "
+                                 f"expected one of {', '.join(contract.DATASETS)}")
+        ds = contract.DATASETS[asked]
         if columns != ds.column_names:
             raise cli.UsageError(f"--dataset: the files' header {header[:120]!r} is not the {asked} columns "
                                  f"{','.join(ds.column_names)!r}")
         return ds
-    return next((ds for ds in schemas.DATASETS.values() if columns == ds.column_names), None)
+    return next((ds for ds in contract.DATASETS.values() if columns == ds.column_names), None)
 
 
 def build_pipeline(files: list[str], header: str, ds, file_format: str, compression: str, num_shards: int,
@@ -131,7 +132,7 @@ def run(argv=None) -> int:
     output = check_output(args.output, [])
     options = cli.beam_options(cli.with_local_defaults(argv), OPTIONS)
 
-    from transforms import schema as schemas
+    from datagen import contract
     from transforms.csv_lines import non_iso_dates
 
     cli.check_dataflow(options, {"--input": args.input, "--output": output})
@@ -139,7 +140,7 @@ def run(argv=None) -> int:
     ds = dataset_of(header, args.dataset)
     if file_format == "parquet" and ds is None:
         raise cli.UsageError(f"--format parquet: the header {header[:120]!r} is not a known dataset's "
-                             f"({', '.join(schemas.DATASETS)}), so its column types are unknown; use --format csv")
+                             f"({', '.join(contract.DATASETS)}), so its column types are unknown; use --format csv")
     if file_format == "parquet" and sample is not None and non_iso_dates(ds, sample):
         raise cli.UsageError(f"--format parquet: the dates in {sample[:120]!r} are not yyyy-mm-dd; use --format csv")
     name = output_name(output, "merged")

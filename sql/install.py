@@ -14,8 +14,8 @@ import argparse
 import re
 import sys
 
+from datagen.contract import DATASETS
 from sql.merge import check_location, procedure_name, procedure_sql
-from transforms.schema import DATASETS
 
 PROG = "python -m sql.install"
 

@@ -8,10 +8,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from datagen import contract
 from datagen import spec as specs
 from datagen.engine import builtin_generator as generator
-from transforms import schema
-from transforms.vocabulary import get as vocabulary
+from datagen.vocabulary import get as vocabulary
 
 N = 100_000
 FILMS = specs.builtin("films")
@@ -39,7 +39,7 @@ def plain(batch, name):
 
 
 def test_batches_have_the_schema_columns_and_logical_types(films, clients):
-    for batch, ds in ((films, schema.FILMS), (clients, schema.CLIENTS)):
+    for batch, ds in ((films, contract.FILMS), (clients, contract.CLIENTS)):
         assert batch.num_rows == N
         assert batch.schema.names == ds.column_names
         for f in ds.fields:
@@ -135,7 +135,7 @@ def test_cars_and_credit_scores(clients):
     assert abs(np.median(score) - score.mean()) < 10  # bell-shaped
 
 
-@pytest.mark.parametrize("dataset", sorted(schema.DATASETS))
+@pytest.mark.parametrize("dataset", sorted(contract.DATASETS))
 def test_rows_depend_only_on_seed_dataset_and_index(dataset):
     g = generator(dataset)
     whole = g.batch(7, 1000, 3000)

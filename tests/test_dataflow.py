@@ -154,7 +154,7 @@ def test_generate_graph_with_a_user_spec_serialises_and_carries_the_spec(offline
 
 
 def test_merge_and_upload_graphs_serialise(offline):
-    from transforms.schema import FILMS
+    from datagen.contract import FILMS
 
     files = ["gs://my-bucket/in/films-00000-of-00002.csv", "gs://my-bucket/in/films-00001-of-00002.csv"]
     for fmt in ("csv", "parquet"):

@@ -14,10 +14,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from datagen import vocabulary
+from datagen.contract import from_spec
 from datagen.engine import compile_dataset, run_context
 from datagen.spec import SpecError, builtin, builtin_names, parse
-from transforms import vocabulary
-from transforms.schema import from_spec
 
 SEED = 20240601
 UTC = datetime.timezone.utc

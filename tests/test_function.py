@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
+from datagen.contract import DATASETS, schema_json
 from functions.ingest_naming import decide, load_job_id, table_id
 from tests.helpers import ROOT
-from transforms.schema import DATASETS, schema_json
 
 VALID_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 
@@ -75,7 +75,7 @@ def test_load_job_ids_are_fixed_by_bucket_object_and_generation():
 
 
 def test_shipped_schemas_are_the_schema_modules():
-    """functions/schemas is what `python -m transforms.schema --write functions/schemas` writes."""
+    """functions/schemas is what `python -m datagen.contract --write functions/schemas` writes."""
     for name, schema in DATASETS.items():
         assert (ROOT / "functions" / "schemas" / f"{name}.json").read_text() == schema_json(schema)
     assert sorted(p.stem for p in (ROOT / "functions" / "schemas").glob("*.json")) == sorted(DATASETS)

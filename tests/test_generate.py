@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from datagen import contract
 from pipelines import cli, generate
-from transforms import schema
 
-DEFAULT_DATASETS = {name: schema.DATASETS[name] for name in ("films", "clients")}  # what a run makes by default
+DEFAULT_DATASETS = {name: contract.DATASETS[name] for name in ("films", "clients")}  # what a run makes by default
 HEADERS = {name: ds.column_names for name, ds in DEFAULT_DATASETS.items()}
 
 

@@ -77,7 +77,7 @@ def rows_in_files(bucket, prefix: str) -> dict[str, list[tuple]]:
 
 def comparable(dataset: str, values) -> tuple:
     """Values as text, floats with the two decimals the generator writes, so CSV, Parquet and BigQuery agree."""
-    from transforms.schema import DATASETS
+    from datagen.contract import DATASETS
 
     out = []
     for field, v in zip(DATASETS[dataset].fields, values):
@@ -115,7 +115,7 @@ def test_generated_files_load_once_each_into_one_table_per_dataset_even_when_eve
         e.error.payload for e in executions]
 
     generated = rows_in_files(gcs, "e2e-")
-    from transforms.schema import DATASETS
+    from datagen.contract import DATASETS
 
     assert set(generated) == {"films", "clients"}
     for dataset, schema in ((d, DATASETS[d]) for d in generated):  # the built-ins generated here

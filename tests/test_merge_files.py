@@ -14,10 +14,10 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from datagen.contract import CLIENTS, FILMS
 from pipelines import merge_files
 from tests.helpers import run_cli
 from transforms.csv_lines import DistinctRows
-from transforms.schema import CLIENTS, FILMS
 
 
 def generate(out, dataset: str, rows: int, *extra: str, env=None):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from datagen.contract import CLIENTS, DATASETS, FILMS
 from datagen.engine import builtin_generator as generator
 from local_cloud.processes import throwaway_credentials
 from local_cloud.stack import bigquery_client, start_bigquery
 from sql.merge import FOLDER, procedure_name, procedure_sql
 from tests.helpers import run_cli
-from transforms.schema import CLIENTS, DATASETS, FILMS
 
 PROJECT, DATASET = "local-project", "merge_test"
 

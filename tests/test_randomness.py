@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from transforms.randomness import Fields, WeightedChoice, discretised, row_bits, stream_key
+from datagen.randomness import Fields, WeightedChoice, discretised, row_bits, stream_key
 
 
 def test_row_bits_depend_only_on_key_and_index():

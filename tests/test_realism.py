@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from datagen.engine import builtin_generator
-from transforms.vocabulary import car_segment
+from datagen.vocabulary import car_segment
 
 N = 200_000
 

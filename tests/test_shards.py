@@ -10,9 +10,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from datagen import spec as specs
+from datagen.contract import from_spec
 from datagen.engine import compile_dataset
 from transforms.progress import RowCounter
-from transforms.schema import from_spec
 from transforms.shards import ShardedDataset, WriteGeneratedShards, block_bounds, shard_bounds
 from transforms.sinks import WriteCsv
 

@@ -191,7 +191,7 @@ def _seed(conn, schema):
 
 
 def test_each_template_launch_writes_a_job_graph_and_exits(offline, pg_schema, pg_remote_dsn, tmp_path):
-    from transforms.schema import FILMS
+    from datagen.contract import FILMS
 
     _, schema, conn = pg_schema
     _seed(conn, schema)
@@ -222,7 +222,7 @@ def test_each_template_launch_writes_a_job_graph_and_exits(offline, pg_schema, p
         pool = graph["environment"]["workerPools"][0]
         assert pool["workerHarnessContainerImage"].endswith(f"_sdk:{beam}")  # the workers run the launcher's Beam
         names = staged_package(graph)
-        for module in ("pipelines/generate.py", "transforms/postgres/read.py", "transforms/data/",
+        for module in ("pipelines/generate.py", "transforms/postgres/read.py", "datagen/data/",
                        "requirements.txt"):
             assert any(module in n for n in names), (job, module, names[:20])
     assert options  # the loop ran

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from apache_beam.io.filesystems import FileSystems
 
-from transforms import schema as schemas
+from datagen import contract
 from transforms.progress import NAMESPACE
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -23,7 +23,7 @@ def first_lines(path: str, n: int = 2) -> list[str]:
     return text.splitlines()[:n]
 
 
-def non_iso_dates(ds: schemas.DatasetSchema, line: str) -> bool:
+def non_iso_dates(ds: contract.DatasetSchema, line: str) -> bool:
     """Whether a data line of ``ds`` holds a DATE column's value that is not yyyy-mm-dd."""
     values = next(iter(pacsv.read_csv(io.BytesIO(line.encode() + b"\n"), read_options=pacsv.ReadOptions(
         column_names=ds.column_names), convert_options=pacsv.ConvertOptions(
@@ -34,7 +34,7 @@ def non_iso_dates(ds: schemas.DatasetSchema, line: str) -> bool:
 class LinesToRecordBatches(beam.DoFn):
     """Batches of CSV data lines (no header) -> Arrow record batches of a dataset's schema."""
 
-    def __init__(self, ds: schemas.DatasetSchema):
+    def __init__(self, ds: contract.DatasetSchema):
         self._schema = ds.arrow_schema
 
     def process(self, lines):

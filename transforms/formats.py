@@ -1,7 +1,7 @@
 """The output files' formats, without Beam: suffixes, codecs, the shard name template, and how gzip and Parquet
 files are written (Arrow is imported when a file is).
 
-The sinks (:mod:`transforms.sinks`) and the size estimate of ``--target_size`` (:mod:`transforms.sizes`) write
+The sinks (:mod:`transforms.sinks`) and the size estimate of ``--target_size`` (:mod:`pipelines.sizes`) write
 by these, and the jobs check their options against them before anything heavy is imported (so that ``--help``
 and a usage error answer at once).
 """

@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.transforms.stats import ApproximateQuantiles
 
+from datagen.randomness import bits_at, stream_key
 from functions.file_layout import SCHEMA_SUFFIX
-from transforms.randomness import bits_at, stream_key
 from transforms.table_read import ReadTables
 
 # HyperLogLog: 2**14 registers of the 64-bit hash's remaining 50 bits' leading-zero rank.

@@ -2,7 +2,7 @@
 
 A dataset is defined once, in its spec (``datagen/datasets/<name>.yaml`` for the built-ins, any file for a
 user's own); this module gives the views every other part reads: the CSV header, the Arrow/Parquet schema,
-the BigQuery schema JSON (``python -m transforms.schema films`` or ``--spec FILE``) and the README's tables.
+the BigQuery schema JSON (``python -m datagen.contract films`` or ``--spec FILE``) and the README's tables.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def get(name: str) -> DatasetSchema:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m transforms.schema",
+        prog="python -m datagen.contract",
         description="Print the BigQuery schema JSON of a dataset (for bq load --schema or a load job), or write "
                     "every built-in dataset's into a folder (as functions/schemas, shipped with the ingest "
                     "function).")
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         try:
             schema = from_spec(specs.load(args.spec))
         except specs.SpecError as e:
-            print(f"python -m transforms.schema: error: {e}", file=sys.stderr)
+            print(f"python -m datagen.contract: error: {e}", file=sys.stderr)
             return 2
         sys.stdout.write(schema_json(schema))
         return 0

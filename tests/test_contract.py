@@ -5,8 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from datagen import engine, spec
-from transforms import schema
+from datagen import contract, engine, spec
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = ROOT / "docs" / "data-contract.md"
@@ -15,9 +14,9 @@ BIGQUERY_TYPES = {"STRING", "INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "BOOL",
 
 
 def test_the_built_in_datasets_are_the_specs():
-    assert sorted(schema.DATASETS) == spec.builtin_names()
-    assert {"films", "clients", "transactions"} <= set(schema.DATASETS)
-    for name, ds in schema.DATASETS.items():
+    assert sorted(contract.DATASETS) == spec.builtin_names()
+    assert {"films", "clients", "transactions"} <= set(contract.DATASETS)
+    for name, ds in contract.DATASETS.items():
         written = spec.builtin(name).output_columns
         assert ds.column_names == [c.name for c in written]
         assert [f.type for f in ds.fields] == [c.type.bigquery for c in written]
@@ -25,7 +24,7 @@ def test_the_built_in_datasets_are_the_specs():
 
 
 def test_bigquery_schema_has_every_column_with_snake_case_names():
-    for name, ds in schema.DATASETS.items():
+    for name, ds in contract.DATASETS.items():
         columns = {c.name: c for c in spec.builtin(name).output_columns}
         bq = ds.bigquery_schema()
         assert [f["name"] for f in bq] == ds.column_names
@@ -36,62 +35,62 @@ def test_bigquery_schema_has_every_column_with_snake_case_names():
             # NULLABLE exactly where the spec lets the column hold nulls (a null fraction, per, an expression).
             assert f["mode"] == ("NULLABLE" if columns[f["name"]].nullable else "REQUIRED"), f["name"]
     # films and clients never hold nulls: every column is REQUIRED.
-    for ds in (schema.FILMS, schema.CLIENTS):
+    for ds in (contract.FILMS, contract.CLIENTS):
         assert {f["mode"] for f in ds.bigquery_schema()} == {"REQUIRED"}
 
 
 def test_arrow_types_are_real_types_not_strings():
-    assert schema.FILMS.arrow_schema.field("film_id").type == pa.int64()
-    assert schema.FILMS.arrow_schema.field("premiere").type == pa.date32()
-    assert schema.FILMS.arrow_schema.field("runtime").type == pa.int64()
-    assert schema.FILMS.arrow_schema.field("rating_score").type == pa.float64()
-    assert schema.CLIENTS.arrow_schema.field("client_id").type == pa.int64()
-    assert schema.CLIENTS.arrow_schema.field("credit_score").type == pa.int64()
-    transactions = schema.get("transactions")
+    assert contract.FILMS.arrow_schema.field("film_id").type == pa.int64()
+    assert contract.FILMS.arrow_schema.field("premiere").type == pa.date32()
+    assert contract.FILMS.arrow_schema.field("runtime").type == pa.int64()
+    assert contract.FILMS.arrow_schema.field("rating_score").type == pa.float64()
+    assert contract.CLIENTS.arrow_schema.field("client_id").type == pa.int64()
+    assert contract.CLIENTS.arrow_schema.field("credit_score").type == pa.int64()
+    transactions = contract.get("transactions")
     assert transactions.arrow_schema.field("amount").type == pa.decimal128(10, 2)
     assert [f["type"] for f in transactions.bigquery_schema() if f["name"] == "amount"] == ["NUMERIC"]
 
 
 def test_csv_header_is_the_column_names():
-    assert schema.FILMS.csv_header() == b"film_id,title,genre,premiere,runtime,rating_score,language,author\n"
-    assert schema.CLIENTS.csv_header() == (b"client_id,name,sex,mail,client_movie_genres,client_language_spoken,"
-                                           b"client_car,credit_score\n")
+    assert contract.FILMS.csv_header() == b"film_id,title,genre,premiere,runtime,rating_score,language,author\n"
+    assert contract.CLIENTS.csv_header() == (b"client_id,name,sex,mail,client_movie_genres,client_language_spoken,"
+                                             b"client_car,credit_score\n")
 
 
 def test_unknown_dataset_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown dataset 'movies'"):
-        schema.get("movies")
+        contract.get("movies")
 
 
 def test_schema_command_prints_bigquery_json(capsys):
-    assert schema.main(["clients"]) == 0
-    assert json.loads(capsys.readouterr().out) == schema.CLIENTS.bigquery_schema()
-    assert schema.main(["--spec", str(ROOT / "datagen" / "datasets" / "transactions.yaml")]) == 0
-    assert json.loads(capsys.readouterr().out) == schema.get("transactions").bigquery_schema()
+    assert contract.main(["clients"]) == 0
+    assert json.loads(capsys.readouterr().out) == contract.CLIENTS.bigquery_schema()
+    assert contract.main(["--spec", str(ROOT / "datagen" / "datasets" / "transactions.yaml")]) == 0
+    assert json.loads(capsys.readouterr().out) == contract.get("transactions").bigquery_schema()
 
 
 # --- the data contract (docs/data-contract.md): one table per built-in dataset, generated from its spec ---
 
-def contract_table(ds: schema.DatasetSchema) -> str:
+def contract_table(ds: contract.DatasetSchema) -> str:
     """The data contract's table of a dataset: each written column, its BigQuery type and its spec's description."""
     rows = [f"| `{f.name}` | {f.type} | {f.description.replace('|', '&#124;')} |" for f in ds.fields]
     return "\n".join(["| column | type | description |", "|---|---|---|", *rows]) + "\n"
 
 
-def nullable_line(ds: schema.DatasetSchema) -> str:
+def nullable_line(ds: contract.DatasetSchema) -> str:
     """The line under a table naming the columns that may hold nulls ('' when every column is REQUIRED)."""
     nullable = [f"`{f.name}`" for f in ds.fields if f.nullable]
     return f"NULLABLE: {', '.join(nullable)}." if nullable else ""
 
 
 def readme_section(name: str) -> str:
-    contract = CONTRACT.read_text()
-    assert f"\n## {name}\n" in contract, f"docs/data-contract.md has no section for {name}"
-    return contract.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
+    document = CONTRACT.read_text()
+    assert f"\n## {name}\n" in document, f"docs/data-contract.md has no section for {name}"
+    return document.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def test_readme_data_contract_tables_are_generated_from_the_specs():
-    for name, ds in schema.DATASETS.items():
+    for name, ds in contract.DATASETS.items():
         section = readme_section(name)
         assert contract_table(ds) in section, f"the contract's {name} table is not the one its spec gives:\n" + \
             contract_table(ds)
@@ -105,14 +104,14 @@ def test_readme_data_contract_tables_are_generated_from_the_specs():
 
 def test_readme_documents_every_column_with_its_type():
     text = CONTRACT.read_text()
-    for ds in schema.DATASETS.values():
+    for ds in contract.DATASETS.values():
         for f in ds.fields:
             assert re.search(rf"\|\s*`{f.name}`\s*\|\s*{f.type}\s*\|", text), f"the contract lacks {ds.name}.{f.name}"
 
 
 def test_readme_sample_headers_are_the_csv_headers():
     for name in ("films", "clients"):
-        header = schema.get(name).csv_header().decode()
+        header = contract.get(name).csv_header().decode()
         assert f"```\n{header}" in readme_section(name), f"the contract's {name} sample does not start with {header}"
 
 

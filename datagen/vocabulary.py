@@ -1,7 +1,7 @@
 """The vocabularies specs draw from, loaded once per process from the JSON kept in the package.
 
-``transforms/data/vocabulary.json`` is built offline from Faker's and faker-vehicle's provider data by
-``python -m transforms.build_vocabulary``; Faker is never imported while generating. A spec names a vocabulary
+``datagen/data/vocabulary.json`` is built offline from Faker's and faker-vehicle's provider data by
+``python -m datagen.build_vocabulary``; Faker is never imported while generating. A spec names a vocabulary
 (``vocabulary: last_names``); :data:`NAMES` lists them and :func:`get` gives the values and their weights.
 """
 
@@ -50,7 +50,7 @@ def _segments() -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _raw() -> dict:
-    return json.loads(resources.files("transforms").joinpath("data/vocabulary.json").read_text())
+    return json.loads(resources.files("datagen").joinpath("data/vocabulary.json").read_text())
 
 
 @functools.cache

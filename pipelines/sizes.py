@@ -53,7 +53,7 @@ def encoded_bytes_per_row(gen, file_format: str, compression: str, seed: int,
 
 
 def shard_overhead_bytes(schema, file_format: str, compression: str) -> int:
-    """Bytes every file costs whatever its rows (``schema``: the dataset's contract, :mod:`transforms.schema`):
+    """Bytes every file costs whatever its rows (``schema``: the dataset's contract, :mod:`datagen.contract`):
     the CSV header, or Parquet's magic numbers and footer."""
     if file_format == "csv":
         header = schema.csv_header()

@@ -1,9 +1,9 @@
-"""Build ``transforms/data/vocabulary.json`` from Faker's and faker-vehicle's provider data.
+"""Build ``datagen/data/vocabulary.json`` from Faker's and faker-vehicle's provider data.
 
 Run once, offline, when the vocabularies should change (the JSON is committed, so neither Faker nor
 faker-vehicle is imported while generating)::
 
-    pip install -e '.[vocabulary]' && python -m transforms.build_vocabulary
+    pip install -e '.[vocabulary]' && python -m datagen.build_vocabulary
 
 The output is sorted and stable: rebuilding from the same package versions gives the same file.
 """
@@ -29,7 +29,7 @@ def build() -> dict:
 
     return {
         "about": (
-            f"Built by python -m transforms.build_vocabulary from faker {version('faker')} (lorem en_US word list, "
+            f"Built by python -m datagen.build_vocabulary from faker {version('faker')} (lorem en_US word list, "
             f"person en_US names with frequencies) and faker-vehicle {version('faker-vehicle')} "
             "(make and model). Do not edit by hand."
         ),

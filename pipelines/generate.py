@@ -45,7 +45,7 @@ MAX_ROWS = 10**15
 
 
 class GenerateOptions(cli.JobOptions):
-    """The options of ``pipelines.generate`` (values are checked by :func:`parse_config`)."""
+    """The options of ``pipelines.generate`` (values are checked by :func:`parse_request`)."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
@@ -222,12 +222,30 @@ def _check_date_format(fmt: str) -> str:
     return fmt
 
 
-def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
-    """Parses and checks this job's options; returns the config and the remaining (Beam) arguments."""
+@dataclass(frozen=True)
+class GenerateRequest:
+    """The checked command line: what to make, before any row count is worked out."""
+
+    specs: tuple[specs.DatasetSpec, ...]  # in an order where a dataset comes after those it references
+    rows: int | None  # --rows, for every dataset
+    targets: dict | None  # --target_size: dataset -> bytes
+    target_text: str | None
+    output: str
+    file_format: str
+    compression: str
+    num_shards: int
+    seed: int
+    date_format: str
+    block_rows: int
+    overwrite: bool
+    show_progress: bool
+
+
+def parse_request(argv) -> tuple[GenerateRequest, list[str]]:
+    """Parses and checks this job's options (nothing is generated); returns them and the remaining (Beam)
+    arguments."""
     p = cli.job_parser(PROG, __doc__, OPTIONS)
     args, beam_args = p.parse_known_args(argv)
-    from datagen.engine import compile_dataset, run_context
-
     chosen = _datasets(args.datasets, args.spec)
     names = [s.name for s in chosen]
     file_format, compression = file_format_and_compression(args)
@@ -238,33 +256,52 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
     seed = cli.whole("--seed", args.seed, 0, "a whole number from 0 to 2**64-1", (1 << 64) - 1)
     num_shards = output_num_shards(args)
     block_rows = cli.whole("--block_rows", args.block_rows, 1, f"a whole number from 1 to {MAX_BLOCK_ROWS}",
-                        MAX_BLOCK_ROWS)
+                           MAX_BLOCK_ROWS)
     date_format = _check_date_format(args.date_format)
     output = check_output(args.output or DEFAULT_OUTPUT, names)
+    rows = targets = None
     if args.rows is not None:
         rows = cli.whole("--rows", args.rows, 1, f"a positive whole number of rows up to {MAX_ROWS:,}", MAX_ROWS)
-        targets = None
     else:
         targets = _target_sizes(args.target_size, names)
+    request = GenerateRequest(
+        specs=tuple(chosen), rows=rows, targets=targets, target_text=args.target_size, output=output,
+        file_format=file_format, compression=compression, num_shards=num_shards, seed=seed,
+        date_format=date_format, block_rows=block_rows, overwrite=args.overwrite,
+        show_progress=not args.no_progress)
+    return request, beam_args
+
+
+def plan(request: GenerateRequest) -> GenerateConfig:
+    """Each dataset's row count (--rows, or as many as fill its --target_size, measured on a sample of the real
+    encoding) and estimated bytes per row, parents first (a dataset's references need their row counts)."""
+    from datagen.engine import compile_dataset, run_context
+
     plans, planned_rows = [], {}
-    for spec in chosen:  # parents first: a dataset's references need their row counts
-        run = run_context([s for s in chosen if s.name in spec.references], planned_rows)
+    for spec in request.specs:
+        run = run_context([s for s in request.specs if s.name in spec.references], planned_rows)
         try:
             gen = compile_dataset(spec, run)
-            n, bpr = _plan_rows(gen, rows if targets is None else None, None if targets is None else
-                                targets[spec.name], file_format, compression, seed, date_format, block_rows,
-                                num_shards)
+            n, bpr = _plan_rows(gen, request.rows, None if request.targets is None else request.targets[spec.name],
+                                request.file_format, request.compression, request.seed, request.date_format,
+                                request.block_rows, request.num_shards)
         except specs.SpecError as e:
             raise cli.UsageError(str(e)) from None
         if n > MAX_ROWS:
-            raise cli.UsageError(f"--target_size: {args.target_size!r} means more than {MAX_ROWS:,} rows")
+            raise cli.UsageError(f"--target_size: {request.target_text!r} means more than {MAX_ROWS:,} rows")
         planned_rows[spec.name] = n
-        plans.append(DatasetPlan(spec.name, n, bpr, f"{output}/{spec.name}/{spec.name}", spec, run))
-    config = GenerateConfig(
-        datasets=tuple(plans), output=output, file_format=file_format, compression=compression,
-        num_shards=num_shards, seed=seed, date_format=date_format, block_rows=block_rows,
-        overwrite=args.overwrite, show_progress=not args.no_progress)
-    return config, beam_args
+        plans.append(DatasetPlan(spec.name, n, bpr, f"{request.output}/{spec.name}/{spec.name}", spec, run))
+    return GenerateConfig(
+        datasets=tuple(plans), output=request.output, file_format=request.file_format,
+        compression=request.compression, num_shards=request.num_shards, seed=request.seed,
+        date_format=request.date_format, block_rows=request.block_rows, overwrite=request.overwrite,
+        show_progress=request.show_progress)
+
+
+def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
+    """The command line checked (:func:`parse_request`), then planned (:func:`plan`); and the Beam arguments."""
+    request, beam_args = parse_request(argv)
+    return plan(request), beam_args
 
 
 def _plan_rows(gen, rows, target, file_format, compression, seed, date_format, block_rows, num_shards):

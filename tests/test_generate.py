@@ -213,3 +213,15 @@ def test_the_bigquery_schema_is_written_beside_each_datasets_shards(tmp_path):
     out = Path(run(tmp_path, "--rows", "100", "--datasets", "films", "--date_format", "%y/%m/%d", output="other"))
     types = {f["name"]: f["type"] for f in json.loads((out / "films" / "films.schema.json").read_text())}
     assert types["premiere"] == "STRING" and types["runtime"] == "INT64"
+
+
+def test_the_command_line_is_checked_first_and_planned_in_a_step_of_its_own(tmp_path):
+    request, beam_args = generate.parse_request(["--datasets", "films", "--target_size", "3MB", "--output",
+                                                 str(tmp_path / "o"), "--runner", "DirectRunner"])
+    assert request.targets == {"films": 3_000_000} and request.rows is None and beam_args == ["--runner",
+                                                                                               "DirectRunner"]
+    config = generate.plan(request)  # the row count comes from a sample of the real encoding
+    (films,) = config.datasets
+    assert abs(films.rows * films.bytes_per_row - 3_000_000) < 60_000 and config.output == request.output
+    assert generate.parse_config(["--datasets", "films", "--target_size", "3MB", "--output",
+                                  str(tmp_path / "o")])[0] == config

@@ -25,7 +25,6 @@ class Field:
     description: str
     arrow_type: pa.DataType
     nullable: bool = False
-    spec_type: str = ""  # the spec's own type name (numeric(10, 2), ...)
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class DatasetSchema:
 def from_spec(spec: specs.DatasetSpec) -> DatasetSchema:
     return DatasetSchema(
         name=spec.name, description=spec.description, merge_order=spec.merge_order,
-        fields=tuple(Field(c.name, c.type.bigquery, c.description, c.type.arrow, c.nullable, str(c.type))
+        fields=tuple(Field(c.name, c.type.bigquery, c.description, c.type.arrow, c.nullable)
                      for c in spec.output_columns))
 
 

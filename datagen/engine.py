@@ -311,7 +311,6 @@ class Items(Maker):
         self.weights = np.asarray(weights or [1.0] * self.m, dtype=np.float64)
         self.count_column = p.get("count_column")
         self.kmax = max(p["count"])
-        self.kmin = min(k for k, w in zip(p["count"], p["count_weights"]) if w > 0)
         self.k_values = np.asarray(p["count"], dtype=np.int64)
         self.k_choice = WeightedChoice(p["count_weights"], bits=12)
         text = _filtered(values, p.get("filter"))

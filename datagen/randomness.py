@@ -69,30 +69,6 @@ def _bits(key: int, z: np.ndarray) -> np.ndarray:
     return z
 
 
-class Fields:
-    """Cuts consecutive bit fields, from the top down, out of one stream's 64 bits per row.
-
-    ``take(16)`` returns the next 16 bits of every row as int64 values in [0, 2**16).
-    """
-
-    def __init__(self, bits: np.ndarray):
-        self._bits = bits
-        self._used = 0
-
-    def take(self, width: int) -> np.ndarray:
-        self._used += width
-        if self._used > 64:
-            raise ValueError("a stream has 64 bits per row; draw from another stream")
-        out = self._bits >> np.uint64(64 - self._used)
-        if self._used > width:
-            out &= np.uint64((1 << width) - 1)
-        return out.view(np.int64)
-
-    def uniform(self, m: int, width: int = 16) -> np.ndarray:
-        """Values 0..m-1, uniform to within m / 2**width (multiply-shift of a ``width``-bit field)."""
-        return (self.take(width) * m) >> width
-
-
 class WeightedChoice:
     """Draws indices 0..k-1 with given weights from a ``bits``-bit random field, through a lookup table.
 
@@ -143,9 +119,3 @@ def table_bits(weights) -> int:
     rarest = positive.min() / positive.sum()
     need = int(np.ceil(np.log2(max(len(positive), 100.0 / rarest))))
     return int(min(max(need, 16), 20))
-
-
-def discretised(density, lo: int, hi: int, bits: int = 16) -> WeightedChoice:
-    """A WeightedChoice over the integers lo..hi (index 0 is lo) with weights ``density(x)``."""
-    xs = np.arange(lo, hi + 1, dtype=np.float64)
-    return WeightedChoice(density(xs), bits=bits)

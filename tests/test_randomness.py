@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from datagen.randomness import Fields, WeightedChoice, discretised, row_bits, stream_key
+from datagen.randomness import WeightedChoice, row_bits, stream_key
 
 
 def test_row_bits_depend_only_on_key_and_index():
@@ -30,22 +30,12 @@ def test_stream_key_is_stable_across_processes_and_versions():
         stream_key(0, "films", "title"), 0, 2)[0])
 
 
-def test_fields_cut_top_down_and_refuse_more_than_64_bits():
-    bits = np.array([0xFFFF_0000_1234_5678], dtype=np.uint64)
-    f = Fields(bits)
-    assert f.take(16)[0] == 0xFFFF
-    assert f.take(16)[0] == 0
-    assert f.take(32)[0] == 0x1234_5678
-    with pytest.raises(ValueError):
-        f.take(1)
-
-
 def test_weighted_choice_follows_weights():
     choice = WeightedChoice([1, 2, 0, 5])
     assert choice.probabilities[2] == 0
     assert np.isclose(choice.probabilities.sum(), 1.0)
     assert np.allclose(choice.probabilities, [1 / 8, 2 / 8, 0, 5 / 8], atol=1e-4)
-    drawn = choice(Fields(row_bits(stream_key(1, "x", "y"), 0, 200_000)).take(16))
+    drawn = choice((row_bits(stream_key(1, "x", "y"), 0, 200_000) >> np.uint64(48)).astype(np.int64))  # top 16 bits
     counts = np.bincount(drawn, minlength=4) / len(drawn)
     assert np.allclose(counts, [1 / 8, 2 / 8, 0, 5 / 8], atol=0.01)
 
@@ -59,8 +49,3 @@ def test_bad_weights_are_refused():
     for weights in ([], [0, 0], [-1, 2]):
         with pytest.raises(ValueError):
             WeightedChoice(weights)
-
-
-def test_discretised_covers_the_range():
-    choice = discretised(lambda x: np.ones_like(x), 10, 20)
-    assert len(choice.probabilities) == 11

@@ -59,12 +59,15 @@ def test_the_workflow_reads_only_what_the_function_sends():
     assert required <= FUNCTION_SENDS - {"schema"}
 
 
-def test_every_http_call_retries_transient_errors():
+def test_every_http_call_retries_transient_errors_with_one_policy():
+    policies = []
     for workflow, definition in WORKFLOW.items():
         for name, body in steps_of(definition["steps"]):
             call = body.get("call") or body.get("try", {}).get("call")
             if call and call.startswith("http."):
                 assert "try" in body and body.get("retry", {}).get("predicate") == "${transient}", (workflow, name)
+                policies.append(body["retry"])
+    assert len(policies) == 7 and all(p == policies[0] for p in policies), policies  # written out, kept equal
 
 
 def test_the_function_sends_what_the_workflow_reads():

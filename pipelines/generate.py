@@ -434,9 +434,9 @@ def run(argv=None) -> int:
         return 0
     print(summarise(config, done.counters, done.seconds))
     if options.view_as(cli.beam_view(GenerateOptions)).profile:
-        from pipelines import profile
+        from pipelines.profile_files import after_generate
 
-        return profile.after_generate(config, options)
+        return after_generate(config, options)
     return 0
 
 

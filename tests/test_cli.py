@@ -59,3 +59,23 @@ def test_local_defaults_use_every_core_unless_the_work_cannot_be_split_or_the_us
     chosen = ["--direct_num_workers", "2"]
     assert cli.with_local_defaults(chosen, parallel=False) == chosen
     assert cli.with_local_defaults(["--runner", "DataflowRunner"]) == ["--runner", "DataflowRunner"]
+
+
+def test_no_job_imports_another_job():
+    """Jobs share option and helper modules (cli, inputs, outputs, ...), never each other."""
+    import ast
+
+    from tests.helpers import ROOT
+
+    modules = {p.stem: p for p in (ROOT / "pipelines").glob("*.py")}
+    jobs = {name for name, p in modules.items() if 'if __name__ == "__main__":' in p.read_text()}
+    assert {"generate", "extract_postgres", "seed_postgres", "merge_files", "upload", "profile"} <= jobs
+    for name in jobs:
+        tree = ast.parse(modules[name].read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "pipelines":
+                imported |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipelines."):
+                imported.add(node.module.split(".", 1)[1])
+        assert not (imported & jobs), (name, imported & jobs)

@@ -24,7 +24,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipelines import profile
+from pipelines import profile_files
 from tests.helpers import run_cli
 from transforms import profiling
 from transforms.profiling import HLL_RSE, QUANTILE_EPSILON, Column, HyperLogLog, TableStatsFn, TopValues
@@ -372,12 +372,12 @@ def test_csv_byte_ranges_read_every_row_once(tmp_path):
 def test_a_profile_of_byte_ranges_equals_the_whole_files(generated, tmp_path):
     """The same job over many small parts of each file (as Dataflow gets for a large one) gives the same profile."""
     folder = generated / "csv" / "clients"
-    whole = profile.plan_profile(str(folder / "*.csv"), str(tmp_path / "whole"))
+    whole = profile_files.plan_profile(str(folder / "*.csv"), str(tmp_path / "whole"))
     sizes = [len(open(f, "rb").read()) for f in whole.files]
     split = dataclasses.replace(whole, output=str(tmp_path / "split"),
                                 parts=tuple(p for f, s in zip(whole.files, sizes) for p in csv_parts(f, s, 20_000)))
     assert len(split.parts) > 10
-    profile.build_pipeline([whole, dataclasses.replace(split, name="clients_split")]).run().wait_until_finish()
+    profile_files.build_pipeline([whole, dataclasses.replace(split, name="clients_split")]).run().wait_until_finish()
     a, _ = load(tmp_path / "whole")
     b, _ = load(tmp_path / "split")
     approximate = ("percentiles", "quantiles")  # ApproximateQuantiles' answer may depend on the input's order

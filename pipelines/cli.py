@@ -195,6 +195,13 @@ def job_parser(prog: str, doc: str, options: tuple) -> OneLineParser:
     return p
 
 
+def required(value, flag: str, what: str):
+    """The value of an option the job cannot run without, or one line naming it and what to give."""
+    if not value:
+        raise UsageError(f"{flag}: give {what}")
+    return value
+
+
 def failure_line(e: BaseException) -> str:
     """One line for a failure: Beam wraps a worker's error in a message that starts with its traceback, so take
     the last line that is not part of one ('ValueError: ...')."""

@@ -180,8 +180,7 @@ def run(argv=None) -> int:
     partitions = cli.whole("--partitions", args.partitions, 1, "a whole number from 1 to 10000", 10_000)
     num_shards = output_num_shards(args)
     file_format, compression = file_format_and_compression(args)
-    if not args.output:
-        raise cli.UsageError("--output: give a local folder or gs://bucket/prefix for the files")
+    cli.required(args.output, "--output", "a local folder or gs://bucket/prefix for the files")
     output = check_output(args.output, [])
     name = output_name(output, "extract")
     prefix = f"{output}/{name}"

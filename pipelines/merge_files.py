@@ -123,10 +123,8 @@ def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.job_parser(PROG, __doc__, OPTIONS)
     args, _ = p.parse_known_args(argv)
-    if not args.input:
-        raise cli.UsageError("--input: give the CSV files to merge (a folder, a file or a glob pattern)")
-    if not args.output:
-        raise cli.UsageError("--output: give a local folder or gs://bucket/prefix for the merged files")
+    cli.required(args.input, "--input", "the CSV files to merge (a folder, a file or a glob pattern)")
+    cli.required(args.output, "--output", "a local folder or gs://bucket/prefix for the merged files")
     file_format, compression = file_format_and_compression(args)
     num_shards = output_num_shards(args)
     output = check_output(args.output, [])

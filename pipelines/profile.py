@@ -38,10 +38,8 @@ def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.job_parser(PROG, __doc__, OPTIONS)
     args, _ = p.parse_known_args(argv)
-    if not args.input:
-        raise cli.UsageError("--input: give the files to profile (a folder, a file or a glob pattern)")
-    if not args.output:
-        raise cli.UsageError("--output: give a local folder or gs://bucket/prefix for profile.json and profile.html")
+    cli.required(args.input, "--input", "the files to profile (a folder, a file or a glob pattern)")
+    cli.required(args.output, "--output", "a local folder or gs://bucket/prefix for profile.json and profile.html")
     settings = settings_of(args)
     output = check_output(args.output, [])
     options = cli.beam_options(cli.with_local_defaults(argv), (InputOptions, OutputOptions, ProfileOptions))

@@ -68,8 +68,7 @@ def run(argv=None) -> int:
     p = cli.job_parser(PROG, __doc__, OPTIONS)
     p.add_argument("--project", default=None, help="Project billed for the uploads (default: the environment's).")
     args, _ = p.parse_known_args(argv)
-    if not args.input:
-        raise cli.UsageError("--input: give a folder, a file or a glob pattern of the files to upload")
+    cli.required(args.input, "--input", "a folder, a file or a glob pattern of the files to upload")
     if not args.output or not GCS_URL.match(args.output.rstrip("/")):
         raise cli.UsageError(f"--output: expected gs://BUCKET/prefix with a valid bucket name, got {args.output!r}")
     output = args.output.rstrip("/")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from datagen import spec as specs
@@ -104,27 +104,6 @@ class DatasetPlan:
 
         return from_spec(self.spec)
 
-
-@dataclass(frozen=True)
-class GenerateConfig:
-    datasets: tuple[DatasetPlan, ...]
-    output: str
-    file_format: str
-    compression: str
-    num_shards: int
-    seed: int
-    date_format: str
-    block_rows: int
-    overwrite: bool
-    show_progress: bool = True
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def suffix(self) -> str:
-        return file_suffix(self.file_format, self.compression)
-
-    def shard_pattern(self, plan: DatasetPlan) -> str:
-        return Shards(plan.output_prefix, self.suffix).pattern
 
 
 # --- checking the command line ------------------------------------------------------------------------------
@@ -240,6 +219,20 @@ class GenerateRequest:
     overwrite: bool
     show_progress: bool
 
+    @property
+    def suffix(self) -> str:
+        return file_suffix(self.file_format, self.compression)
+
+    def shard_pattern(self, plan: DatasetPlan) -> str:
+        return Shards(plan.output_prefix, self.suffix).pattern
+
+
+@dataclass(frozen=True)
+class GenerateConfig(GenerateRequest):
+    """The request planned: each dataset with its row count (:func:`plan`)."""
+
+    datasets: tuple[DatasetPlan, ...] = ()
+
 
 def parse_request(argv) -> tuple[GenerateRequest, list[str]]:
     """Parses and checks this job's options (nothing is generated); returns them and the remaining (Beam)
@@ -291,11 +284,7 @@ def plan(request: GenerateRequest) -> GenerateConfig:
             raise cli.UsageError(f"--target_size: {request.target_text!r} means more than {MAX_ROWS:,} rows")
         planned_rows[spec.name] = n
         plans.append(DatasetPlan(spec.name, n, bpr, f"{request.output}/{spec.name}/{spec.name}", spec, run))
-    return GenerateConfig(
-        datasets=tuple(plans), output=request.output, file_format=request.file_format,
-        compression=request.compression, num_shards=request.num_shards, seed=request.seed,
-        date_format=request.date_format, block_rows=request.block_rows, overwrite=request.overwrite,
-        show_progress=request.show_progress)
+    return GenerateConfig(**{f.name: getattr(request, f.name) for f in fields(request)}, datasets=tuple(plans))
 
 
 def parse_config(argv) -> tuple[GenerateConfig, list[str]]:

@@ -119,6 +119,24 @@ class Shards:
     def existing(self) -> list[str]:
         return [m.path for r in _filesystems().match([self.pattern]) for m in r.metadata_list]
 
+    def temp_folders(self) -> list[str]:
+        """The temporary folders of Beam's file sinks beside the shards (of this run or an interrupted one)."""
+        folder, name = self.prefix.rsplit("/", 1)
+        if folder.startswith("gs://"):  # folders are name prefixes: found by the objects below them
+            return sorted({f"{folder}/{m.path[len(folder) + 1:].split('/', 1)[0]}"
+                           for m in _objects_below(temp_folders(self.prefix))})
+        return sorted(p for p in glob.glob(temp_folders(f"{glob.escape(folder)}/{glob.escape(name)}"))
+                      if os.path.isdir(p))
+
+    def remove_temp_folders(self):
+        for folder in self.temp_folders():
+            if folder.startswith("gs://"):
+                paths = [m.path for m in _objects_below(folder)]
+                if paths:
+                    _filesystems().delete(paths)
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+
     def remove_partial(self):
         """After a failed or interrupted run: the sink's temp folders, any shard already renamed, the schema file.
 
@@ -138,7 +156,11 @@ class Shards:
 
 
 def claim(shards: list[Shards], output: str, overwrite: bool):
-    """Refuses to write over an earlier run's shards (so runs never mix), or removes them with --overwrite."""
+    """Refuses to write over an earlier run's shards (so runs never mix), or removes them with --overwrite.
+
+    Temporary folders that an interrupted run left beside the shards (a killed process cannot remove them) are
+    removed with --overwrite, and otherwise named on stderr with the command that removes them: this run leaves
+    them alone, as one started beside it may still be writing there."""
     existing = [path for s in shards for path in s.existing()]
     if existing and not overwrite:
         raise cli.UsageError(
@@ -146,6 +168,30 @@ def claim(shards: list[Shards], output: str, overwrite: bool):
             "add --overwrite to replace them or choose another --output")
     if existing:
         _filesystems().delete(existing)
+    stale = [folder for s in shards for folder in s.temp_folders()]
+    if stale and overwrite:
+        for s in shards:
+            s.remove_temp_folders()
+        print(f"note: removed {len(stale)} temporary folder(s) an interrupted run left: {', '.join(stale)}",
+              file=sys.stderr)
+    elif stale:
+        remove = ("gcloud storage rm -r " if stale[0].startswith("gs://") else "rm -r ") + " ".join(
+            f"'{f}'" for f in stale)
+        print(f"note: {output!r} holds {len(stale)} temporary folder(s) an interrupted run left "
+              f"({_size(stale) / 1e6:,.0f} MB); remove them with: {remove}  (or run again with --overwrite)",
+              file=sys.stderr)
+
+
+def _size(folders: list[str]) -> int:
+    if folders and folders[0].startswith("gs://"):
+        return sum(m.size_in_bytes for f in folders for m in _objects_below(f))
+    return sum(os.path.getsize(os.path.join(root, name)) for f in folders for root, _, names in os.walk(f)
+               for name in names)
+
+
+def _objects_below(folder_pattern: str) -> list:
+    """The objects (metadata) under the Cloud Storage "folders" that ``folder_pattern`` names."""
+    return [m for r in _filesystems().match([folder_pattern + "/**"]) for m in r.metadata_list]
 
 
 _WIND_DOWN_SECONDS = 0.5

@@ -46,3 +46,21 @@ def test_generate_writes_csv_and_parquet_shards_to_gcs(gcs_emulator, monkeypatch
                                                  ).download_as_bytes()
         total += pq.read_table(io.BytesIO(data)).num_rows
     assert total == 3000
+
+
+def test_an_interrupted_runs_temporary_objects_are_named_then_removed_with_overwrite(gcs_emulator, monkeypatch):
+    for key, value in gcs_emulator.items():
+        monkeypatch.setenv(key, value)
+    client = storage.Client(project="local-project", credentials=AnonymousCredentials())
+    bucket = client.bucket("test-bucket")
+    for part in ("a", "b"):  # what a killed run leaves: objects below a beam-temp "folder"
+        bucket.blob(f"stale/films/beam-temp-films-1234/{part}.csv").upload_from_string("x" * 1000)
+    first = run_cli("pipelines.generate", "--datasets", "films", "--rows", "500", "--output", "gs://test-bucket/stale",
+                    env=gcs_emulator)
+    assert first.returncode == 0, first.stderr
+    assert "gcloud storage rm -r 'gs://test-bucket/stale/films/beam-temp-films-1234'" in first.stderr, first.stderr
+    assert len(list(client.list_blobs("test-bucket", prefix="stale/films/beam-temp-"))) == 2
+    second = run_cli("pipelines.generate", "--datasets", "films", "--rows", "500", "--output",
+                     "gs://test-bucket/stale", "--overwrite", env=gcs_emulator)
+    assert second.returncode == 0 and "removed 1 temporary folder" in second.stderr, second.stderr
+    assert not list(client.list_blobs("test-bucket", prefix="stale/films/beam-temp-"))

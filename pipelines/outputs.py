@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import glob
 import json
+import logging
 import os
 import shutil
 import signal
@@ -217,19 +220,78 @@ def stop_cleanly_on_signals(prog: str, outputs: list):
         signal.signal(signal.SIGTERM, stop)
 
 
+class TracebacksDropped:
+    """stderr without the tracebacks a local run's worker prints (and logs) when a step fails: the failure is
+    reported once, in one line, by cli.main_wrapper. Everything else written to stderr passes."""
+
+    LOGGERS = ("apache_beam.runners.common", "apache_beam.runners.worker.sdk_worker")
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._dropped = False
+
+    def write(self, text):
+        if text.startswith("Traceback (most recent call last)"):
+            self._dropped = True
+            return len(text)
+        if self._dropped and text == "\n":  # the end of print(traceback)
+            self._dropped = False
+            return len(text)
+        self._dropped = False
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    @staticmethod
+    def _no_errors(record):
+        return record.levelno < logging.ERROR
+
+    @classmethod
+    @contextlib.contextmanager
+    def installed(cls, local: bool):
+        if not local:
+            yield
+            return
+        loggers = [logging.getLogger(name) for name in cls.LOGGERS]
+        for logger in loggers:
+            logger.addFilter(cls._no_errors)
+        stderr, sys.stderr = sys.stderr, cls(sys.stderr)
+        try:
+            yield
+        finally:
+            sys.stderr = stderr
+            for logger in loggers:
+                logger.removeFilter(cls._no_errors)
+
+
 def run_pipeline(prog: str, pipeline, outputs: list, local: bool):
     """Runs ``pipeline`` to the end; on failure or interruption, removes what it had written (``outputs``:
     :class:`Shards` or anything else with ``remove_partial``)."""
     if local:
         stop_cleanly_on_signals(prog, outputs)
     try:
-        result = pipeline.run()
-        result.wait_until_finish()
+        with TracebacksDropped.installed(local):
+            result = pipeline.run()
+            result.wait_until_finish()
         return result
-    except BaseException:
+    except BaseException as e:
         for o in outputs:
             o.remove_partial()
+        if _no_space_left(e):
+            where = next((getattr(o, "prefix", None) or getattr(o, "output", None) for o in outputs), "the output")
+            raise NoSpaceLeft(f"no space left on the device of {where.rsplit('/', 1)[0]}: the run stopped and "
+                              "removed its temporary files and shards") from None
         raise
+
+
+class NoSpaceLeft(RuntimeError):
+    """The output's file system filled up during the run."""
+
+
+def _no_space_left(e: BaseException) -> bool:
+    """A full disk, as raised here or as a worker's error that the runner re-raised as text."""
+    return (isinstance(e, OSError) and e.errno == errno.ENOSPC) or f"[Errno {errno.ENOSPC}]" in str(e)
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,8 @@ command line is in ``pipelines/profile.py``.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import logging
 import os
 import re
 import sys
@@ -354,59 +352,13 @@ def _read_profile(output: str) -> dict:
         return json.loads(f.read().decode("utf-8"))
 
 
-class _TracebacksDropped:
-    """stderr without the tracebacks a local run's worker prints (and logs) when a step fails: the failure is
-    reported once, in one line, by cli.main_wrapper. Everything else written to stderr passes."""
-
-    LOGGERS = ("apache_beam.runners.common", "apache_beam.runners.worker.sdk_worker")
-
-    def __init__(self, stream):
-        self._stream = stream
-        self._dropped = False
-
-    def write(self, text):
-        if text.startswith("Traceback (most recent call last)"):
-            self._dropped = True
-            return len(text)
-        if self._dropped and text == "\n":  # the end of print(traceback)
-            self._dropped = False
-            return len(text)
-        self._dropped = False
-        return self._stream.write(text)
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
-
-    @staticmethod
-    def _no_errors(record):
-        return record.levelno < logging.ERROR
-
-    @classmethod
-    @contextlib.contextmanager
-    def installed(cls, local: bool):
-        if not local:
-            yield
-            return
-        loggers = [logging.getLogger(name) for name in cls.LOGGERS]
-        for logger in loggers:
-            logger.addFilter(cls._no_errors)
-        stderr, sys.stderr = sys.stderr, cls(sys.stderr)
-        try:
-            yield
-        finally:
-            sys.stderr = stderr
-            for logger in loggers:
-                logger.removeFilter(cls._no_errors)
-
-
 def run_profiles(prog: str, plans: list[ProfilePlan], options: PipelineOptions, overwrite: bool) -> int:
     """Claims each plan's output, runs the profiles in one pipeline and prints a line per dataset."""
     outputs = [ProfileFiles(plan.output) for plan in plans]
     for o in outputs:
         o.claim(overwrite)
     pipeline = build_pipeline(plans, options)
-    with _TracebacksDropped.installed(cli.is_local(options)):
-        done = run_job(prog, pipeline, options, outputs)  # removes what it wrote if it fails
+    done = run_job(prog, pipeline, options, outputs)  # removes what it wrote if it fails
     if done is None:
         return 0
     seconds = done.seconds

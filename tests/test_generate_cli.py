@@ -189,3 +189,34 @@ def test_a_killed_runs_temporary_folder_is_named_by_the_next_run_and_removed_wit
                        "--overwrite")
     assert replaced.returncode == 0 and "removed 1 temporary folder" in replaced.stderr, replaced.stderr
     assert not left.exists() and not list((out / "films").glob("beam-temp-*"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 20 MB tmpfs of the test's own (the tests run as root, in CI too)."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        pytest.fail(f"mounting a tmpfs needs root (the tests run as root in CI): {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [[], ["--num_shards", "2", "--format", "parquet", "--compression", "none"]])
+def test_a_full_disk_stops_the_run_in_one_line_and_leaves_nothing(small_disk, extra):
+    out = small_disk / "out"
+    result = run_cli("pipelines.generate", "--rows", "1000000", "--output", str(out), "--no_progress", *extra)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if " rows (about " not in line]  # the plan, per dataset
+    assert len(lines) == 1 and lines[0].startswith(
+        f"python -m pipelines.generate: failed: no space left on the device of {out}/"), result.stderr
+    assert lines[0].endswith(": the run stopped and removed its temporary files and shards")
+    assert "Traceback" not in result.stderr
+    assert [p for p in out.rglob("*") if p.is_file()] == []  # no shard, no schema file, no temporary file

@@ -145,17 +145,17 @@ class Shards:
 
         Shards at the final paths can only be this run's: :func:`claim` refused or removed earlier ones.
         """
-        for pattern in (temp_folders(self.prefix), self.pattern, self.schema_path):
+        for pattern in (self.pattern, self.schema_path):
             try:
                 paths = [m.path for r in _filesystems().match([pattern]) for m in r.metadata_list]
                 if paths:
                     _filesystems().delete(paths)
             except Exception:
                 pass
-        if not self.prefix.startswith("gs://"):  # local temp folders outlive their files
-            folder, name = self.prefix.rsplit("/", 1)
-            for temp in glob.glob(temp_folders(f"{glob.escape(folder)}/{glob.escape(name)}")):
-                shutil.rmtree(temp, ignore_errors=True)
+        try:
+            self.remove_temp_folders()
+        except Exception:
+            pass
 
 
 def claim(shards: list[Shards], output: str, overwrite: bool):

@@ -445,3 +445,13 @@ def test_the_stacks_help_names_the_folder_it_writes_whatever_the_current_folder(
     result = run_cli("local_cloud.stack", "--help", cwd=tmp_path)
     assert result.returncode == 0 and str(ROOT / ".local_cloud") in result.stdout.replace("\n", "").replace(
         " " * 21, " "), result.stdout
+
+
+def test_the_docs_show_how_to_install_the_merge_procedures_on_the_local_stack():
+    from tests.helpers import ROOT
+
+    text = (ROOT / "docs" / "ingest.md").read_text()
+    assert 'python -m sql.install --project local-project --dataset ingest --bigquery_url "$BIGQUERY_EMULATOR_URL"' \
+        in text
+    help_text = run_cli("sql.install", "--help").stdout
+    assert "--bigquery_url" in help_text

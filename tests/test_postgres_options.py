@@ -33,3 +33,17 @@ def test_the_dsn_options_are_read_and_checked(tmp_path):
         with pytest.raises(cli.UsageError, match=f"^{message}") as e:
             dsn_from(parser.parse_args(argv))
         assert "s3cret" not in str(e.value)
+
+
+@pytest.mark.parametrize("args,named", [(["--rows", "0"], "'0'"), (["--table", "a;b"], "'a;b'"),
+                                        (["--seed", "-1"], "'-1'")])
+def test_seed_postgres_checks_its_input_even_under_python_dash_o(args, named):
+    """Its checks are real ones, not asserts (which python -O strips)."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    done = subprocess.run([sys.executable, "-O", "-m", "pipelines.seed_postgres", *args], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and named in done.stderr and done.stderr.count("\n") == 1, done.stderr

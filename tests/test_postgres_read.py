@@ -162,3 +162,26 @@ def test_a_claim_past_a_stop_moved_by_a_split_claims_up_to_the_new_stop():
     tracker.check_done()  # every key of the primary is claimed
     assert not tracker.try_claim(primary.stop + 5)
     assert tracker.try_split(0.5) is None  # nothing left to give away
+
+
+def test_a_column_dropped_after_planning_fails_the_read_in_one_line_naming_it(pg_schema):
+    from transforms.postgres.read import QueryChanged
+
+    dsn, schema, conn = pg_schema
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.alt (id int PRIMARY KEY, a int, b text)")
+        cur.execute(f"INSERT INTO {schema}.alt SELECT i, i, 'x' FROM generate_series(1, 100) i")
+    plan = plan_read(dsn, sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "alt")), "id", 2,
+                     share_snapshot=False)
+    with conn.cursor() as cur:
+        cur.execute(f"ALTER TABLE {schema}.alt DROP COLUMN a")
+    try:
+        with pytest.raises(Exception) as e:
+            with TestPipeline() as p:
+                _ = p | ReadFromPostgres(dsn, plan, 2)
+    finally:
+        plan.snapshot_conn.close()
+    message = str(e.value)
+    assert isinstance(e.value, QueryChanged) or QueryChanged.__name__ in message  # raised as is, or wrapped by Beam
+    assert 'column "a" does not exist' in message and message.count("\n") == 0, message
+    assert "changed during the extraction" in message and "LINE 1" not in message

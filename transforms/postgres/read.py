@@ -38,6 +38,10 @@ class SnapshotGone(RuntimeError):
     """The launcher's exported snapshot can no longer be imported: its transaction has ended."""
 
 
+class QueryChanged(RuntimeError):
+    """A table of the query lost a column (or was dropped) after the read was planned."""
+
+
 class ChunkTracker(OffsetRestrictionTracker):
     """Claims whole chunks of keys by their last key. A runner may split the restriction between the reader
     looking at its stop and claiming a chunk that ends there; a claim at or past the (moved) stop then claims the
@@ -142,6 +146,9 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         try:
             rows = self._copy_into(conn, part, lo, hi, binary, buf)
             return (buf.getvalue() if into is None else None), rows
+        except (errors.UndefinedColumn, errors.UndefinedTable) as e:  # the catalog is read as it is now
+            raise QueryChanged(f"the query's tables changed during the extraction: {str(e).splitlines()[0]} "
+                               "(its columns were fixed when the read was planned); run it again") from None
         finally:
             if not conn.closed:
                 try:

@@ -173,7 +173,7 @@ def plan(project: str, region: str, bucket: str, dataset: str, bq_location: str)
                       f"gcloud workflows deploy {WORKFLOW} --project {p} --location {r} "
                       f"--source workflows/load_to_bigquery.yaml --service-account {email('workflow', project)}"))
     env = ",".join([f"PROJECT_ID={project}", f"WORKFLOW_LOCATION={region}", f"WORKFLOW_NAME={WORKFLOW}",
-                    f"BQ_DATASET={dataset}", f"BQ_LOCATION={bq_location}"])
+                    f"BUCKET={bucket}", f"BQ_DATASET={dataset}", f"BQ_LOCATION={bq_location}"])
     steps.append(Step("the ingest function on the bucket's finalize event (create or update)",
                       f"gcloud functions deploy {FUNCTION} --gen2 --project {p} --region {r} --runtime python311 "
                       f"--source functions --entry-point on_new_file --retry --no-allow-unauthenticated "

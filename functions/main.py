@@ -70,6 +70,9 @@ class Ingest:
         bucket_name, name, generation = data.get("bucket", ""), data.get("name", ""), str(data.get("generation", ""))
         decision = decide(data)
         where = f"gs://{bucket_name}/{name}#{generation}"
+        if bucket_name != self.config.bucket:  # a trigger on another bucket, or a forged event
+            _log("INFO", f"ignored {where}: not in gs://{self.config.bucket}, the bucket this function loads")
+            return None
         if not decision.load:
             _log("INFO", f"ignored {where}: {decision.reason}")
             return None

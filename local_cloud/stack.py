@@ -83,8 +83,9 @@ class LocalStack:
     def function_env(self) -> dict:
         """The function's environment variables, as a deployment would set them (plus the local endpoints)."""
         return {"PROJECT_ID": self.project, "WORKFLOW_LOCATION": WORKFLOW_LOCATION, "WORKFLOW_NAME": WORKFLOW_NAME,
-                "BQ_DATASET": self.dataset, "BQ_LOCATION": self.location, "BIGQUERY_URL": self.bigquery_url,
-                "STORAGE_URL": self.storage_url, "WORKFLOWS_ENDPOINT": self.workflows.endpoint}
+                "BUCKET": self.bucket, "BQ_DATASET": self.dataset, "BQ_LOCATION": self.location,
+                "BIGQUERY_URL": self.bigquery_url, "STORAGE_URL": self.storage_url,
+                "WORKFLOWS_ENDPOINT": self.workflows.endpoint}
 
     def start(self):
         self.folder.mkdir(parents=True, exist_ok=True)

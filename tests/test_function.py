@@ -82,7 +82,7 @@ def test_shipped_schemas_are_the_schema_modules():
 
 
 GOOD_ENV = {"PROJECT_ID": "my-project", "WORKFLOW_LOCATION": "europe-west1", "WORKFLOW_NAME": "load-to-bigquery",
-            "BQ_DATASET": "ml_datasets"}
+            "BUCKET": "my-bucket", "BQ_DATASET": "ml_datasets"}
 
 
 def cold_start(env: dict) -> subprocess.CompletedProcess:
@@ -98,6 +98,8 @@ def test_a_good_configuration_starts():
 
 @pytest.mark.parametrize("change,named", [
     ({"PROJECT_ID": None}, "PROJECT_ID is not set"),
+    ({"BUCKET": None}, "BUCKET is not set"),
+    ({"BUCKET": "gs://my-bucket"}, "BUCKET='gs://my-bucket'"),
     ({"BQ_DATASET": "my-dataset"}, "BQ_DATASET='my-dataset' is malformed"),
     ({"WORKFLOW_LOCATION": "Europe West"}, "WORKFLOW_LOCATION='Europe West'"),
     ({"WORKFLOW_NAME": ""}, "WORKFLOW_NAME is not set"),

@@ -208,6 +208,18 @@ def test_objects_that_are_not_data_are_ignored_without_an_execution(stack, gcs):
     assert "ignored gs://local-bucket/skip/beam-temp-films-1a2b/0123.csv" in log
 
 
+def test_an_event_for_another_bucket_is_ignored_with_a_log_line(stack, gcs):
+    gcs.blob("other/films-00000-of-00001.csv").upload_from_string("film_id\n1\n")
+    (obj,) = [o for o in list_objects(stack.storage_url, BUCKET) if o["name"].startswith("other/")]
+    before = len(stack.workflows.executions())
+    answer = deliver(stack.function_url, {**obj, "bucket": "someone-elses-bucket"})
+    assert answer.ok, answer.text  # a normal return: the platform does not retry it
+    assert len(stack.workflows.wait_idle()) == before
+    log = (stack.folder / "function.log").read_text()
+    assert "ignored gs://someone-elses-bucket/other/films-00000-of-00001.csv" in log
+    assert f"not in gs://{BUCKET}, the bucket this function loads" in log
+
+
 def test_an_event_for_a_replaced_generation_loads_nothing(stack, gcs):
     """The function decides from the event alone (it reads nothing of the bucket); the workflow finds the
     generation gone and loads nothing; the new generation's own event loads it."""

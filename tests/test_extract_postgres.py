@@ -277,6 +277,7 @@ def test_dsn_from_the_pg_environment_and_from_a_file_and_gcs_output(pg_schema, t
     assert lines == 3000
     dsn_file = tmp_path / "dsn.txt"
     dsn_file.write_text(dsn + "\n")
+    dsn_file.chmod(0o600)
     result = run_cli("pipelines.extract_postgres", "--dsn_file", str(dsn_file), "--table", table,
                      "--output", str(tmp_path / "f"))
     assert result.returncode == 0, result.stderr

@@ -29,8 +29,13 @@ def test_a_dsn_libpq_cannot_parse_is_named_by_its_scheme_only():
 def test_the_dsn_comes_from_the_option_or_a_file(tmp_path):
     assert connection.read_dsn("host=h", None) == "host=h" and connection.read_dsn(None, None) == ""
     f = tmp_path / "dsn.txt"
-    f.write_text("  host=h dbname=db\n")
-    assert connection.read_dsn(None, str(f)) == "host=h dbname=db"
+    f.write_text("  host=h dbname=db password=pw\n")
+    f.chmod(0o644)  # as most files are made: others may read it, and so libpq would refuse it as a password file
+    with pytest.raises(ValueError, match=r"may be read by other users \(mode 0644\).*chmod 600") as e:
+        connection.read_dsn(None, str(f))
+    assert "pw" not in str(e.value).replace("password", "")
+    f.chmod(0o600)
+    assert connection.read_dsn(None, str(f)) == "host=h dbname=db password=pw"
     with pytest.raises(ValueError, match="not both"):
         connection.read_dsn("host=h", str(f))
     with pytest.raises(ValueError, match="--dsn_file: cannot read .*missing.txt"):

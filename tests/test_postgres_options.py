@@ -26,6 +26,7 @@ def test_the_dsn_options_are_read_and_checked(tmp_path):
     assert dsn_from(parser.parse_args([])) == ""  # libpq's PG* variables then
     assert dsn_from(parser.parse_args(["--dsn", "host=h dbname=db"])) == "host=h dbname=db"
     (tmp_path / "dsn").write_text("postgresql://u@h/db\n")
+    (tmp_path / "dsn").chmod(0o600)
     assert dsn_from(parser.parse_args(["--dsn_file", str(tmp_path / "dsn")])) == "postgresql://u@h/db"
     for argv, message in [(["--dsn", "x", "--dsn_file", "y"], "give --dsn or --dsn_file, not both"),
                           (["--dsn", "postgresql://u:s3cret@[::1/db"], "--dsn: expected postgresql://"),

@@ -29,6 +29,11 @@ def read_dsn(dsn: str | None, dsn_file: str | None) -> str:
     if dsn_file:
         from apache_beam.io.filesystems import FileSystems
 
+        if not dsn_file.startswith("gs://") and os.path.exists(dsn_file):
+            mode = os.stat(dsn_file).st_mode & 0o777
+            if mode & 0o077:  # as libpq refuses a password file others may read
+                raise ValueError(f"--dsn_file: {dsn_file!r} may be read by other users (mode {mode:04o}); it holds "
+                                 f"a connection's secrets: chmod 600 it")
         try:
             with FileSystems.open(dsn_file) as f:
                 return f.read().decode().strip()

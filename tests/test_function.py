@@ -31,12 +31,17 @@ def test_shards_of_one_dataset_share_its_table(name, table):
 @pytest.mark.parametrize("name", [
     "sales.2024.csv", "a/b/c d e.csv", "ventes-été.csv", "2024 report.csv", "日本語.parquet", "---.csv",
     "x" * 2000 + ".csv", "name with 'quotes'; DROP TABLE x.csv", "ümlaut/ünïcödé-00000-of-00001.csv",
+    # path tricks, control characters, and Cloud Storage's longest name (1,024 bytes of UTF-8)
+    "../../other_dataset.films.csv", "a/../b/..csv", "tab\there.csv", "new\nline.csv", "bell\x07.csv",
+    "é" * 508 + ".csv", "other_project:other_dataset.table.csv",
 ])
 def test_any_other_name_becomes_a_valid_distinct_deterministic_table_id(name):
     t = table_id(name)
     assert VALID_TABLE.match(t), t
     assert table_id(name) == t  # deterministic
     assert len(t) <= 1024
+    # a plain id: no dot, colon or slash, so the load can only address a table of the configured dataset
+    assert not set(t) & set(".:/`\\")
 
 
 def test_names_that_fold_alike_still_get_different_tables():

@@ -1,113 +1,19 @@
 """Cloud Function (2nd gen, CloudEvent) on a bucket's *finalize* event: start one BigQuery load workflow per file.
 
-Entry point ``on_new_file``. Configured only by environment variables, checked at cold start (see ``Config``).
-It decides from the event alone and reads nothing, so its account needs no access to the bucket: objects that
-are not data files of ours (Beam's temporary files, markers, empty objects, other suffixes) are ignored with one
-log line and a normal return, so the platform does not retry them; a failure to start the execution raises, so
-the platform retries the event (deploy with retries on). The workflow reads the object's live generation and
-the schema file beside it.
+Entry point ``on_new_file``. Configured only by environment variables, checked at cold start (see
+``ingest_config``); what it does with each event is in ``ingest.py``.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-import urllib.parse
-from pathlib import Path
 
 try:  # deployed: this folder is the function's root
-    from file_layout import schema_object
-    from ingest_config import Config, ConfigError, load_config
-    from ingest_naming import decide, load_job_id
+    from ingest import Ingest, _log
+    from ingest_config import ConfigError, load_config
 except ImportError:  # imported as the package functions (tests, local stack)
-    from functions.file_layout import schema_object
-    from functions.ingest_config import Config, ConfigError, load_config
-    from functions.ingest_naming import decide, load_job_id
-
-_LOG = logging.getLogger("ingest")
-SCHEMAS = Path(__file__).resolve().parent / "schemas"
-ARGUMENT_LIMIT = 24_000  # bytes of JSON; Workflows takes at most 32 KiB
-
-
-def _log(severity: str, message: str, **fields):
-    """One structured log line (Cloud Logging reads ``severity`` and ``message`` from JSON on stdout)."""
-    print(json.dumps({"severity": severity, "message": message, **fields}), flush=True)
-
-
-def known_schema(table: str) -> list | None:
-    """The BigQuery schema shipped with the function for a dataset of ``pipelines.generate``."""
-    path = SCHEMAS / f"{table}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-class Ingest:
-    """The function's state across invocations of one instance: config and clients, made once."""
-
-    def __init__(self, config: Config):
-        self.config = config
-        self._executions = None
-
-    @property
-    def executions(self):
-        if self._executions is None:
-            from google.cloud.workflows.executions_v1 import ExecutionsClient
-
-            if self.config.workflows_endpoint:  # a local Workflows API (tests, local stack): plain gRPC
-                import grpc
-                from google.cloud.workflows.executions_v1.services.executions.transports import (
-                    ExecutionsGrpcTransport,
-                )
-
-                channel = grpc.insecure_channel(self.config.workflows_endpoint)
-                self._executions = ExecutionsClient(transport=ExecutionsGrpcTransport(channel=channel))
-            else:
-                self._executions = ExecutionsClient()
-        return self._executions
-
-    def handle(self, data: dict) -> dict | None:
-        """Start the load of one finalized object; None when it is ignored. Returns the workflow argument."""
-        bucket_name, name, generation = data.get("bucket", ""), data.get("name", ""), str(data.get("generation", ""))
-        decision = decide(data)
-        where = f"gs://{bucket_name}/{name}#{generation}"
-        if bucket_name != self.config.bucket:  # a trigger on another bucket, or a forged event
-            _log("INFO", f"ignored {where}: not in gs://{self.config.bucket}, the bucket this function loads")
-            return None
-        if not decision.load:
-            _log("INFO", f"ignored {where}: {decision.reason}")
-            return None
-        if not generation.isdigit():
-            _log("INFO", f"ignored {where}: the event names no generation")
-            return None
-        argument = {
-            "bucket": bucket_name,
-            "object": name,
-            "object_path": urllib.parse.quote(name, safe=""),
-            "generation": generation,
-            "format": decision.source_format,
-            "project": self.config.project,
-            "dataset": self.config.dataset,
-            "table": decision.table,
-            "location": self.config.bq_location,
-            "job_id": load_job_id(bucket_name, name, generation, decision.table),
-            # <folder>/<table>.schema.json beside the object, written by our jobs: the workflow loads with it
-            "schema_object": schema_object(name, decision.table),
-            "schema_object_path": urllib.parse.quote(schema_object(name, decision.table), safe=""),
-            "bigquery_url": self.config.bigquery_url,
-            "storage_url": self.config.storage_url,
-        }
-        schema = known_schema(decision.table)
-        if schema is not None:  # the schema shipped for a dataset of ours, if no schema file is beside the object
-            argument["schema"] = schema
-            if len(json.dumps(argument)) > ARGUMENT_LIMIT:  # an execution's argument is at most 32 KiB
-                argument["schema"] = [{k: v for k, v in f.items() if k != "description"} for f in schema]
-        from google.cloud.workflows.executions_v1 import Execution
-
-        execution = self.executions.create_execution(
-            parent=self.config.workflow, execution=Execution(argument=json.dumps(argument)))
-        _log("INFO", f"started the load of {where} into {self.config.dataset}.{decision.table}",
-             execution=execution.name, job_id=argument["job_id"])
-        return argument
+    from functions.ingest import Ingest, _log
+    from functions.ingest_config import ConfigError, load_config
 
 
 def _cold_start() -> Ingest:

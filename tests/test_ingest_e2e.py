@@ -467,3 +467,32 @@ def test_the_docs_show_how_to_install_the_merge_procedures_on_the_local_stack():
         in text
     help_text = run_cli("sql.install", "--help").stdout
     assert "--bigquery_url" in help_text
+
+
+def test_redrive_starts_the_loads_whose_events_were_lost_and_never_loads_twice(stack, gcs):
+    from local_cloud.stack import WORKFLOW_LOCATION
+
+    for i in range(2):  # their events never reach the function (lost while it was away)
+        gcs.blob(f"redrive/redriven-0000{i}-of-00002.csv").upload_from_string(f"id,score\n{i},{10 * i}\n")
+    gcs.blob("redrive/_SUCCESS").upload_from_string("")
+    flags = ["--bucket", BUCKET, "--project", stack.project, "--dataset", stack.dataset, "--location",
+             WORKFLOW_LOCATION, "--prefix", "redrive/"]
+    dry = run_cli("pipelines.redrive", *flags, "--dry_run", env=stack.client_env())
+    assert dry.returncode == 0 and dry.stdout.count("would start the load of") == 2, dry.stderr
+    before = len(stack.workflows.executions())
+    first = run_cli("pipelines.redrive", *flags, env=stack.client_env())
+    assert first.returncode == 0 and "started 2 load(s)" in first.stderr, first.stderr
+    started = stack.workflows.wait_idle()[before:]
+    assert len(started) == 2 and all(e.state == e.State.SUCCEEDED for e in started), [e.error for e in started]
+    rows = query(stack, f"SELECT id, score FROM {stack.dataset}.redriven ORDER BY id")
+    assert [(r["id"], r["score"]) for r in rows] == [(0, 0), (1, 10)]
+    again = run_cli("pipelines.redrive", *flags, env=stack.client_env())  # every object is tagged now
+    assert again.returncode == 0 and "started 0 load(s)" in again.stderr, again.stderr
+    assert len(stack.workflows.executions()) == before + 2
+    assert len(query(stack, f"SELECT id FROM {stack.dataset}.redriven")) == 2  # loaded once
+
+
+def test_redrive_names_what_is_missing_in_one_line():
+    result = run_cli("pipelines.redrive", "--bucket", "b-ok", "--project", "my-project", "--location",
+                     "europe-west1", env={"WORKFLOWS_ENDPOINT": "", "GOOGLE_CLOUD_PROJECT": ""})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--dataset is not given" in result.stderr

@@ -9,7 +9,7 @@ import yaml
 from tests.helpers import ROOT
 
 WORKFLOW = yaml.safe_load((ROOT / "workflows" / "load_to_bigquery.yaml").read_text())
-# What functions/main.py puts in the argument (schema only when there is one).
+# What functions/ingest.py puts in the argument (schema only when there is one).
 FUNCTION_SENDS = {"bucket", "object", "object_path", "generation", "format", "project", "dataset", "table",
                   "location", "job_id", "schema_object", "schema_object_path", "bigquery_url", "storage_url",
                   "schema"}
@@ -71,7 +71,7 @@ def test_every_http_call_retries_transient_errors_with_one_policy():
 
 
 def test_the_function_sends_what_the_workflow_reads():
-    source = (ROOT / "functions" / "main.py").read_text()
+    source = (ROOT / "functions" / "ingest.py").read_text()
     sent = set(re.findall(r'^\s+"([a-z_]+)": ', source, re.MULTILINE)) | set(re.findall(r'argument\["([a-z_]+)"\]',
                                                                                       source))
     assert FUNCTION_SENDS <= sent, FUNCTION_SENDS - sent

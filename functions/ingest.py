@@ -29,7 +29,7 @@ SCHEMAS = Path(__file__).resolve().parent / "schemas"
 ARGUMENT_LIMIT = 24_000  # bytes of JSON; Workflows takes at most 32 KiB
 
 
-def _log(severity: str, message: str, **fields):
+def log_line(severity: str, message: str, **fields):
     """One structured log line (Cloud Logging reads ``severity`` and ``message`` from JSON on stdout)."""
     print(json.dumps({"severity": severity, "message": message, **fields}), flush=True)
 
@@ -70,13 +70,13 @@ class Ingest:
         decision = decide(data)
         where = f"gs://{bucket_name}/{name}#{generation}"
         if bucket_name != self.config.bucket:  # a trigger on another bucket, or a forged event
-            _log("INFO", f"ignored {where}: not in gs://{self.config.bucket}, the bucket this function loads")
+            log_line("INFO", f"ignored {where}: not in gs://{self.config.bucket}, the bucket this function loads")
             return None
         if not decision.load:
-            _log("INFO", f"ignored {where}: {decision.reason}")
+            log_line("INFO", f"ignored {where}: {decision.reason}")
             return None
         if not generation.isdigit():
-            _log("INFO", f"ignored {where}: the event names no generation")
+            log_line("INFO", f"ignored {where}: the event names no generation")
             return None
         argument = {
             "bucket": bucket_name,
@@ -104,6 +104,6 @@ class Ingest:
 
         execution = self.executions.create_execution(
             parent=self.config.workflow, execution=Execution(argument=json.dumps(argument)))
-        _log("INFO", f"started the load of {where} into {self.config.dataset}.{decision.table}",
+        log_line("INFO", f"started the load of {where} into {self.config.dataset}.{decision.table}",
              execution=execution.name, job_id=argument["job_id"])
         return argument

@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 
 try:  # deployed: this folder is the function's root
-    from ingest import Ingest, _log
+    from ingest import Ingest, log_line
     from ingest_config import ConfigError, load_config
 except ImportError:  # imported as the package functions (tests, local stack)
-    from functions.ingest import Ingest, _log
+    from functions.ingest import Ingest, log_line
     from functions.ingest_config import ConfigError, load_config
 
 
@@ -20,7 +20,7 @@ def _cold_start() -> Ingest:
     try:
         return Ingest(load_config())
     except ConfigError as e:
-        _log("ERROR", f"ingest function misconfigured: {e}")
+        log_line("ERROR", f"ingest function misconfigured: {e}")
         print(f"ingest function misconfigured: {e}", file=sys.stderr, flush=True)
         raise
 

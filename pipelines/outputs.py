@@ -47,7 +47,6 @@ class OutputOptions(cli.JobOptions):
             help="Replace the shards a previous run left at the output (refused otherwise, so runs never mix).")
 
 
-
 def check_output(output: str, datasets: list[str]) -> str:
     """A local folder or gs://bucket/prefix that can be written, with a folder (or nothing) per dataset."""
     if any(c in output for c in "*?[]{}"):

@@ -2,13 +2,15 @@
 
     python -m local_cloud.stack            # or: make local-stack; Ctrl-C stops everything it started
 
-starts gcp-storage-emulator (bucket ``local-bucket``), bqemulator (project ``local-project``, dataset
-``ingest``), a local Workflows Executions API that runs ``workflows/load_to_bigquery.yaml`` on
-workflows-emulator, and the Cloud Function (``functions/``) under functions-framework; a router turns every new
-object generation in the bucket into the finalize CloudEvent the function receives on Google Cloud. It writes
-the environment other shells need to ``.local_cloud/env`` in the project folder (``source`` it, then run the
-jobs with a ``gs://`` output, ``python -m local_cloud.query "SELECT ..."`` to look at the tables and
-``python -m local_cloud.status`` to see the loads, failed ones with BigQuery's message).
+starts gcp-storage-emulator (bucket ``local-bucket``) and bqemulator (project ``local-project``, dataset
+``ingest``), each behind a thin front of ours that answers as Google Cloud does where exactly-once relies on it
+(a duplicate job id, generations and their preconditions: ``local_cloud/fronts.py``), a local Workflows
+Executions API that runs ``workflows/load_to_bigquery.yaml`` on workflows-emulator, and the Cloud Function
+(``functions/``) under functions-framework; a router turns every new object generation in the bucket into the
+finalize CloudEvent the function receives on Google Cloud. It writes the environment other shells need to
+``.local_cloud/env`` in the project folder (``source`` it, then run the jobs with a ``gs://`` output,
+``python -m local_cloud.query "SELECT ..."`` to look at the tables and ``python -m local_cloud.status`` to see
+the loads, failed ones with BigQuery's message).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 import requests
 
 from local_cloud.events import FinalizeRouter
+from local_cloud.fronts import BigQueryFront, StorageFront
 from local_cloud.processes import Server, free_port, throwaway_credentials
 from local_cloud.tools import ToolMissing, bq_home, executable
 from local_cloud.workflows_api import WorkflowsService
@@ -48,11 +51,14 @@ class LocalStack:
     """Start with ``start()`` (or ``with LocalStack(folder) as stack``); ``stop()`` stops all it started."""
 
     def __init__(self, folder: Path, bucket: str = "local-bucket", project: str = "local-project",
-                 dataset: str = "ingest", location: str = "US", route_events: bool = True):
+                 dataset: str = "ingest", location: str = "US", route_events: bool = True,
+                 concurrent_executions: int = 2):
         self.folder = Path(folder)
         self.bucket, self.project, self.dataset, self.location = bucket, project, dataset, location
         self.route_events = route_events
-        self.servers: list[Server] = []
+        self.concurrent_executions = concurrent_executions  # Google runs them all at once; each is a process here
+        self.servers: list[Server] = []  # the processes started
+        self.fronts: list = []  # the fronts before the emulators (threads of this process)
         self.workflows: WorkflowsService | None = None
         self.router: FinalizeRouter | None = None
         self.gcs_port = self.bq_port = self.function_port = None
@@ -93,8 +99,8 @@ class LocalStack:
         try:
             self._start_storage()
             self._start_bigquery()
-            self.workflows = WorkflowsService({WORKFLOW_NAME: WORKFLOW_YAML}, env={**os.environ, **self._auth,
-                                                                                 "GOOGLE_CLOUD_PROJECT": self.project})
+            self.workflows = WorkflowsService({WORKFLOW_NAME: WORKFLOW_YAML}, concurrency=self.concurrent_executions,
+                                              env={**os.environ, **self._auth, "GOOGLE_CLOUD_PROJECT": self.project})
             self.workflows.start()
             self._start_function()
             if self.route_events:
@@ -107,17 +113,20 @@ class LocalStack:
     def _start_storage(self):
         data = self.folder / "gcs"
         data.mkdir(exist_ok=True)
-        self.gcs_port = free_port()
+        port = free_port()
         self.servers.append(Server(
             "gcp-storage-emulator",
-            [_venv_tool("gcp-storage-emulator"), "start", "--host", "127.0.0.1", "--port", str(self.gcs_port),
+            [_venv_tool("gcp-storage-emulator"), "start", "--host", "127.0.0.1", "--port", str(port),
              "--default-bucket", self.bucket, "--quiet"],
-            self.gcs_port, self.folder / "gcs.log", env=self._auth, cwd=data).wait_ready())
+            port, self.folder / "gcs.log", env=self._auth, cwd=data).wait_ready())
+        self.fronts.append(StorageFront(f"http://127.0.0.1:{port}").start())
+        self.gcs_port = self.fronts[-1].port
 
     def _start_bigquery(self):
         server = start_bigquery(self.folder, self.project, self.folder / "gcs" / ".cloudstorage")
         self.servers.append(server)
-        self.bq_port = server.port
+        self.fronts.append(BigQueryFront(f"http://127.0.0.1:{server.port}").start())
+        self.bq_port = self.fronts[-1].port
         answer = requests.post(f"{self.bigquery_url}/bigquery/v2/projects/{self.project}/datasets", timeout=30,
                                json={"datasetReference": {"projectId": self.project, "datasetId": self.dataset},
                                      "location": self.location})
@@ -138,6 +147,9 @@ class LocalStack:
         if self.router is not None:
             self.router.stop()
             self.router = None
+        for front in self.fronts:
+            front.stop()
+        self.fronts = []
         for server in reversed(self.servers):
             server.stop()
         self.servers = []

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow.parquet as pq
 import pytest
@@ -24,8 +25,10 @@ BUCKET = "local-bucket"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """The local stack without its router: the tests deliver each finalize event themselves."""
-    with LocalStack(tmp_path_factory.mktemp("stack"), bucket=BUCKET, route_events=False) as s:
+    """The local stack without its router: the tests deliver each finalize event themselves. Four executions
+    run at once (two by default), so that duplicate events race as they do on Google Cloud."""
+    with LocalStack(tmp_path_factory.mktemp("stack"), bucket=BUCKET, route_events=False,
+                    concurrent_executions=4) as s:
         yield s
 
 
@@ -53,6 +56,12 @@ def deliver_all(stack, prefix: str) -> list:
             answer = deliver(stack.function_url, obj)
             assert answer.ok, (obj["name"], answer.status_code, answer.text[:500])
     return stack.workflows.wait_idle()[before:]
+
+
+def raw_storage_url(stack) -> str:
+    """The Storage emulator itself, without the stack's front."""
+    server = next(s for s in stack.servers if s.name == "gcp-storage-emulator")
+    return f"http://127.0.0.1:{server.port}"
 
 
 def query(stack, sql: str) -> list[dict]:
@@ -143,10 +152,7 @@ def test_generated_files_load_once_each_into_one_table_per_dataset_even_when_eve
 def test_a_redelivered_event_finds_its_load_job_instead_of_loading_twice(stack, gcs):
     """An execution that died after its load job but before tagging (here: the tag removed) is followed by a
     re-delivered event: the workflow finds the job by its fixed id, does not load again, and tags the object.
-
-    Two executions racing before either has created the job rely on BigQuery answering 409 to the second insert
-    of a job id ("already exists": the workflow then reads that job). bqemulator 1.4 accepts a duplicate job id
-    and runs it again, so that race cannot be shown here; this sequential case is the part it can show."""
+    (Executions racing before either created the job: the next test.)"""
     blob = gcs.blob("race/race-00000-of-00001.csv")
     blob.upload_from_string("a,b\n1,x\n2,y\n")
     (first,) = deliver_all(stack, "race/")
@@ -161,6 +167,40 @@ def test_a_redelivered_event_finds_its_load_job_instead_of_loading_twice(stack, 
     blob.reload()
     assert blob.metadata["status"] == "loaded" and blob.metadata["loadJobId"] == job_id
     assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.race")[0]["n"] == 2
+
+
+def test_the_same_event_delivered_nine_times_at_once_loads_each_object_once(stack, gcs, tmp_path):
+    """At-least-once delivery can hand the same finalize event to several instances at the same moment: here
+    three fresh 1,000-row CSV objects, each event posted nine times concurrently. The executions race; the
+    second insert of a job id is answered 409 (by BigQuery, and by the stack's front before bqemulator), the
+    losers wait for the winner's job, and every table holds its rows once."""
+    result = run_cli("pipelines.generate", "--datasets", "films", "--rows", "1000", "--num_shards", "1",
+                     "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    data = (tmp_path / "out" / "films" / "films-00000-of-00001.csv").read_bytes()
+    schema = (tmp_path / "out" / "films" / "films.schema.json").read_bytes()
+    objects = []
+    for table in ("burst_a", "burst_b", "burst_c"):
+        gcs.blob(f"burst/{table}.schema.json").upload_from_string(schema)
+        blob = gcs.blob(f"burst/{table}-00000-of-00001.csv")
+        blob.upload_from_string(data)
+        objects.append(next(o for o in list_objects(stack.storage_url, BUCKET) if o["name"] == blob.name))
+    before = len(stack.workflows.executions())
+    with ThreadPoolExecutor(27) as pool:
+        answers = list(pool.map(lambda obj: deliver(stack.function_url, obj), [o for o in objects for _ in range(9)]))
+    assert all(a.ok for a in answers), [a.text[:300] for a in answers if not a.ok]
+    executions = stack.workflows.wait_idle()[before:]
+    assert len(executions) == 27
+    assert all(e.state == e.State.SUCCEEDED for e in executions), [e.error.payload for e in executions]
+    results = [json.loads(e.result) for e in executions]
+    for table in ("burst_a", "burst_b", "burst_c"):
+        assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.{table}")[0]["n"] == 1000
+        mine = [r for r in results if r["table"].endswith(f".{table}")]
+        assert len(mine) == 9 and {r["state"] for r in mine} <= {"DONE", "SKIPPED"}
+        assert len({r["jobId"] for r in mine}) == 1  # one load job, whatever each execution saw
+        blob = gcs.blob(f"burst/{table}-00000-of-00001.csv")
+        blob.reload()
+        assert blob.metadata["status"] == "loaded" and blob.metadata["loadJobId"] == mine[0]["jobId"]
 
 
 def test_a_corrupt_csv_fails_loudly_stays_untagged_and_leaves_other_tables_alone(stack, gcs):
@@ -231,7 +271,8 @@ def test_an_event_for_a_replaced_generation_loads_nothing(stack, gcs):
     assert deliver(stack.function_url, old).ok
     (stale,) = stack.workflows.wait_idle()[before:]
     assert stale.state == stale.State.SUCCEEDED, stale.error.payload
-    assert json.loads(stale.result)["state"] == "SUPERSEDED"
+    assert json.loads(stale.result) == {"state": "SUPERSEDED", "table": f"{stack.project}:{stack.dataset}.gen",
+                                         "reason": "this generation of the object no longer exists"}
     assert not gcs.get_blob("gen/gen-00000-of-00001.csv").metadata
     (loaded,) = deliver_all(stack, "gen/")
     assert json.loads(loaded.result)["state"] == "DONE"
@@ -299,7 +340,10 @@ def test_a_failed_load_is_tried_again_under_the_next_job_id_when_its_event_comes
 def test_a_generation_replaced_before_its_load_starts_is_not_loaded(stack, gcs):
     """An execution for generation 1 that starts after generation 2 replaced the object (the function passed it
     while 1 was live): a load job cannot pin a generation, so the workflow checks the live one and loads nothing;
-    generation 2's own event loads it."""
+    generation 2's own event loads it. Cloud Storage (and the stack's front) would already answer 404 for
+    generation 1 at the workflow's first read; this execution talks to the emulator without its front, which
+    serves the live object whatever generation is asked, so that the later check (for a replacement between the
+    first read and the load) is the one exercised."""
     import urllib.parse
 
     import grpc
@@ -317,7 +361,7 @@ def test_a_generation_replaced_before_its_load_starts_is_not_loaded(stack, gcs):
     argument = {"bucket": BUCKET, "object": name, "object_path": urllib.parse.quote(name, safe=""),
                 "generation": str(first), "format": "CSV", "project": stack.project, "dataset": stack.dataset,
                 "table": "replaced", "location": stack.location, "job_id": load_job_id(BUCKET, name, first, "replaced"),
-                "bigquery_url": stack.bigquery_url, "storage_url": stack.storage_url}
+                "bigquery_url": stack.bigquery_url, "storage_url": raw_storage_url(stack)}
     channel = grpc.insecure_channel(stack.workflows.endpoint)
     client = ExecutionsClient(transport=ExecutionsGrpcTransport(channel=channel))
     parent = f"projects/{stack.project}/locations/{WORKFLOW_LOCATION}/workflows/{WORKFLOW_NAME}"

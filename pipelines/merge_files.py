@@ -128,7 +128,7 @@ def run(argv=None) -> int:
     file_format, compression = file_format_and_compression(args)
     num_shards = output_num_shards(args)
     output = check_output(args.output, [])
-    options = cli.beam_options(cli.with_local_defaults(argv), OPTIONS)
+    options = cli.beam_options(cli.with_local_defaults(argv, grouping_rows=True), OPTIONS)
 
     from datagen import contract
     from transforms.csv_lines import non_iso_dates

@@ -59,6 +59,8 @@ def test_local_defaults_use_every_core_unless_the_work_cannot_be_split_or_the_us
     chosen = ["--direct_num_workers", "2"]
     assert cli.with_local_defaults(chosen, parallel=False) == chosen
     assert cli.with_local_defaults(["--runner", "DataflowRunner"]) == ["--runner", "DataflowRunner"]
+    assert cli.with_local_defaults([], grouping_rows=True) == ["--direct_num_workers", "0", "--direct_running_mode",
+                                                              "multi_processing"]
 
 
 def test_no_job_imports_another_job():

@@ -171,24 +171,36 @@ def claim(shards: list[Shards], output: str, overwrite: bool):
     if existing:
         _filesystems().delete(existing)
     stale = [folder for s in shards for folder in s.temp_folders()]
+    leftovers(output, stale, "folder", overwrite, lambda: [s.remove_temp_folders() for s in shards])
+
+
+def leftovers(output: str, stale: list[str], kind: str, overwrite: bool, remove) -> None:
+    """What an interrupted run left at ``output`` (temporary folders or files: ``kind``): removed by ``remove()``
+    with --overwrite, else named on stderr in one line with the command that removes them."""
     if stale and overwrite:
-        for s in shards:
-            s.remove_temp_folders()
-        print(f"note: removed {len(stale)} temporary folder(s) an interrupted run left: {', '.join(stale)}",
+        remove()
+        print(f"note: removed {len(stale)} temporary {kind}(s) an interrupted run left: {', '.join(stale)}",
               file=sys.stderr)
     elif stale:
-        remove = ("gcloud storage rm -r " if stale[0].startswith("gs://") else "rm -r ") + " ".join(
+        command = ("gcloud storage rm -r " if stale[0].startswith("gs://") else "rm -r ") + " ".join(
             f"'{f}'" for f in stale)
-        print(f"note: {output!r} holds {len(stale)} temporary folder(s) an interrupted run left "
-              f"({_size(stale) / 1e6:,.0f} MB); remove them with: {remove}  (or run again with --overwrite)",
+        print(f"note: {output!r} holds {len(stale)} temporary {kind}(s) an interrupted run left "
+              f"({_size(stale) / 1e6:,.0f} MB); remove them with: {command}  (or run again with --overwrite)",
               file=sys.stderr)
 
 
-def _size(folders: list[str]) -> int:
-    if folders and folders[0].startswith("gs://"):
-        return sum(m.size_in_bytes for f in folders for m in _objects_below(f))
-    return sum(os.path.getsize(os.path.join(root, name)) for f in folders for root, _, names in os.walk(f)
-               for name in names)
+def _size(paths: list[str]) -> int:
+    """Bytes in ``paths`` (folders or files, local or gs://)."""
+    if paths and paths[0].startswith("gs://"):
+        return sum(m.size_in_bytes for f in paths for m in _objects_below(f) + _objects_at(f))
+    return sum(os.path.getsize(f) if os.path.isfile(f) else sum(
+        os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(f) for name in names)
+        for f in paths)
+
+
+def _objects_at(path: str) -> list:
+    """The object named ``path`` itself (a file rather than a folder), if there is one."""
+    return [m for r in _filesystems().match([path]) for m in r.metadata_list if m.path == path]
 
 
 def _objects_below(folder_pattern: str) -> list:

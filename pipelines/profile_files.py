@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from functions.file_layout import SCHEMA_SUFFIX, SHARD_STEM, TEMPORARY, schema_path
 from pipelines import cli
 from pipelines.inputs import list_inputs
-from pipelines.outputs import OutputOptions, check_output, run_job  # noqa: F401 (OutputOptions declares --output)
+from pipelines.outputs import OutputOptions, check_output, leftovers, run_job  # noqa: F401 (OutputOptions: --output)
 
 if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checked (--help answers at once)
     import apache_beam as beam
@@ -298,6 +298,20 @@ class ProfileFiles:
                                  "replace it or choose another --output")
         if existing:
             FileSystems.delete(existing)
+        stale = self.temporary()
+        leftovers(self.output, stale, "file", overwrite, lambda: FileSystems.delete(stale))
+
+    def temporary(self) -> list[str]:
+        """The files an interrupted run was writing (renamed to profile.* once whole)."""
+        from apache_beam.io.filesystems import FileSystems
+
+        from transforms.profile_report import TEMP_MARK
+
+        try:
+            return [m.path for r in FileSystems.match([f"{self.output}/.profile.*{TEMP_MARK}*"])
+                    for m in r.metadata_list]
+        except Exception:  # no such folder yet
+            return []
 
     def remove_partial(self):
         from apache_beam.io.filesystems import FileSystems

@@ -1,6 +1,6 @@
 """The ingest chain under a burst of objects, on the local stack: exactly once, failures visible, nothing lost.
 
-    python benchmarks/ingest_load.py [--objects 500] [--corrupt 5] [--duplicates 0.1]
+    python benchmarks/ingest_load.py [--objects 500] [--corrupt 5] [--duplicates 0.1] [--bigquery_away 30]
 
 Starts the local stack (its router delivers each new object generation's finalize event, as Eventarc does),
 uploads ``--objects`` small shards of films and clients (CSV and Parquet, 100 rows each, their schema files
@@ -10,6 +10,11 @@ delivery does this). Then it waits until the chain settles and checks: every goo
 (the rows in BigQuery equal 100 per good object of each dataset, every good object tagged ``status=loaded``),
 each corrupt one a FAILED execution with BigQuery's message and untagged. Prints objects per minute uploaded,
 the time until the chain settled, and the executions by state.
+
+With ``--bigquery_away S``, the BigQuery emulator is stopped ``--away_after`` seconds into the burst and started
+again S seconds later (its tables and jobs kept, as BigQuery keeps them); the executions ride it out with their
+retries or fail visibly, and once the chain has settled ``python -m pipelines.redrive`` starts the load of every
+object not tagged as loaded, after which the same checks must hold.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import io
+import json
+import os
 import random
 import sys
 import tempfile
@@ -54,6 +61,10 @@ def main(argv=None) -> int:
     p.add_argument("--objects", type=int, default=500)
     p.add_argument("--corrupt", type=int, default=5)
     p.add_argument("--duplicates", type=float, default=0.1)
+    p.add_argument("--concurrent_executions", type=int, default=4,
+                   help="workflow executions the local Workflows API runs at once (each is a process)")
+    p.add_argument("--bigquery_away", type=float, default=0, help="seconds of BigQuery outage mid-burst")
+    p.add_argument("--away_after", type=float, default=10, help="seconds into the burst the outage starts")
     args = p.parse_args(argv)
 
     from google.auth.credentials import AnonymousCredentials
@@ -65,14 +76,11 @@ def main(argv=None) -> int:
     from local_cloud.stack import LocalStack
 
     random.seed(7)
-    with tempfile.TemporaryDirectory() as folder, LocalStack(Path(folder) / "stack") as stack:
-        import os
-
+    with tempfile.TemporaryDirectory() as folder, LocalStack(
+            Path(folder) / "stack", concurrent_executions=args.concurrent_executions) as stack:
         os.environ.update(stack.client_env())
         bucket = storage.Client(project=stack.project, credentials=AnonymousCredentials()).bucket(stack.bucket)
         for dataset in ("films", "clients"):  # schema files first, as the jobs write them
-            import json
-
             bucket.blob(f"burst/{dataset}.schema.json").upload_from_string(
                 json.dumps(from_spec(specs.builtin(dataset)).bigquery_schema()))
         plan = [(f"burst/{d}-{i:05d}-of-{args.objects:05d}.{f}", d, f)
@@ -91,8 +99,30 @@ def main(argv=None) -> int:
         objects = {o["name"]: o for o in list_objects(stack.storage_url, stack.bucket) if o["name"] in twice}
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda name: deliver(stack.function_url, objects[name]), twice))
+        outage = ""
+        if args.bigquery_away:
+            time.sleep(max(0.0, started + args.away_after - time.monotonic()))
+            stack.bigquery_away(args.bigquery_away).join(args.bigquery_away + 300)
         executions = stack.wait_settled(timeout=3600)
         settled = time.monotonic() - started
+        if args.bigquery_away:
+            failed_by_outage = [e for e in executions if e.state.name == "FAILED"
+                                and json.loads(e.argument)["object"] not in corrupt]
+            import subprocess
+
+            redrive = subprocess.run(
+                [sys.executable, "-m", "pipelines.redrive", "--bucket", stack.bucket, "--project", stack.project,
+                 "--dataset", stack.dataset, "--location", "us-central1", "--prefix", "burst/"],
+                env={**os.environ, **stack.client_env()}, capture_output=True, text=True,
+                cwd=Path(__file__).resolve().parents[1])
+            before = len(executions)
+            executions = stack.wait_settled(timeout=3600)
+            outage = (f"BigQuery away {args.bigquery_away:.0f} s from {args.away_after:.0f} s into the burst: "
+                      f"{len(failed_by_outage)} executions failed visibly ("
+                      f"{failed_by_outage[0].error.payload.splitlines()[0][:80] if failed_by_outage else '-'}); "
+                      f"redrive: {redrive.stderr.strip().splitlines()[-1] if redrive.stderr.strip() else '?'}, "
+                      f"{len(executions) - before} executions, settled {time.monotonic() - started:.1f} s "
+                      f"after the burst began")
 
         states = Counter(e.state.name for e in executions)
         results = Counter(json.loads(e.result)["state"] for e in executions if e.state.name == "SUCCEEDED")
@@ -101,19 +131,22 @@ def main(argv=None) -> int:
                 for d in good}
         untagged = [b.name for b in bucket.client.list_blobs(bucket, prefix="burst/")
                     if b.name.endswith((".csv", ".parquet")) and (b.metadata or {}).get("status") != "loaded"]
-        failed = [e for e in executions if e.state.name == "FAILED"]
+        failed = [e for e in executions if e.state.name == "FAILED" and json.loads(e.argument)["object"] in corrupt]
         print(f"{'objects':>8} {'corrupt':>8} {'sent twice':>10} {'upload s':>9} {'objects/min':>12} "
               f"{'settled s':>10}")
         print(f"{args.objects:>8} {args.corrupt:>8} {len(twice):>10} {uploaded:>9.1f} "
               f"{args.objects / uploaded * 60:>12,.0f} {settled:>10.1f}")
         print(f"executions: {dict(states)}; succeeded as: {dict(results)}; extra deliveries answered "
               f"{Counter(a.status_code for a in answers)}")
-        ok = all(rows[d] == good[d] * ROWS for d in good) and sorted(untagged) == sorted(corrupt) and len(
-            failed) == args.corrupt and all("BigQuery" in e.error.payload for e in failed)
+        ok = all(rows[d] == good[d] * ROWS for d in good) and sorted(untagged) == sorted(corrupt) and {
+            json.loads(e.argument)["object"] for e in failed} == set(corrupt) and all(
+            "BigQuery" in e.error.payload for e in failed)
         print(f"rows in BigQuery {rows} for {dict(good)} good objects of {ROWS} rows; untagged: {len(untagged)} "
               f"(the corrupt ones: {sorted(untagged) == sorted(corrupt)}); exactly once and nothing lost: {ok}")
         if failed:
             print(f"a failure, as an operator sees it: {failed[0].error.payload.splitlines()[0][:200]}")
+        if outage:
+            print(outage)
         return 0 if ok else 1
 
 

@@ -122,9 +122,12 @@ class LocalStack:
         self.fronts.append(StorageFront(f"http://127.0.0.1:{port}").start())
         self.gcs_port = self.fronts[-1].port
 
-    def _start_bigquery(self):
-        server = start_bigquery(self.folder, self.project, self.folder / "gcs" / ".cloudstorage")
+    def _start_bigquery(self, port: int | None = None):
+        server = start_bigquery(self.folder, self.project, self.folder / "gcs" / ".cloudstorage",
+                                data_dir=self.folder / "bq-data", port=port)
         self.servers.append(server)
+        if port is not None:  # started again behind the front it had
+            return
         self.fronts.append(BigQueryFront(f"http://127.0.0.1:{server.port}").start())
         self.bq_port = self.fronts[-1].port
         answer = requests.post(f"{self.bigquery_url}/bigquery/v2/projects/{self.project}/datasets", timeout=30,
@@ -157,6 +160,22 @@ class LocalStack:
             self.workflows.stop()
             self.workflows = None
 
+    def bigquery_away(self, seconds: float) -> threading.Thread:
+        """A BigQuery outage (tests, campaigns): the emulator is stopped now and started again on the same port
+        after ``seconds``, with its tables and jobs; meanwhile its front answers 502. Returns the thread that
+        brings it back (join it)."""
+        server = next(s for s in self.servers if s.name == "bqemulator")
+        server.stop()
+        self.servers.remove(server)
+
+        def back():
+            time.sleep(seconds)
+            self._start_bigquery(port=server.port)
+
+        thread = threading.Thread(target=back, name="bigquery-back", daemon=True)
+        thread.start()
+        return thread
+
     def bigquery(self):
         """A google-cloud-bigquery client of the emulator."""
         return bigquery_client(self.project, self.bigquery_url)
@@ -175,18 +194,23 @@ class LocalStack:
         raise TimeoutError(f"the local stack did not settle in {timeout:.0f} s")
 
 
-def start_bigquery(folder: Path, project: str, gcs_root: Path | None = None) -> Server:
-    """bqemulator on a free port of 127.0.0.1 (its log and staging in ``folder``); load jobs read ``gs://`` URIs
-    from ``gcs_root``, the Storage emulator's data folder."""
+def start_bigquery(folder: Path, project: str, gcs_root: Path | None = None, data_dir: Path | None = None,
+                   port: int | None = None) -> Server:
+    """bqemulator on ``port`` (or a free one) of 127.0.0.1, its log and staging in ``folder``; load jobs read
+    ``gs://`` URIs from ``gcs_root``, the Storage emulator's data folder. With ``data_dir``, tables and jobs are
+    kept there (a restart finds them, as BigQuery keeps them through an outage); else in memory."""
     exe = executable("bqemulator")
     staging = Path(folder) / "bq-staging"
     staging.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     env = {"HOME": str(bq_home()), "BQEMU_UPLOAD_STAGING_DIR": str(staging)}
     if gcs_root is not None:
         env["BQEMU_GCS_LOCAL_ROOT"] = str(gcs_root)
+    keep = ["--persistent", "--data-dir", str(data_dir)] if data_dir is not None else []
+    if data_dir is not None:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
     return Server("bqemulator", [str(exe), "start", "--rest-port", str(port), "--grpc-port", str(free_port()),
-                                 "--project", project, "--log-level", "warning"],
+                                 "--project", project, "--log-level", "warning", *keep],
                   port, Path(folder) / "bigquery.log", env=env).wait_ready(120)
 
 

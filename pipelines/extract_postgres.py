@@ -170,6 +170,52 @@ def _consistency(asked: str | None, options) -> str:
     return asked or ("chunk" if template else "snapshot")
 
 
+SNAPSHOT_ATTEMPTS = 3  # whole reads, when a server restart takes the shared snapshot away
+
+
+def _plan(args, dsn: str, query: str, table: str | None, partitions: int, consistency: str):
+    """The read's plan (its columns, key ranges and, with ``snapshot``, the exported snapshot it holds)."""
+    from transforms.postgres.columns import UnsupportedQuery
+    from transforms.postgres.plan import plan_read
+
+    try:
+        conn = connection.connect(dsn)
+        key = args.partition_column
+        if key is None and table is None:
+            print(f"{PROG}: --query without --partition_column: reading it whole, as one partition; name an "
+                  "integer, numeric, date or timestamp column of it with --partition_column to read it in "
+                  "parallel", file=sys.stderr)
+        elif key is None:
+            key = _primary_key(conn, table)
+        elif table is not None:
+            _check_table(conn, table)
+        conn.close()
+        return plan_read(dsn, query, key, partitions, args.lower_bound, args.upper_bound,
+                         share_snapshot=consistency == "snapshot")
+    except connection.ConnectionFailed as e:
+        raise cli.UsageError(str(e)) from None
+    except UnsupportedQuery as e:
+        raise cli.UsageError(str(e)) from None
+    except psycopg2.Error as e:  # SQL errors in the query: the server's first line says what is wrong
+        raise cli.UsageError(f"the query failed: {str(e).strip().splitlines()[0]}") from None
+
+
+def _snapshot_lost(error: BaseException, plan) -> bool:
+    """Whether the run failed because its readers could not import the shared snapshot *and* the launcher's own
+    connection, which holds it, is gone too: the server dropped every connection (a restart, a failover). Then
+    reading everything again from a new snapshot gives a consistent copy; any other failure is the user's to see."""
+    from transforms.postgres.read import SnapshotGone
+
+    if plan.snapshot_conn is None or not (isinstance(error, SnapshotGone) or SnapshotGone.__name__ in str(error)):
+        return False
+    try:
+        with plan.snapshot_conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        return False
+    except psycopg2.Error:
+        return True
+
+
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.job_parser(PROG, __doc__, OPTIONS)
@@ -189,9 +235,6 @@ def run(argv=None) -> int:
     options = cli.beam_options(cli.with_local_defaults(_without_connection_args(argv)), OPTIONS)
     from apache_beam.io.filesystems import FileSystems
 
-    from transforms.postgres.columns import UnsupportedQuery
-    from transforms.postgres.plan import plan_read
-
     cli.check_dataflow(options, {"--output": output, "--dsn_file": args.dsn_file})
     consistency = _consistency(args.consistency, options)
     dsn, password = connection.split_password(dsn_from(args))
@@ -200,36 +243,24 @@ def run(argv=None) -> int:
         worker_dsn_file = _check_remote_connection(args, dsn, password)
     if password:  # hand it to libpq (here and in worker processes) through the environment, never to Beam
         os.environ["PGPASSWORD"] = password
-    try:
-        conn = connection.connect(dsn)
-        key = args.partition_column
-        if key is None and table is None:
-            print(f"{PROG}: --query without --partition_column: reading it whole, as one partition; name an "
-                  "integer, numeric, date or timestamp column of it with --partition_column to read it in "
-                  "parallel", file=sys.stderr)
-        elif key is None:
-            key = _primary_key(conn, table)
-        elif table is not None:
-            _check_table(conn, table)
-        conn.close()
-        plan = plan_read(dsn, query, key, partitions, args.lower_bound, args.upper_bound,
-                         share_snapshot=consistency == "snapshot")
-    except connection.ConnectionFailed as e:
-        raise cli.UsageError(str(e)) from None
-    except UnsupportedQuery as e:
-        raise cli.UsageError(str(e)) from None
-    except psycopg2.Error as e:  # SQL errors in the query: the server's first line says what is wrong
-        raise cli.UsageError(f"the query failed: {str(e).strip().splitlines()[0]}") from None
-
     shards = Shards(prefix, suffix)
-    try:
-        claim([shards], output, args.overwrite)
-        pipeline = build_pipeline(dsn, plan, partitions, file_format, compression, num_shards, prefix, options,
-                                  worker_dsn_file)
-        schema = [c.bigquery_field(arrays_as_lists=file_format == "parquet") for c in plan.columns]
-        done = run_job(PROG, pipeline, options, [shards], [(shards, schema)])  # removes it too if it fails
-    finally:
-        plan.snapshot_conn.close()  # the snapshot is needed until the last reader has finished
+    for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+        plan = _plan(args, dsn, query, table, partitions, consistency)
+        try:
+            claim([shards], output, args.overwrite)
+            pipeline = build_pipeline(dsn, plan, partitions, file_format, compression, num_shards, prefix, options,
+                                      worker_dsn_file)
+            schema = [c.bigquery_field(arrays_as_lists=file_format == "parquet") for c in plan.columns]
+            done = run_job(PROG, pipeline, options, [shards], [(shards, schema)])  # removes it too if it fails
+            break
+        except Exception as e:
+            if not (consistency == "snapshot" and _snapshot_lost(e, plan) and attempt < SNAPSHOT_ATTEMPTS):
+                raise
+            print(f"{PROG}: the server dropped every connection, the snapshot's with them (a restart?); the "
+                  f"files written are removed and the read starts again from a new snapshot (attempt "
+                  f"{attempt + 1} of {SNAPSHOT_ATTEMPTS})", file=sys.stderr)
+        finally:
+            plan.snapshot_conn.close()  # the snapshot is needed until the last reader has finished
     if done is None:
         return 0
     rows, retried = done.counters.get("postgres_rows", 0), done.counters.get("postgres_chunk_retries", 0)

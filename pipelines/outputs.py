@@ -211,8 +211,9 @@ def _objects_below(folder_pattern: str) -> list:
 _WIND_DOWN_SECONDS = 0.5
 
 
-def stop_cleanly_on_signals(prog: str, outputs: list):
-    """Ctrl-C or SIGTERM during a local run: remove partial output and leave at once.
+def stop_cleanly_on_signals(prog: str, outputs: list) -> dict:
+    """Ctrl-C or SIGTERM during a local run: remove partial output and leave at once. Returns the handlers it
+    replaced (none outside the main thread).
 
     The DirectRunner's worker threads would otherwise carry on to the end, ignoring the interrupt.
     """
@@ -226,9 +227,9 @@ def stop_cleanly_on_signals(prog: str, outputs: list):
             o.remove_partial()
         os._exit(130)
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}  # the handlers before
 
 
 class TracebacksDropped:
@@ -279,8 +280,7 @@ class TracebacksDropped:
 def run_pipeline(prog: str, pipeline, outputs: list, local: bool):
     """Runs ``pipeline`` to the end; on failure or interruption, removes what it had written (``outputs``:
     :class:`Shards` or anything else with ``remove_partial``)."""
-    if local:
-        stop_cleanly_on_signals(prog, outputs)
+    before = stop_cleanly_on_signals(prog, outputs) if local else {}
     try:
         with TracebacksDropped.installed(local):
             result = pipeline.run()
@@ -294,6 +294,9 @@ def run_pipeline(prog: str, pipeline, outputs: list, local: bool):
             raise NoSpaceLeft(f"no space left on the device of {where.rsplit('/', 1)[0]}: the run stopped and "
                               "removed its temporary files and shards") from None
         raise
+    finally:  # a job run inside a longer-lived process (a test, a notebook) gives its signals back
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 class NoSpaceLeft(RuntimeError):

@@ -220,3 +220,13 @@ def test_a_full_disk_stops_the_run_in_one_line_and_leaves_nothing(small_disk, ex
     assert lines[0].endswith(": the run stopped and removed its temporary files and shards")
     assert "Traceback" not in result.stderr
     assert [p for p in out.rglob("*") if p.is_file()] == []  # no shard, no schema file, no temporary file
+
+
+def test_a_job_run_inside_a_longer_lived_process_gives_its_signal_handlers_back(tmp_path):
+    import signal
+
+    from pipelines import generate
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    assert generate.main(["--rows", "100", "--output", str(tmp_path / "out"), "--no_progress"]) == 0
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

@@ -15,9 +15,11 @@ install: $(BIN)/python
 run: install
 	$(BIN)/python -m pipelines.generate --datasets films,clients --rows 1000000 --output ./out --format csv --overwrite
 
+# Two pytest processes, each taking whole test files (their servers are started once per file): most of the
+# suite waits on emulators, PostgreSQL and retries rather than on the CPU.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The edit-test loop: no emulator, no PostgreSQL, no test marked slow (CI and `make test` run everything).
 test-fast: install

@@ -23,6 +23,7 @@ setup(
     extras_require={
         "test": [
             "pytest>=8,<10",
+            "pytest-xdist==3.8.0",  # make test runs the suite on two processes (-n 2): most tests wait on servers
             "ruff>=0.6",
             "gcp-storage-emulator>=2024.8",
             # The local ingest stack: the function under its real framework. bqemulator and workflows-emulator

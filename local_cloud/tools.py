@@ -37,7 +37,17 @@ def bq_home() -> Path:
 
 
 def executable(tool: str) -> Path:
-    """The tool's executable, installing it into its own virtual environment first if needed."""
+    """The tool's executable, installing it into its own virtual environment first if needed (one process at a
+    time: the test suite runs in two)."""
+    import fcntl
+
+    tools_dir().mkdir(parents=True, exist_ok=True)
+    with open(tools_dir() / f".{tool}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _installed(tool)
+
+
+def _installed(tool: str) -> Path:
     requirements, exe = TOOLS[tool]
     env_dir = tools_dir() / tool
     path = env_dir / "bin" / exe

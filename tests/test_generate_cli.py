@@ -151,8 +151,9 @@ def test_a_reader_that_goes_away_stops_the_job_quietly(tmp_path):
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     proc.stdout.readline()
     proc.stdout.close()
+    # The job stops at its next line: the second dataset's plan line, a progress line or the summary, as the
+    # scheduling falls; whichever it is, it stops at once with SIGPIPE's status instead of hanging.
     assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE, as a shell reports it
-    assert len(list((out / "films").glob("films-*-of-*.csv"))) >= 1  # the run itself went through
 
 
 @pytest.mark.slow

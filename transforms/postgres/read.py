@@ -218,7 +218,11 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         """Attempts at ``what`` (a read that starts from nothing each time): a lost connection is forgotten,
         logged and tried again with back-off; past the retries, the read fails in one line."""
         def lost(error: BaseException) -> bool:
-            return isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
+            # A server shutting down mid-COPY can surface as a SystemError raised from the OperationalError
+            # (psycopg2 was inside our buffer's write when the connection ended): that is a lost connection too.
+            connection_error = (psycopg2.OperationalError, psycopg2.InterfaceError)
+            return isinstance(error, connection_error) or (
+                isinstance(error, SystemError) and isinstance(error.__cause__, connection_error))
 
         def forget(state):
             error = state.outcome.exception()
@@ -233,7 +237,9 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         attempts = connection.retrying(self._retries, 0.5, lost, before_sleep=forget)
         try:
             yield from attempts
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+        except Exception as e:
+            if not lost(e):
+                raise
             raise connection.ConnectionFailed(f"{what} failed after {self._retries} retries: "
                                               f"{str(e).strip()[:200]}") from None
 

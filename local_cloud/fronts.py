@@ -307,11 +307,11 @@ class StorageFront(Front):
             with self.lock(dest):
                 if unmet(self.current(*source), query, prefix="ifSource"):
                     return self._refused()
-                return self._checked(request, dest, query, creates=True)
+                return self._checked(request, dest, query)
         if match := self._COMPOSE.match(path):
             dest = (match["bucket"], urllib.parse.unquote(match["object"]))
             with self.lock(dest):
-                return self._checked(request, dest, query, creates=True)
+                return self._checked(request, dest, query)
         if self._SUB.match(path):
             return self.forward(request)
         if match := self._OBJECT.match(path):
@@ -368,9 +368,10 @@ class StorageFront(Front):
                 self._uploads[started_id] = (obj, conditions)
         return answer
 
-    def _checked(self, request: Request, obj: tuple[str, str], query: dict, creates: bool) -> Response:
+    def _checked(self, request: Request, obj: tuple[str, str], query: dict) -> Response:
+        """A write that creates ``obj`` (a copy's or a compose's destination): its conditions hold, or 412."""
         current = self.current(*obj)
-        if (current is not None or creates) and unmet(current, query):
+        if unmet(current, query):
             return self._refused()
         return self.forward(request).read()
 

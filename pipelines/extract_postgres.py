@@ -120,8 +120,7 @@ def build_pipeline(dsn: str, plan, partitions: int, file_format: str, compressio
     from transforms.sinks import WriteCsv, WriteParquet
 
     pipeline = beam.Pipeline(options=options)
-    batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions, arrays_as_lists=file_format == "parquet",
-                                                    dsn_file=dsn_file)
+    batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions, dsn_file=dsn_file)
     if file_format == "csv":
         header = (",".join(c.name for c in plan.columns) + "\n").encode()
         name = prefix.rsplit("/", 1)[-1]
@@ -173,7 +172,7 @@ def _consistency(asked: str | None, options) -> str:
 SNAPSHOT_ATTEMPTS = 3  # whole reads, when a server restart takes the shared snapshot away
 
 
-def _plan(args, dsn: str, query: str, table: str | None, partitions: int, consistency: str):
+def _plan(args, dsn: str, query: str, table: str | None, partitions: int, consistency: str, file_format: str):
     """The read's plan (its columns, key ranges and, with ``snapshot``, the exported snapshot it holds)."""
     from transforms.postgres.columns import UnsupportedQuery
     from transforms.postgres.plan import plan_read
@@ -191,7 +190,7 @@ def _plan(args, dsn: str, query: str, table: str | None, partitions: int, consis
             _check_table(conn, table)
         conn.close()
         return plan_read(dsn, query, key, partitions, args.lower_bound, args.upper_bound,
-                         share_snapshot=consistency == "snapshot")
+                         share_snapshot=consistency == "snapshot", arrays_as_lists=file_format == "parquet")
     except connection.ConnectionFailed as e:
         raise cli.UsageError(str(e)) from None
     except UnsupportedQuery as e:
@@ -245,12 +244,12 @@ def run(argv=None) -> int:
         os.environ["PGPASSWORD"] = password
     shards = Shards(prefix, suffix)
     for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
-        plan = _plan(args, dsn, query, table, partitions, consistency)
+        plan = _plan(args, dsn, query, table, partitions, consistency, file_format)
         try:
             claim([shards], output, args.overwrite)
             pipeline = build_pipeline(dsn, plan, partitions, file_format, compression, num_shards, prefix, options,
                                       worker_dsn_file)
-            schema = [c.bigquery_field(arrays_as_lists=file_format == "parquet") for c in plan.columns]
+            schema = [c.bigquery_field(arrays_as_lists=plan.arrays_as_lists) for c in plan.columns]
             done = run_job(PROG, pipeline, options, [shards], [(shards, schema)])  # removes it too if it fails
             break
         except Exception as e:

@@ -9,53 +9,93 @@ import struct
 import pyarrow as pa
 
 from transforms.postgres.columns import Column
-from transforms.postgres.decode import _decode_binary, _lists_from_json, _parse, _parse_stream
+from transforms.postgres.decode import _lists_from_json, _parse, _parse_stream, decode_binary
 
 COLUMNS = [Column("id", pa.int64(), "INT64", ">i8"), Column("day", pa.date32(), "DATE", ">i4"),
            Column("ts", pa.timestamp("us"), "DATETIME", ">i8"), Column("m", pa.decimal128(12, 3), "NUMERIC", ">i8"),
            Column("ok", pa.bool_(), "BOOL", "?")]
+WIRES = (">q", ">i", ">q", ">q", ">?")
 
 
-def binary_copy(rows, flagged=False):
-    """A binary COPY of (id, days since 2000-01-01, microseconds since 2000-01-01, NUMERIC scaled by 1000, bool)
-    rows; None is a NULL field (length -1, no bytes), or with ``flagged`` a stand-in 0 and a true flag."""
-    out = [b"PGCOPY\n\xff\r\n\x00", struct.pack(">iI", 0, 4), b"xtra"]  # flags, a 4-byte header extension
-    for row in rows:
-        out.append(struct.pack(">h", len(row) * (2 if flagged else 1)))
-        for value, wire in zip(row, (">q", ">i", ">q", ">q", ">?")):
-            if value is None and not flagged:
-                out.append(struct.pack(">i", -1))
-                continue
-            out.append(struct.pack(">i", struct.calcsize(wire)) + struct.pack(wire, value or 0))
-            if flagged:
-                out.append(struct.pack(">i?", 1, value is None))
-    out.append(b"\xff\xff")
-    return b"".join(out)
+def field(wire, value):
+    """One field of a binary COPY row: its length (-1: NULL) and its bytes."""
+    if value is None:
+        return struct.pack(">i", -1)
+    data = value if isinstance(value, bytes) else struct.pack(wire, value)
+    return struct.pack(">i", len(data)) + data
+
+
+def binary_copy(rows, wires=WIRES):
+    """A binary COPY's messages as psycopg2 hands them over: the file header (with a 4-byte extension) arrives
+    with the first row, each row in a message of its own, the trailer alone."""
+    header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">iI", 0, 4) + b"xtra"
+    messages = [struct.pack(">h", len(row)) + b"".join(field(w, v) for w, v in zip(wires, row)) for row in rows]
+    if messages:
+        messages[0] = header + messages[0]
+    else:
+        messages = [header]
+    return messages + [b"\xff\xff"]
+
+
+def int_array(values):
+    """PostgreSQL's binary form of a one-dimensional int4[] (NULL elements have length -1)."""
+    if not values:
+        return struct.pack(">iiI", 0, 0, 23)
+    has_null = any(v is None for v in values)
+    return struct.pack(">iiIii", 1, int(has_null), 23, len(values), 1) + b"".join(field(">i", v) for v in values)
 
 
 def test_binary_copy_becomes_typed_columns():
     rows = [(1, 0, 1, -1_125, True), (-(2**63), -10_957, -(10**6), 999_999_999_999, False)]
-    table = _decode_binary(binary_copy(rows), len(rows), COLUMNS)
+    table = decode_binary(binary_copy(rows), len(rows), COLUMNS)
     assert table.schema == pa.schema([(c.name, c.arrow_type) for c in COLUMNS])
     assert table.to_pylist() == [
         {"id": 1, "day": datetime.date(2000, 1, 1), "ts": datetime.datetime(2000, 1, 1, 0, 0, 0, 1),
          "m": decimal.Decimal("-1.125"), "ok": True},
         {"id": -(2**63), "day": datetime.date(1970, 1, 1), "ts": datetime.datetime(1999, 12, 31, 23, 59, 59),
          "m": decimal.Decimal("999999999.999"), "ok": False}]
-    assert _decode_binary(binary_copy([]), 0, COLUMNS).num_rows == 0
+    assert decode_binary(binary_copy([]), 0, COLUMNS).num_rows == 0
 
 
-def test_a_null_or_an_infinity_does_not_fit_the_fixed_layout_but_null_flags_do():
+def test_nulls_text_and_arrays_are_found_field_by_field():
     rows = [(1, None, 2, None, True), (3, 4, None, 5, None)]
-    assert _decode_binary(binary_copy(rows), 2, COLUMNS) is None  # a NULL field is shorter
-    table = _decode_binary(binary_copy(rows, flagged=True), 2, COLUMNS, flagged=True)
+    table = decode_binary(binary_copy(rows), 2, COLUMNS)
     assert [list(r.values()) for r in table.to_pylist()] == [
         [1, None, datetime.datetime(2000, 1, 1, 0, 0, 0, 2), None, True],
         [3, datetime.date(2000, 1, 5), None, decimal.Decimal("0.005"), None]]
-    infinity = binary_copy([(1, 2**31 - 1, 0, 0, True)])  # date 'infinity'
-    assert _decode_binary(infinity, 1, COLUMNS) is None
-    assert _decode_binary(b"not a copy", 0, COLUMNS) is None
-    assert _decode_binary(binary_copy(rows[:1]), 2, COLUMNS) is None  # not the rows COPY counted
+    columns = [Column("id", pa.int32(), "INT64", ">i4"), Column("note", pa.string(), "STRING"),
+               Column("xs", pa.list_(pa.int32()), "INT64", ">i4"), Column("big", pa.decimal128(30, 2), "BIGNUMERIC")]
+    wires = (">i", None, None, None)
+    rows = [(1, "héllo, \"wörld\"\n".encode(), int_array([1, None, 3]), b"12345678901234567890.25"),
+            (2, None, None, None), (3, b"", int_array([]), b"-0.5"), (4, b"x" * 1000, int_array([7] * 40), b"0")]
+    table = decode_binary(binary_copy(rows, wires), 4, columns)
+    assert table.schema == pa.schema([(c.name, c.arrow_type) for c in columns])
+    assert table.to_pylist() == [
+        {"id": 1, "note": 'héllo, "wörld"\n', "xs": [1, None, 3], "big": decimal.Decimal("12345678901234567890.25")},
+        {"id": 2, "note": None, "xs": None, "big": None},
+        {"id": 3, "note": "", "xs": [], "big": decimal.Decimal("-0.5")},
+        {"id": 4, "note": "x" * 1000, "xs": [7] * 40, "big": decimal.Decimal("0")}]
+    no_null_elements = [(1, None, int_array([1, 2]), None), (2, None, int_array([]), None),
+                        (3, None, None, None), (4, None, int_array([-5] * 9), None)]  # each at its index's place
+    got = decode_binary(binary_copy(no_null_elements, wires), 4, columns)
+    assert got.column("xs").to_pylist() == [[1, 2], [], None, [-5] * 9]
+    as_json = [columns[0], Column("xs", pa.list_(pa.int32()), "INT64", ">i4")]  # for CSV files: JSON text
+    got = decode_binary(binary_copy([(1, b"[1,null]"), (2, None)], (">i", None)), 2, as_json, json_arrays=True)
+    assert got.column("xs").to_pylist() == ["[1,null]", None]
+
+
+def test_what_numpy_does_not_decode_is_left_to_the_text_path():
+    assert decode_binary(binary_copy([(1, 2**31 - 1, 0, 0, True)]), 1, COLUMNS) is None  # date 'infinity'
+    assert decode_binary([b"not a copy"], 0, COLUMNS) is None
+    assert decode_binary(binary_copy([(1, 0, 0, 0, True)]), 2, COLUMNS) is None  # not the rows COPY counted
+    assert decode_binary(binary_copy([(1, 0, 0)], WIRES[:3]), 1, COLUMNS) is None  # not these columns
+    text = [Column("id", pa.int32(), "INT64", ">i4"), Column("note", pa.string(), "STRING")]
+    assert decode_binary(binary_copy([(1, b"\xff\xfe")], (">i", None)), 1, text) is None  # not UTF-8
+    nested = struct.pack(">iiIiiii", 2, 0, 23, 1, 1, 1, 1) + field(">i", 5)
+    xs = [Column("id", pa.int32(), "INT64", ">i4"), Column("xs", pa.list_(pa.int32()), "INT64", ">i4")]
+    assert decode_binary(binary_copy([(1, nested)], (">i", None)), 1, xs) is None  # two dimensions
+    numbers = [Column("id", pa.int32(), "INT64", ">i4"), Column("n", pa.decimal128(38, 9), "BIGNUMERIC")]
+    assert decode_binary(binary_copy([(1, b"NaN")], (">i", None)), 1, numbers) is None
 
 
 def test_csv_reads_back_with_the_query_types():

@@ -28,7 +28,7 @@ def test_a_key_range_part_a_null_key_part_and_a_snapshot_held_open(keyed):
         keys, nulls = plan.parts
         assert (keys.key, keys.start, keys.stop, keys.nulls, keys.kind.name) == ('"id"', 10, 110, False, "integer")
         assert keys.chunk_keys == 100 * 25 // 101 and keys.chunk_rows == 25
-        assert keys.binary_select_list is None  # text has no fixed-width binary form
+        assert keys.binary_select_list == '"id", "x", "note"'  # text travels as its bytes in binary too
         assert (nulls.nulls, nulls.start, nulls.stop) == (True, 0, 1)
         assert keys.snapshot and keys.snapshot == nulls.snapshot and not plan.snapshot_conn.closed
         with conn.cursor() as cur:  # the snapshot can be imported while the plan's connection holds it
@@ -43,17 +43,20 @@ def test_a_key_range_part_a_null_key_part_and_a_snapshot_held_open(keyed):
         plan.snapshot_conn.close()
 
 
-def test_fixed_width_columns_get_binary_select_lists(keyed):
+def test_binary_select_lists_send_arrays_natively_for_parquet_and_as_json_for_csv(keyed):
     dsn, query, conn = keyed
-    fixed = sql.SQL("SELECT id, x FROM ({}) AS t").format(query)
-    plan = plan_read(dsn, fixed, "id", 2, share_snapshot=False)
+    typed = sql.SQL("SELECT id, x, (x * 100)::numeric(6, 2) AS m, ARRAY[id] AS ids FROM ({}) AS t").format(query)
+    plan = plan_read(dsn, typed, "id", 2, share_snapshot=False)
     part = plan.parts[0]
-    assert part.binary_select_list == '"id", "x"' and part.snapshot is None and plan.snapshot_conn.closed
-    assert part.flagged_select_list.startswith('coalesce("id", \'0\') AS "id", ("id" IS NULL) AS "id is null"')
-    assert _ranges_sql(part, 10, 20, binary="flagged").as_string(conn).startswith(
-        f"COPY (SELECT {part.flagged_select_list} FROM")
-    assert _ranges_sql(part, 10, 20, binary="plain").as_string(conn).endswith("TO STDOUT WITH (FORMAT binary)")
-    assert plan_read(dsn, fixed, "id", 2, binary_copy=False, share_snapshot=False).parts[0].binary_select_list is None
+    assert part.snapshot is None and plan.snapshot_conn.closed and plan.arrays_as_lists
+    assert part.binary_select_list == '"id", "x", ("m" * 100)::bigint AS "m", "ids"'
+    assert _ranges_sql(part, 10, 20, binary=True).as_string(conn) == (
+        f'COPY (SELECT {part.binary_select_list} FROM ({part.query}) AS q WHERE "id" >= 10 AND "id" < 20) '
+        "TO STDOUT WITH (FORMAT binary)")
+    for_csv = plan_read(dsn, typed, "id", 2, share_snapshot=False, arrays_as_lists=False)
+    assert not for_csv.arrays_as_lists
+    assert for_csv.parts[0].binary_select_list.endswith('to_json("ids")::text AS "ids"')
+    assert plan_read(dsn, typed, "id", 2, binary_copy=False, share_snapshot=False).parts[0].binary_select_list is None
 
 
 def test_bounds_widen_to_lower_and_upper_but_never_narrow(keyed):

@@ -25,10 +25,12 @@ _TYPES = {
     1082: (pa.date32(), "DATE"),
     1114: (pa.timestamp("us"), "DATETIME"), 1184: (pa.timestamp("us", tz="UTC"), "TIMESTAMP"),
 }
-# Array type OID -> element OID. Arrays travel as JSON text (to_json) and become Arrow lists, BigQuery REPEATED.
+# Array type OID -> element OID. Arrays become Arrow lists, BigQuery REPEATED (in CSV files: JSON text, to_json).
 _ARRAYS = {1005: 21, 1007: 23, 1016: 20, 1021: 700, 1022: 701, 1009: 25, 1015: 1043, 1000: 16,
            1182: 1082, 1115: 1114, 1185: 1184, 1231: 1700}
-# Type OID -> its binary COPY field as a numpy dtype (fixed width only). NUMERIC(p <= 18) is sent scaled to bigint.
+# Type OID -> its binary COPY field as a numpy dtype (fixed width only). NUMERIC(p <= 18) is sent scaled to bigint;
+# text types are sent as their UTF-8 bytes.
+_SENT_AS_TEXT = {2950, 3802}  # uuid, jsonb
 _WIRE = {16: "?", 21: ">i2", 23: ">i4", 20: ">i8", 700: ">f4", 701: ">f8", 1082: ">i4", 1114: ">i8", 1184: ">i8"}
 
 
@@ -41,7 +43,8 @@ class Column:
     name: str
     arrow_type: pa.DataType
     bigquery_type: str
-    wire: str | None = None  # numpy dtype of its fixed-width binary COPY field, if it has one
+    wire: str | None = None  # numpy dtype of its (or its elements') fixed-width binary COPY field, if it has one
+    sent_as_text: bool = False  # its binary form is not its text (jsonb, uuid): a binary COPY sends it cast to text
 
     @property
     def is_array(self) -> bool:
@@ -73,21 +76,20 @@ class Column:
             return sql.SQL("to_json({c})::text AS {c}").format(c=sql.Identifier(self.name))
         return sql.Identifier(self.name)
 
-    def binary_select_sql(self, null_flag: bool = False) -> sql.Composable:
-        """The column as its fixed-width binary field; with ``null_flag``, NULL sent as a stand-in value of the
-        column's type and followed by a boolean field that says where it was NULL (so every row keeps the same
-        layout)."""
+    def binary_select_sql(self, json_arrays: bool = False) -> sql.Composable:
+        """The column in a binary COPY: as it is when numpy reads its binary form (fixed-width types, text, arrays
+        of those), NUMERIC(p <= 18, s) scaled to a bigint (exact: it has at most s decimals), and as text what
+        has a binary form of its own (other NUMERICs, jsonb, uuid); with ``json_arrays``, arrays as JSON text."""
         c = sql.Identifier(self.name)
-        value = c
-        if pa.types.is_decimal(self.arrow_type):  # exact: a NUMERIC(p, s) value has at most s decimals
-            value = sql.SQL("({c} * {f})::bigint").format(c=c, f=sql.Literal(10 ** self.arrow_type.scale))
-        if not null_flag:
-            return value if value is c else sql.SQL("{v} AS {c}").format(v=value, c=c)
-        t = self.arrow_type
-        stand_in = "false" if pa.types.is_boolean(t) else "epoch" if (pa.types.is_date(t) or
-                                                                         pa.types.is_timestamp(t)) else "0"
-        return sql.SQL("coalesce({v}, {s}) AS {c}, ({c} IS NULL) AS {flag}").format(
-            v=value, s=sql.Literal(stand_in), c=c, flag=sql.Identifier(self.name + " is null"))
+        if self.is_array and json_arrays:
+            return self.select_sql()
+        if self.is_array and pa.types.is_decimal(self.arrow_type.value_type):
+            return sql.SQL("{c}::text[] AS {c}").format(c=c)
+        if pa.types.is_decimal(self.arrow_type) and self.wire:
+            return sql.SQL("({c} * {f})::bigint AS {c}").format(c=c, f=sql.Literal(10 ** self.arrow_type.scale))
+        if self.sent_as_text or pa.types.is_decimal(self.arrow_type):
+            return sql.SQL("{c}::text AS {c}").format(c=c)
+        return c
 
 
 def describe(conn, query: sql.Composable) -> list[Column]:
@@ -105,12 +107,12 @@ def describe(conn, query: sql.Composable) -> list[Column]:
                                           ">i8" if p <= 18 else None))
             elif d.type_code in _TYPES:
                 a, b = _TYPES[d.type_code]
-                columns.append(Column(d.name, a, b, _WIRE.get(d.type_code)))
+                columns.append(Column(d.name, a, b, _WIRE.get(d.type_code), d.type_code in _SENT_AS_TEXT))
             elif d.type_code == 1231:  # numeric[]: its elements' precision is not described; BIGNUMERIC's range
                 columns.append(Column(d.name, pa.list_(pa.decimal256(76, 38)), "BIGNUMERIC"))
             elif d.type_code in _ARRAYS:
                 a, b = _TYPES[_ARRAYS[d.type_code]]
-                columns.append(Column(d.name, pa.list_(a), b))
+                columns.append(Column(d.name, pa.list_(a), b, _WIRE.get(_ARRAYS[d.type_code])))
             else:
                 cur.execute("SELECT format_type(%s, NULL)", (d.type_code,))
                 raise UnsupportedQuery(f"column {d.name!r} has type {cur.fetchone()[0]}, which is not supported yet")

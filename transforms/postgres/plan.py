@@ -32,13 +32,12 @@ class ReadPart:
     chunk_keys: int  # key span of the first chunk; later chunks adapt to the rows per key they find
     snapshot: str | None
     select_list: str = "*"  # composed SQL: the columns, arrays as JSON text
-    binary_select_list: str | None = None  # composed SQL for a binary COPY, when every column has a fixed width
-    flagged_select_list: str | None = None  # the same with a NULL flag after each column, for chunks with NULLs
+    binary_select_list: str | None = None  # composed SQL for a binary COPY (None: the part is read as CSV)
     chunk_rows: int = CHUNK_ROWS  # rows a chunk aims at
 
 
-def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None, binary: str | None = None) -> sql.Composable:
-    """The COPY of [lo, hi) (or the NULL keys): as CSV, or with ``binary`` ("plain" or "flagged") in binary."""
+def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None, binary: bool = False) -> sql.Composable:
+    """The COPY of [lo, hi) (or the NULL keys): as CSV, or with ``binary`` in binary."""
     if part.key is None:
         where = sql.SQL("true")
     elif part.nulls:
@@ -48,8 +47,7 @@ def _ranges_sql(part: ReadPart, lo: int | None, hi: int | None, binary: str | No
         where = sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
             k=key, lo=part.kind.bound_sql(lo), hi=part.kind.bound_sql(hi))
     return sql.SQL("COPY (SELECT {s} FROM ({q}) AS q WHERE {w}) TO STDOUT WITH (FORMAT {f})").format(
-        s=sql.SQL({"plain": part.binary_select_list, "flagged": part.flagged_select_list}.get(binary)
-                  or part.select_list), q=sql.SQL(part.query), w=where,
+        s=sql.SQL(part.binary_select_list if binary else part.select_list), q=sql.SQL(part.query), w=where,
         f=sql.SQL("binary" if binary else "csv"))
 
 
@@ -59,11 +57,12 @@ class ReadPlan:
     parts: list[ReadPart]
     estimated_rows: int
     snapshot_conn: object  # keep open until the pipeline has finished: it holds the exported snapshot
+    arrays_as_lists: bool = True  # array columns as Arrow lists; else as JSON text (for CSV files)
 
 
 def plan_read(dsn: str, query: sql.Composable, key: str | None, partitions: int, lower: str | None = None,
               upper: str | None = None, chunk_rows: int = CHUNK_ROWS, binary_copy: bool = True,
-              share_snapshot: bool = True) -> ReadPlan:
+              share_snapshot: bool = True, arrays_as_lists: bool = True) -> ReadPlan:
     """Describe the query, export a snapshot and cut the key's range (in that snapshot) into read parts; with no
     ``key``, the query is one part, read whole.
 
@@ -89,20 +88,20 @@ def plan_read(dsn: str, query: sql.Composable, key: str | None, partitions: int,
     else:
         kind, lo, hi, has_nulls = bounds
         key_text = sql.Identifier(key).as_string(conn)
-        binary = flagged = None
-        if binary_copy and all(c.wire for c in columns):
-            binary = sql.SQL(", ").join(c.binary_select_sql() for c in columns).as_string(conn)
-            flagged = sql.SQL(", ").join(c.binary_select_sql(null_flag=True) for c in columns).as_string(conn)
+        binary = None
+        if binary_copy:
+            binary = sql.SQL(", ").join(c.binary_select_sql(json_arrays=not arrays_as_lists)
+                                        for c in columns).as_string(conn)
         if lo is not None:
             span = hi + 1 - lo
             chunk = max(1, span * chunk_rows // max(estimated, 1))
             parts.append(ReadPart(query_text, key_text, kind, lo, hi + 1, False, chunk, snapshot, select_list,
-                                  binary, flagged, chunk_rows))
+                                  binary, chunk_rows))
         if has_nulls:  # NULL keys: one more part, read whole as text
             parts.append(ReadPart(query_text, key_text, kind, 0, 1, True, 1, snapshot, select_list))
     if not share_snapshot:
         conn.close()  # no snapshot to hold
-    return ReadPlan(columns, parts, estimated, conn)
+    return ReadPlan(columns, parts, estimated, conn, arrays_as_lists)
 
 
 def _key_bounds(cur, query: sql.Composable, columns: list[Column], key: str, lower: str | None,

@@ -27,7 +27,7 @@ from psycopg2 import errors, extensions
 
 from transforms.postgres import connection
 from transforms.postgres.columns import Column
-from transforms.postgres.decode import _decode_binary, _lists_from_json, _parse, _parse_stream
+from transforms.postgres.decode import _lists_from_json, _parse, _parse_stream, decode_binary
 from transforms.postgres.plan import ReadPart, ReadPlan, _ranges_sql
 from transforms.progress import NAMESPACE
 
@@ -68,7 +68,11 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         self._names = [c.name for c in columns]
         self._types = {c.name: c.csv_type for c in columns}
         self._arrays = {c.name: c for c in columns if c.is_array and arrays_as_lists}
-        self._binary = "plain"  # then "flagged" once a chunk holds a NULL; None (text) if binary cannot serve
+        self._arrays_as_lists = arrays_as_lists
+        self._binary = True  # False (CSV from then on) once a chunk cannot be read in binary
+        # Rows of fixed-width columns are read as one buffer (cheaper than a message per row) while they keep
+        # their fixed size; a NULL field is shorter, and from then on each row's message is kept apart.
+        self._one_buffer = all(c.wire and not c.is_array for c in columns)
         self._retries = retries
         self._partitions = partitions
         self._conn = None
@@ -128,19 +132,31 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
             with attempt:
                 retries = attempt.retry_state.attempt_number - 1
                 while self._binary and part.binary_select_list:
-                    flagged = self._binary == "flagged"
-                    table = _decode_binary(*self._copy(part, lo, hi, binary=self._binary), self._columns, flagged)
+                    if self._one_buffer:
+                        data, rows = self._copy(part, lo, hi, binary=True)
+                        messages = [data]
+                    else:
+                        into = _Messages()
+                        rows = self._copy(part, lo, hi, binary=True, into=into)[1]
+                        messages = into.parts
+                    table = decode_binary(messages, rows, self._columns, json_arrays=not self._arrays_as_lists)
                     if table is not None:
                         return table, retries
-                    # A NULL (a shorter field): NULL flags from now on; past that (+-infinity dates): text.
-                    self._binary = None if flagged else "flagged"
+                    if self._one_buffer:  # a NULL made a row shorter: keep the rows apart from now on
+                        self._one_buffer = False
+                        continue
+                    # +-infinity dates, nested arrays, text that is not UTF-8: CSV from now on, which reads them
+                    # or says why not.
+                    _LOG.info("reading %s as CSV: a chunk's binary COPY holds values numpy does not decode", part.key)
+                    self._binary = False
                 return _lists_from_json(_parse(self._copy(part, lo, hi)[0], self._names, self._types),
                                         self._arrays), retries
         raise AssertionError("unreachable")
 
-    def _copy(self, part: ReadPart, lo: int | None, hi: int | None, binary: str | None = None,
+    def _copy(self, part: ReadPart, lo: int | None, hi: int | None, binary: bool = False,
               into=None) -> tuple[bytes | None, int]:
-        """The COPY output of [lo, hi) and its row count; with ``into`` (a file), the output goes there instead."""
+        """The COPY output of [lo, hi) and its row count; with ``into`` (a file, or :class:`_Messages`), the output
+        goes there instead."""
         conn = self._connection()
         buf = io.BytesIO() if into is None else into
         try:
@@ -156,7 +172,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                 except psycopg2.Error:
                     pass
 
-    def _copy_into(self, conn, part: ReadPart, lo, hi, binary: str | None, buf) -> int:
+    def _copy_into(self, conn, part: ReadPart, lo, hi, binary: bool, buf) -> int:
         with conn.cursor() as cur:
             if part.snapshot:
                 try:
@@ -266,6 +282,15 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         yield from table.to_batches()
 
 
+class _Messages:
+    """Where a COPY's output goes as the driver hands it over: one message (a row) per call of ``write``, which is
+    ``list.append`` itself, so keeping the rows apart costs no Python per row."""
+
+    def __init__(self):
+        self.parts: list[bytes] = []
+        self.write = self.parts.append
+
+
 def _next_chunk_keys(keys: int, read_keys: int, read_rows: int, target_rows: int) -> int:
     """The key span of the next chunk, from the rows per key just seen: in dense stretches of a skewed key chunks
     shrink towards ``target_rows`` rows. The change is at most 4x per chunk, as density is only known where it was
@@ -280,21 +305,20 @@ def _next_chunk_keys(keys: int, read_keys: int, read_rows: int, target_rows: int
 class ReadFromPostgres(beam.PTransform):
     """The parts of a :class:`ReadPlan` -> Arrow record batches of every row, each exactly once.
 
-    Array columns become Arrow lists, or stay JSON text with ``arrays_as_lists=False`` (for CSV files).
+    Array columns become Arrow lists, or stay JSON text when the plan says so (``arrays_as_lists=False``, for
+    CSV files).
     """
 
-    def __init__(self, dsn: str, plan: ReadPlan, partitions: int, arrays_as_lists: bool = True,
-                 dsn_file: str | None = None):
+    def __init__(self, dsn: str, plan: ReadPlan, partitions: int, dsn_file: str | None = None):
         super().__init__()
         self._dsn_file = dsn_file
-        self._arrays_as_lists = arrays_as_lists
         self._dsn = dsn
         self._plan = plan
         self._partitions = partitions
 
     def expand(self, pbegin):
         fn = ReadKeyRangesFn(self._dsn, self._plan.columns, self._partitions, dsn_file=self._dsn_file,
-                             arrays_as_lists=self._arrays_as_lists)
+                             arrays_as_lists=self._plan.arrays_as_lists)
         return (pbegin
                 | "Parts" >> beam.Create(self._plan.parts)
                 | "ReadKeyRanges" >> beam.ParDo(fn).with_output_types(pa.RecordBatch))

@@ -21,7 +21,8 @@ def test_describe_gives_arrow_and_bigquery_types_and_the_binary_field(pg_schema)
     assert got == {
         "a": (pa.int64(), "INT64", ">i8"), "b": (pa.int32(), "INT64", ">i4"), "c": (pa.int16(), "INT64", ">i2"),
         "d": (pa.float32(), "FLOAT64", ">f4"), "e": (pa.float64(), "FLOAT64", ">f8"), "f": (pa.bool_(), "BOOL", "?"),
-        "g": (pa.string(), "STRING", None), "h": (pa.string(), "STRING", None), "i": (pa.string(), "STRING", None, "as text"),
+        "g": (pa.string(), "STRING", None), "h": (pa.string(), "STRING", None),
+        "i": (pa.string(), "STRING", None, "as text"),
         "j": (pa.date32(), "DATE", ">i4"), "k": (pa.timestamp("us"), "DATETIME", ">i8"),
         "l": (pa.timestamp("us", tz="UTC"), "TIMESTAMP", ">i8"), "m": (pa.decimal128(12, 3), "NUMERIC", ">i8"),
         "n": (pa.decimal128(30, 12), "BIGNUMERIC", None), "o": (pa.decimal128(38, 9), "BIGNUMERIC", None),

@@ -1,14 +1,14 @@
 """PostgreSQL's COPY output as Arrow tables.
 
-When every column has a fixed-width binary form (:attr:`Column.wire <transforms.postgres.columns.Column.wire>`),
-a chunk is copied in PostgreSQL's binary format and :func:`_decode_binary` decodes it with numpy in one pass over
-fixed-size rows (about half the server's work of the text format). A NULL field is shorter, so a chunk holding one
-does not have the fixed layout; it is read again in binary with a NULL flag after each column, and as CSV when
-that does not serve either (+-infinity dates or timestamps), as are queries with other types: :func:`_parse` (a
-chunk in memory) and :func:`_parse_stream` (a spooled file, a block at a time) read it with Arrow's CSV reader
-and the query's types. Array columns arrive as JSON text and :func:`_lists_from_json` turns them into lists.
+Key ranges are copied in PostgreSQL's binary format (the server does about half the work of rendering text) and
+:func:`decode_binary` decodes them with numpy and Arrow, no Python per row: fixed-width rows with no NULL as
+records; otherwise each row's start comes from the driver's messages (one per row) and the fields are found a
+column at a time for all rows at once; text is gathered out of the buffer by one Arrow ``take``, arrays by their
+elements' positions. What numpy does not decode (+-infinity dates, nested arrays, NUMERIC NaN) is read as CSV,
+as are the NULL-key rows and queries without a key: :func:`_parse` (a chunk in memory) and :func:`_parse_stream`
+(a spooled file, a block at a time) read it with Arrow's CSV reader and the query's types, arrays as JSON text
+that :func:`_lists_from_json` turns into lists.
 """
-
 from __future__ import annotations
 
 import io
@@ -36,9 +36,10 @@ def decode_binary(messages: list[bytes], rows: int, columns: list[Column], json_
     with the first, the trailer alone), so every row's start is known without reading its fields one by one; the
     fields are then found a column at a time for all rows at once: a field is a 4-byte length (-1: NULL) and that
     many bytes. Rows of fixed-width fields with no NULL all have one size: they are read as records, and for them
-    the messages may be joined already (one buffer). Array columns arrive in PostgreSQL's binary array form (one dimension), or with ``json_arrays`` as
-    JSON text. None for: not a binary COPY of these columns, a row count other than ``rows``, +-infinity dates or
-    timestamps, arrays of more than one dimension, text that is not UTF-8."""
+    the messages may be joined already (one buffer). Array columns arrive in PostgreSQL's binary array form (one
+    dimension), or with ``json_arrays`` as JSON text. None for: not a binary COPY of these columns, a row count
+    other than ``rows``, +-infinity dates or timestamps, arrays of more than one dimension, text that is not UTF-8,
+    a NUMERIC the Arrow type cannot hold (NaN)."""
     data = b"".join(messages)
     if not data.startswith(_BINARY_SIGNATURE) or len(data) < 21 or data[-2:] != b"\xff\xff":
         return None

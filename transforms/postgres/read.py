@@ -25,6 +25,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 from psycopg2 import errors, extensions
 
+import transforms.arrow_coder  # noqa: F401 (registers the RecordBatch coder: else batches are pickled to be sized)
 from transforms.postgres import connection
 from transforms.postgres.columns import Column
 from transforms.postgres.decode import _lists_from_json, _parse, _parse_stream, decode_binary

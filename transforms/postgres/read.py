@@ -26,6 +26,7 @@ from apache_beam.transforms.core import RestrictionProvider
 from psycopg2 import errors, extensions
 
 import transforms.arrow_coder  # noqa: F401 (registers the RecordBatch coder: else batches are pickled to be sized)
+from datagen.memory import reuse_freed_memory
 from transforms.postgres import connection
 from transforms.postgres.columns import Column
 from transforms.postgres.decode import _lists_from_json, _parse, _parse_stream, decode_binary
@@ -109,6 +110,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                 os.environ["PGPASSWORD"] = password
         self._conn = None
         self._connection()  # opened once per DoFn instance; reopened only after a lost connection
+        reuse_freed_memory()  # each chunk's buffers (tens of MB) reuse the last one's memory instead of new pages
 
     def _connection(self):
         if self._conn is None or self._conn.closed:

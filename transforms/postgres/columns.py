@@ -1,8 +1,9 @@
 """PostgreSQL column types as Arrow and BigQuery types, and partition keys as integers.
 
 :func:`describe` gives a query's columns (the query is planned, not run): each a :class:`Column` with its Arrow
-type, its BigQuery type and, when it has one, its fixed-width binary COPY field (integers, floats, booleans,
-dates, timestamps, NUMERIC of up to 18 digits). :func:`key_kind` maps a partition key onto integers
+type, its BigQuery type and, when it (or an array's element) has one, its fixed-width binary COPY field
+(integers, floats, booleans, dates, timestamps, NUMERIC of up to 18 digits); :meth:`Column.binary_select_sql` is
+how a binary COPY sends it. :func:`key_kind` maps a partition key onto integers
 (:class:`KeyKind`: dates to days, timestamps to microseconds, NUMERIC(p,s) to multiples of 10^-s) and back into
 SQL bounds on the raw column, so that an index on it is used.
 """

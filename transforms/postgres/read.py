@@ -238,10 +238,13 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
         logged and tried again with back-off; past the retries, the read fails in one line."""
         def lost(error: BaseException) -> bool:
             # A server shutting down mid-COPY can surface as a SystemError raised from the OperationalError
-            # (psycopg2 was inside our buffer's write when the connection ended): that is a lost connection too.
+            # (psycopg2 was inside our buffer's write when the connection ended), or as a DatabaseError with no
+            # SQLSTATE ("error with status PGRES_COPY_OUT and no message from the libpq": the server sent no
+            # error, the connection ended): those are lost connections too.
             connection_error = (psycopg2.OperationalError, psycopg2.InterfaceError)
             return isinstance(error, connection_error) or (
-                isinstance(error, SystemError) and isinstance(error.__cause__, connection_error))
+                isinstance(error, SystemError) and isinstance(error.__cause__, connection_error)) or (
+                type(error) is psycopg2.DatabaseError and error.pgcode is None)
 
         def forget(state):
             error = state.outcome.exception()

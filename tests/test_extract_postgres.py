@@ -246,6 +246,25 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(pg_schema, tmp_path):
         assert cur.fetchone()[0] == 10
 
 
+def test_a_value_parquet_cannot_hold_is_one_line_naming_column_and_value_and_writes_nothing(pg_schema, tmp_path):
+    """A NUMERIC without a precision is read as NUMERIC(38, 9): 1/3 has more decimals; a NULL-key row's date is
+    'infinity' (read as CSV, whose error names a column by its number)."""
+    dsn, schema, conn = pg_schema
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.thirds (id int, score numeric, day date)")
+        cur.execute(f"INSERT INTO {schema}.thirds SELECT g, g / 3.0, '2024-01-01' FROM generate_series(1, 50) g")
+        cur.execute(f"INSERT INTO {schema}.thirds VALUES (NULL, 1, 'infinity')")
+    for query, named in ((f"SELECT * FROM {schema}.thirds WHERE id IS NOT NULL",
+                          "column 'score': '0.33333333333333333333' does not fit NUMERIC(38, 9)"),
+                         (f"SELECT id, round(score, 9) AS score, day FROM {schema}.thirds",
+                          "column 'day': invalid value 'infinity'")):
+        result = run_cli("pipelines.extract_postgres", "--dsn", dsn, "--output", str(tmp_path / "o"),
+                         "--query", query, "--partition_column", "id")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and named in lines[-1] and "Traceback" not in result.stderr, result.stderr
+        assert not (tmp_path / "o").exists() or not any(p.is_file() for p in (tmp_path / "o").rglob("*"))
+
+
 @pytest.mark.slow
 def test_unreachable_server_is_a_clear_error_after_retries(tmp_path):
     started = time.monotonic()

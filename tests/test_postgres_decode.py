@@ -7,9 +7,10 @@ import io
 import struct
 
 import pyarrow as pa
+import pytest
 
 from transforms.postgres.columns import Column
-from transforms.postgres.decode import _lists_from_json, _parse, _parse_stream, decode_binary
+from transforms.postgres.decode import UnreadableValue, _lists_from_json, _parse, _parse_stream, decode_binary
 
 COLUMNS = [Column("id", pa.int64(), "INT64", ">i8"), Column("day", pa.date32(), "DATE", ">i4"),
            Column("ts", pa.timestamp("us"), "DATETIME", ">i8"), Column("m", pa.decimal128(12, 3), "NUMERIC", ">i8"),
@@ -94,8 +95,21 @@ def test_what_numpy_does_not_decode_is_left_to_the_text_path():
     nested = struct.pack(">iiIiiii", 2, 0, 23, 1, 1, 1, 1) + field(">i", 5)
     xs = [Column("id", pa.int32(), "INT64", ">i4"), Column("xs", pa.list_(pa.int32()), "INT64", ">i4")]
     assert decode_binary(binary_copy([(1, nested)], (">i", None)), 1, xs) is None  # two dimensions
-    numbers = [Column("id", pa.int32(), "INT64", ">i4"), Column("n", pa.decimal128(38, 9), "BIGNUMERIC")]
-    assert decode_binary(binary_copy([(1, b"NaN")], (">i", None)), 1, numbers) is None
+
+
+def test_a_value_its_type_cannot_hold_is_named_with_its_column():
+    numbers = [Column("id", pa.int32(), "INT64", ">i4"), Column("score", pa.decimal128(38, 9), "BIGNUMERIC")]
+    fine = [(1, b"1.5000000000000"), (2, None), (3, b"-12345678901234567890.123456789")]  # trailing zeros fit
+    assert decode_binary(binary_copy(fine, (">i", None)), 3, numbers).column("score").to_pylist() == [
+        decimal.Decimal("1.5"), None, decimal.Decimal("-12345678901234567890.123456789")]
+    for bad in (b"NaN", b"0.33333333333333333333", b"1" * 30):
+        with pytest.raises(UnreadableValue, match=rf"column 'score': '{bad.decode()}' does not fit NUMERIC\(38, 9\)"):
+            decode_binary(binary_copy([(1, b"2.5"), (2, bad)], (">i", None)), 2, numbers)
+    names, types = ["id", "day"], {"id": pa.int32(), "day": pa.date32()}
+    with pytest.raises(UnreadableValue, match="column 'day': invalid value 'infinity'"):
+        _parse(b"1,2024-01-01\n2,infinity\n", names, types)
+    with pytest.raises(UnreadableValue, match="column 'day'"):
+        list(_parse_stream(io.BytesIO(b"1,2024-01-01\n2,infinity\n"), names, types))
 
 
 def test_csv_reads_back_with_the_query_types():

@@ -11,7 +11,9 @@ that :func:`_lists_from_json` turns into lists.
 """
 from __future__ import annotations
 
+import contextlib
 import io
+import re
 import struct
 
 import numpy as np
@@ -78,10 +80,14 @@ def decode_binary(messages: list[bytes], rows: int, columns: list[Column], json_
         c = columns[i]
         lengths = _read(data, position, ">i4", 4)
         value_at = position + 4
-        if c.is_array and not json_arrays:
-            arrays.append(_list_column(data, value_at, lengths, c))
-        else:
-            arrays.append(_scalar_column(data, value_at, lengths, None, pa.string() if c.is_array else c.arrow_type))
+        try:
+            if c.is_array and not json_arrays:
+                arrays.append(_list_column(data, value_at, lengths, c))
+            else:
+                arrays.append(_scalar_column(data, value_at, lengths, None,
+                                             pa.string() if c.is_array else c.arrow_type))
+        except UnreadableValue as e:
+            raise UnreadableValue(f"column {c.name!r}: {e}") from None
         position = value_at + np.maximum(lengths, 0)
         i += 1
     if None in arrays or (position != ends).any():
@@ -142,12 +148,7 @@ def _scalar_column(data: bytes, at: np.ndarray, lengths: np.ndarray, wire: np.dt
         text = _strings(data, at, lengths)
         if text is None:
             return None
-        if pa.types.is_string(arrow_type):
-            return text
-        try:
-            return text.cast(arrow_type)
-        except pa.ArrowInvalid:  # NUMERIC 'NaN', or digits past the type's scale: the text path says which
-            return None
+        return text if pa.types.is_string(arrow_type) else _decimals(text, arrow_type)
     if not ((lengths == wire.itemsize) | nulls).all():
         return None
     return _to_arrow(_read(data, np.where(nulls, 0, at), wire.str, wire.itemsize), mask, arrow_type)
@@ -196,6 +197,25 @@ def _to_arrow(values: np.ndarray, mask: np.ndarray | None, t: pa.DataType) -> pa
         return pa.Array.from_buffers(t, len(values), [validity, pa.py_buffer(wide)],
                                      null_count=-1 if mask is not None else 0)
     return pa.array(values, type=t, mask=mask)
+
+
+class UnreadableValue(ValueError):
+    """A value its column's Arrow type cannot hold (a NUMERIC NaN or infinity, or more digits than the precision
+    and scale it is read as); the message names the column and the value."""
+
+
+def _decimals(text: pa.Array, t: pa.DataType) -> pa.Array:
+    """NUMERIC values sent as text, as decimals of ``t``; :class:`UnreadableValue` naming the first that does not
+    fit (a NUMERIC without a precision is read as NUMERIC(38, 9): more decimals, or NaN, cannot be kept)."""
+    try:
+        return text.cast(t)
+    except pa.ArrowInvalid:
+        pattern = rf"^-?[0-9]{{0,{t.precision - t.scale}}}(\.[0-9]{{0,{t.scale}}}0*)?$"  # trailing zeros fit
+        fits = pc.fill_null(pc.match_substring_regex(text, pattern), True)
+        bad = pc.index(fits, False).as_py()
+        value = text[bad].as_py() if bad >= 0 else "a value"
+        raise UnreadableValue(f"{value!r} does not fit NUMERIC({t.precision}, {t.scale}); round or cast it in "
+                              f"--query (for example round(column, {t.scale})), or leave NaN out") from None
 
 
 def _strings(data: bytes, at: np.ndarray, lengths: np.ndarray) -> pa.Array | None:
@@ -303,7 +323,8 @@ def _csv_options(names: list[str], types: dict) -> dict:
 def _parse(data: bytes, names: list[str], types: dict) -> pa.Table:
     if not data:
         return pa.schema([(n, types[n]) for n in names]).empty_table()
-    return pacsv.read_csv(io.BytesIO(data), **_csv_options(names, types))
+    with _naming_columns(names):
+        return pacsv.read_csv(io.BytesIO(data), **_csv_options(names, types))
 
 
 def _parse_stream(f, names: list[str], types: dict):
@@ -311,4 +332,18 @@ def _parse_stream(f, names: list[str], types: dict):
     if f.read(1) == b"":
         return
     f.seek(0)
-    yield from pacsv.open_csv(f, **_csv_options(names, types))
+    with _naming_columns(names):
+        yield from pacsv.open_csv(f, **_csv_options(names, types))
+
+
+@contextlib.contextmanager
+def _naming_columns(names: list[str]):
+    """Arrow's CSV errors name a column by its number ("In CSV column #4: ..."): :class:`UnreadableValue` with
+    its name instead."""
+    try:
+        yield
+    except pa.ArrowInvalid as e:
+        found = re.match(r"In CSV column #(\d+): (?:CSV conversion error to [^:]*: )?(.*)", str(e), re.S)
+        if not found or int(found.group(1)) >= len(names):
+            raise
+        raise UnreadableValue(f"column {names[int(found.group(1))]!r}: {found.group(2).strip()}") from None

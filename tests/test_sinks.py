@@ -166,3 +166,25 @@ def test_sinks_make_no_folder_and_write_nothing_once_the_run_is_being_stopped(tm
     finally:
         STOP_WRITING.clear()
     assert not (tmp_path / "c").exists() and not (tmp_path / "p").exists() and not (tmp_path / "later").exists()
+
+
+def test_the_dictionary_choice_is_made_once_per_schema_on_a_large_first_batch():
+    """Counting distinct values costs a batch's write: files of one schema take the first large batch's choice."""
+    import io
+
+    from transforms.formats import parquet_writer
+
+    schema = pa.schema([pa.field("once_label", pa.string(), nullable=False)])
+    distinct = pa.RecordBatch.from_arrays([pa.array([f"label {i}" for i in range(20_000)])], schema=schema)
+    repeated = pa.RecordBatch.from_arrays([pa.array([f"label {i % 7}" for i in range(20_000)])], schema=schema)
+    small = pa.RecordBatch.from_arrays([pa.array(["a", "b"])], schema=schema)
+
+    def encodings(first):
+        sink = io.BytesIO()
+        with parquet_writer(sink, schema, "snappy", first=first) as writer:
+            writer.write_batch(first)
+        return pq.ParquetFile(io.BytesIO(sink.getvalue())).metadata.row_group(0).column(0).encodings
+
+    assert "RLE_DICTIONARY" in encodings(small)  # too small to judge: nothing kept for the schema
+    assert "RLE_DICTIONARY" not in encodings(distinct)  # mostly distinct: no dictionary, kept
+    assert "RLE_DICTIONARY" not in encodings(repeated)  # the same choice, not counted again

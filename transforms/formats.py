@@ -81,7 +81,8 @@ def parquet_writer(sink, schema: pa.Schema, codec: str, first=None) -> pq.Parque
             columns = dict(zip(schema.names, first.columns))
             chosen = [name for name in dictionary if not _mostly_distinct_text(columns[name])]
             chosen += [f.name for f, column in zip(schema, first.columns) if _few_numbers(column)]
-            _CHOSEN[schema] = chosen
+            if first.num_rows >= 4 * _FEW_VALUES:  # a smaller batch says nothing about the data: not kept
+                _CHOSEN[schema] = chosen
         dictionary = chosen
     statistics = [f.name for f in schema if not _is_text(f.type)]
     return pq.ParquetWriter(sink, schema, compression=codec, use_dictionary=dictionary,
@@ -90,8 +91,8 @@ def parquet_writer(sink, schema: pa.Schema, codec: str, first=None) -> pq.Parque
 
 _FEW_VALUES = 1 << 12  # distinct values of a number column in a file's first batch for a dictionary
 # The columns chosen for a dictionary, by schema, in this process: the choice counts distinct values (about 80 ms
-# a batch of films or clients, twice a block's write), so it is made once, on the first batch of the first file
-# (for a generated dataset, the plan's sample from row 0), not again for every file.
+# a batch of films or clients, twice a block's write), so it is made once, on the first large batch of the first
+# file (for a generated dataset, the plan's sample from row 0), not again for every file.
 _CHOSEN: dict = {}
 
 

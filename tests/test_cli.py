@@ -81,3 +81,19 @@ def test_no_job_imports_another_job():
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipelines."):
                 imported.add(node.module.split(".", 1)[1])
         assert not (imported & jobs), (name, imported & jobs)
+
+
+@pytest.mark.parametrize("from_command_line", [True, False])
+def test_beam_is_frozen_out_of_collections_only_in_a_process_that_runs_one_job(from_command_line):
+    """Run from its command line, a job imports Beam with the garbage collector paused and then freezes what is
+    alive (later full collections skip Beam's modules); called as a library (a test, a notebook), it leaves the
+    collector as it found it."""
+    import subprocess
+    import sys
+
+    argv = "None" if from_command_line else "[]"
+    code = ("import gc, sys\nfrom pipelines import cli\nsys.argv = ['prog']\nseen = []\n"
+            "def run(argv):\n    cli.beam_options(argv)\n    seen.append((gc.isenabled(), gc.get_freeze_count()))\n"
+            f"cli.main_wrapper('prog', run, {argv})\nprint(seen[0][0], seen[0][1] > 100000)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", str(from_command_line)], out.stdout + out.stderr[-500:]

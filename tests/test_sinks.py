@@ -132,6 +132,28 @@ def test_parquet_dictionary_encodes_numbers_with_few_values_only(tmp_path):
     assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
 
 
+def test_parquet_dictionary_choice_counts_the_whole_batch_when_its_first_rows_have_few_values(tmp_path):
+    import numpy as np
+
+    from transforms.formats import _FEW_VALUES
+
+    head = 4 * _FEW_VALUES  # the rows the quick first look counts
+    n = head + 20_000
+    rng = np.random.default_rng(2)
+    # "late": few values in the first rows, then thousands of distinct ones; "steady": few values throughout.
+    late = np.concatenate([rng.integers(0, 50, head), rng.integers(1_000, 1_000_000, n - head)])
+    schema = pa.schema([pa.field("late", pa.int64(), nullable=False), pa.field("steady", pa.int64(), nullable=False)])
+    batch = pa.RecordBatch.from_arrays([pa.array(late), pa.array(rng.integers(0, 50, n))], schema=schema)
+    prefix = str(tmp_path / "w")
+    with TestPipeline() as p:
+        _ = p | beam.Create([batch]).with_output_types(pa.RecordBatch) | WriteParquet(prefix, schema, num_shards=1)
+    path = prefix + "-00000-of-00001.parquet"
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    assert "RLE_DICTIONARY" not in group.column(0).encodings
+    assert "RLE_DICTIONARY" in group.column(1).encodings
+    assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
+
+
 def test_parquet_keeps_no_dictionary_for_text_whose_values_mostly_differ(tmp_path):
     n = 20_000
     schema = pa.schema([pa.field("name", pa.string(), nullable=False), pa.field("city", pa.string(), nullable=False)])

@@ -114,6 +114,10 @@ def _few_numbers(column) -> bool:
     t = column.type
     if not (pa.types.is_integer(t) or pa.types.is_floating(t)) or len(column) < 4 * _FEW_VALUES:
         return False
+    # The rows' first values decide most columns at a fraction of the cost (a wide table of measurements:
+    # 0.26 s a file's first batch, 0.04 s now): more distinct values there than allowed means more in all.
+    if pc.count_distinct(column.slice(0, 4 * _FEW_VALUES)).as_py() > _FEW_VALUES:
+        return False
     return pc.count_distinct(column).as_py() <= _FEW_VALUES
 
 

@@ -142,7 +142,22 @@ def beam_options(argv, jobs: tuple = ()):
 def is_local(options: PipelineOptions) -> bool:
     from apache_beam.options.pipeline_options import StandardOptions
 
-    return options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct")
+    return options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct", LOCAL_RUNNER)
+
+
+LOCAL_RUNNER = "pipelines.local_runner.LocalRunner"  # pipelines.local_runner.NAME, without importing Beam
+
+
+def new_pipeline(options: PipelineOptions):
+    """A job's pipeline, unrun: a local one (the DirectRunner) runs on :class:`pipelines.local_runner.LocalRunner`,
+    Beam's FnApiRunner, never on Prism, which the DirectRunner would try first."""
+    import apache_beam as beam
+
+    if is_local(options):
+        from pipelines.local_runner import LocalRunner
+
+        return beam.Pipeline(runner=LocalRunner(), options=options)
+    return beam.Pipeline(options=options)
 
 
 def is_dataflow(options: PipelineOptions) -> bool:

@@ -113,13 +113,12 @@ def _without_connection_args(argv: list[str]) -> list[str]:
 def build_pipeline(dsn: str, plan, partitions: int, file_format: str, compression: str, num_shards: int,
                    prefix: str, options: PipelineOptions, dsn_file: str | None = None) -> beam.Pipeline:
     """The unrun pipeline: the plan's key ranges read in parallel, written as shards under ``prefix``."""
-    import apache_beam as beam
     import pyarrow as pa
 
     from transforms.postgres.read import ReadFromPostgres
     from transforms.sinks import WriteCsv, WriteParquet
 
-    pipeline = beam.Pipeline(options=options)
+    pipeline = cli.new_pipeline(options)
     batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions, dsn_file=dsn_file)
     if file_format == "csv":
         header = (",".join(c.name for c in plan.columns) + "\n").encode()

@@ -347,7 +347,7 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
 
     options = options or PipelineOptions()
     local = cli.is_local(options)
-    p = beam.Pipeline(options=options)
+    p = cli.new_pipeline(options)
     if local:
         reset_progress()
     sharded = []

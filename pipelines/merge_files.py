@@ -101,7 +101,7 @@ def build_pipeline(files: list[str], header: str, ds, file_format: str, compress
     from transforms.csv_lines import DistinctRows, LinesToRecordBatches
     from transforms.sinks import WriteParquet
 
-    p = beam.Pipeline(options=options)
+    p = cli.new_pipeline(options)
     rows = (p
             | "Files" >> beam.Create(files)
             | "Read" >> ReadAllFromText(skip_header_lines=1)

@@ -337,12 +337,11 @@ class ProfileFiles:
 def build_pipeline(plans: list[ProfilePlan], options: PipelineOptions | None = None) -> beam.Pipeline:
     """The unrun pipeline: each plan's files read as record batches, their statistics combined, the profile
     written at the end."""
-    import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from transforms.profiling import ProfileDataset
 
-    p = beam.Pipeline(options=options or PipelineOptions())
+    p = cli.new_pipeline(options or PipelineOptions())
     for plan in plans:
         _ = p | f"Profile_{plan.name}" >> ProfileDataset(plan)
     return p

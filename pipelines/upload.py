@@ -55,7 +55,7 @@ def build_pipeline(pairs: list[tuple[str, str]], options: PipelineOptions, proje
 
     from transforms.gcs_upload import UploadFn
 
-    p = beam.Pipeline(options=options)
+    p = cli.new_pipeline(options)
     _ = (p
          | "Files" >> beam.Create(pairs)
          | "Spread" >> beam.Reshuffle()

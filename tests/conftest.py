@@ -18,6 +18,16 @@ from tests.helpers import local_cloud_env
 SERVER_FIXTURES = {"gcs_emulator", "offline", "pg_dsn", "pg_schema", "pg_remote_dsn", "stack", "gcs", "bq"}
 
 
+def pytest_configure(config):
+    """TestPipeline runs on the jobs' local runner (pipelines/local_runner.py: Beam's FnApiRunner, never Prism,
+    which Beam's DirectRunner would try first, downloading it when the machine is online)."""
+    from apache_beam.testing.test_pipeline import TestPipeline
+
+    from pipelines.cli import LOCAL_RUNNER
+
+    TestPipeline.pytest_test_pipeline_options = f"--runner={LOCAL_RUNNER}"
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):

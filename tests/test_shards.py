@@ -5,7 +5,6 @@ import os
 
 import pyarrow.csv as pacsv
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -39,9 +38,9 @@ def dataset(tmp_path, name, spec_name, rows, shards, block_rows):
     return ShardedDataset(sink, spec, rows, 42, block_rows, None, RowCounter(spec_name, rows)), prefix
 
 
-def write(tmp_path, name, rows, shards, block_rows, options=None, spread=True):
+def write(tmp_path, name, rows, shards, block_rows, args=(), spread=True):
     films, prefix = dataset(tmp_path, name, "films", rows, shards, block_rows)
-    with TestPipeline(options=options) as p:
+    with TestPipeline(additional_pipeline_args=list(args)) as p:
         final = p | WriteGeneratedShards([films], spread=spread)
         assert_that(final, equal_to([f"{prefix}-{k:05d}-of-{shards:05d}.csv" for k in range(shards)]))
     return sorted(glob.glob(prefix + "-*"))
@@ -59,8 +58,8 @@ def test_each_shard_holds_its_rows_in_order_exactly_as_generated(tmp_path):
 
 def test_the_bytes_do_not_depend_on_the_block_size_or_the_workers(tmp_path):
     one = write(tmp_path, "one", 5000, 4, 5000, spread=False)
-    two = write(tmp_path, "two", 5000, 4, 999, PipelineOptions(
-        ["--direct_running_mode", "multi_threading", "--direct_num_workers", "2"]))
+    two = write(tmp_path, "two", 5000, 4, 999,
+                ["--direct_running_mode", "multi_threading", "--direct_num_workers", "2"])
     assert [open(f, "rb").read() for f in one] == [open(f, "rb").read() for f in two]
 
 

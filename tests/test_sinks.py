@@ -168,6 +168,26 @@ def test_parquet_keeps_no_dictionary_for_text_whose_values_mostly_differ(tmp_pat
     assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
 
 
+def test_parquet_text_dictionary_choice_counts_the_whole_batch_when_its_first_rows_do_not_settle_it(tmp_path):
+    from transforms.formats import _FEW_VALUES
+
+    head, n = 4 * _FEW_VALUES, 4 * _FEW_VALUES + 40_000
+    # Both have 6,000 values in the first rows, neither few nor nearly all different; then "opens" has a new
+    # value in every row (most of the batch differs: no dictionary) and "repeats" the same 6,000 (a dictionary).
+    opens = [f"v{i % 6000}" for i in range(head)] + [f"new {i}" for i in range(n - head)]
+    schema = pa.schema([pa.field("opens", pa.string(), nullable=False),
+                        pa.field("repeats", pa.string(), nullable=False)])
+    batch = pa.RecordBatch.from_arrays([pa.array(opens), pa.array([f"v{i % 6000}" for i in range(n)])],
+                                       schema=schema)
+    prefix = str(tmp_path / "m")
+    with TestPipeline() as p:
+        _ = p | beam.Create([batch]).with_output_types(pa.RecordBatch) | WriteParquet(prefix, schema, num_shards=1)
+    path = prefix + "-00000-of-00001.parquet"
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    assert "RLE_DICTIONARY" not in group.column(0).encodings and "RLE_DICTIONARY" in group.column(1).encodings
+    assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
+
+
 def test_sinks_make_no_folder_and_write_nothing_once_the_run_is_being_stopped(tmp_path):
     import pytest
 

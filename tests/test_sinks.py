@@ -114,6 +114,19 @@ def test_gzip_csv_is_one_standard_gzip_stream_per_shard_at_the_documented_level(
     assert GZIP_LEVEL == 1 and zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw).decode() == text
 
 
+def dictionary_encoded(tmp_path, batch) -> list[bool]:
+    """Writes ``batch`` as one Parquet file (checked to read back the same) and says, column by column, whether
+    the writer dictionary-encoded it."""
+    prefix = str(tmp_path / "dictionary")
+    with TestPipeline() as p:
+        _ = (p | beam.Create([batch]).with_output_types(pa.RecordBatch)
+             | WriteParquet(prefix, batch.schema, num_shards=1))
+    path = prefix + "-00000-of-00001.parquet"
+    assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    return ["RLE_DICTIONARY" in group.column(i).encodings for i in range(batch.num_columns)]
+
+
 def test_parquet_dictionary_encodes_numbers_with_few_values_only(tmp_path):
     import numpy as np
 
@@ -122,14 +135,7 @@ def test_parquet_dictionary_encodes_numbers_with_few_values_only(tmp_path):
     schema = pa.schema([pa.field("score", pa.int64(), nullable=False), pa.field("x", pa.float64(), nullable=False)])
     batch = pa.RecordBatch.from_arrays([pa.array(rng.integers(300, 851, n)), pa.array(rng.random(n))],
                                        schema=schema)
-    prefix = str(tmp_path / "d")
-    with TestPipeline() as p:
-        _ = p | beam.Create([batch]).with_output_types(pa.RecordBatch) | WriteParquet(prefix, schema, num_shards=1)
-    path = prefix + "-00000-of-00001.parquet"
-    group = pq.ParquetFile(path).metadata.row_group(0)
-    assert "RLE_DICTIONARY" in group.column(0).encodings  # 551 distinct scores
-    assert "RLE_DICTIONARY" not in group.column(1).encodings  # 20,000 distinct floats
-    assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
+    assert dictionary_encoded(tmp_path, batch) == [True, False]  # 551 distinct scores; 20,000 distinct floats
 
 
 def test_parquet_dictionary_choice_counts_the_whole_batch_when_its_first_rows_have_few_values(tmp_path):
@@ -144,14 +150,7 @@ def test_parquet_dictionary_choice_counts_the_whole_batch_when_its_first_rows_ha
     late = np.concatenate([rng.integers(0, 50, head), rng.integers(1_000, 1_000_000, n - head)])
     schema = pa.schema([pa.field("late", pa.int64(), nullable=False), pa.field("steady", pa.int64(), nullable=False)])
     batch = pa.RecordBatch.from_arrays([pa.array(late), pa.array(rng.integers(0, 50, n))], schema=schema)
-    prefix = str(tmp_path / "w")
-    with TestPipeline() as p:
-        _ = p | beam.Create([batch]).with_output_types(pa.RecordBatch) | WriteParquet(prefix, schema, num_shards=1)
-    path = prefix + "-00000-of-00001.parquet"
-    group = pq.ParquetFile(path).metadata.row_group(0)
-    assert "RLE_DICTIONARY" not in group.column(0).encodings
-    assert "RLE_DICTIONARY" in group.column(1).encodings
-    assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
+    assert dictionary_encoded(tmp_path, batch) == [False, True]
 
 
 def test_parquet_keeps_no_dictionary_for_text_whose_values_mostly_differ(tmp_path):
@@ -159,13 +158,7 @@ def test_parquet_keeps_no_dictionary_for_text_whose_values_mostly_differ(tmp_pat
     schema = pa.schema([pa.field("name", pa.string(), nullable=False), pa.field("city", pa.string(), nullable=False)])
     batch = pa.RecordBatch.from_arrays([pa.array([f"person {i}" for i in range(n)]),
                                         pa.array([f"city {i % 20}" for i in range(n)])], schema=schema)
-    prefix = str(tmp_path / "t")
-    with TestPipeline() as p:
-        _ = p | beam.Create([batch]).with_output_types(pa.RecordBatch) | WriteParquet(prefix, schema, num_shards=1)
-    path = prefix + "-00000-of-00001.parquet"
-    group = pq.ParquetFile(path).metadata.row_group(0)
-    assert "RLE_DICTIONARY" not in group.column(0).encodings and "RLE_DICTIONARY" in group.column(1).encodings
-    assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
+    assert dictionary_encoded(tmp_path, batch) == [False, True]
 
 
 def test_parquet_text_dictionary_choice_counts_the_whole_batch_when_its_first_rows_do_not_settle_it(tmp_path):
@@ -179,13 +172,7 @@ def test_parquet_text_dictionary_choice_counts_the_whole_batch_when_its_first_ro
                         pa.field("repeats", pa.string(), nullable=False)])
     batch = pa.RecordBatch.from_arrays([pa.array(opens), pa.array([f"v{i % 6000}" for i in range(n)])],
                                        schema=schema)
-    prefix = str(tmp_path / "m")
-    with TestPipeline() as p:
-        _ = p | beam.Create([batch]).with_output_types(pa.RecordBatch) | WriteParquet(prefix, schema, num_shards=1)
-    path = prefix + "-00000-of-00001.parquet"
-    group = pq.ParquetFile(path).metadata.row_group(0)
-    assert "RLE_DICTIONARY" not in group.column(0).encodings and "RLE_DICTIONARY" in group.column(1).encodings
-    assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
+    assert dictionary_encoded(tmp_path, batch) == [False, True]
 
 
 def test_sinks_make_no_folder_and_write_nothing_once_the_run_is_being_stopped(tmp_path):

@@ -105,7 +105,7 @@ def _mostly_distinct_text(column) -> bool:
     if not _is_text(column.type) or pa.types.is_dictionary(column.type) or len(column) < 4 * _FEW_VALUES:
         return False
     # The first rows settle most columns at an eighth of the cost (films and clients: 0.2 s of a Parquet run's
-    # start-up, 0.03 s now): a few values over and over there (cities, genres) or nearly all different (names,
+    # start-up, 0.03 s now): a few values over and over there (cities, languages) or nearly all different (names,
     # titles). Only a column in between is counted whole.
     head = column.slice(0, 4 * _FEW_VALUES)
     seen = pc.count_distinct(head).as_py()

@@ -73,3 +73,35 @@ def test_empty_batch_is_empty_text():
 @pytest.mark.parametrize("value,expected", [("a", "a"), ("a,b", '"a,b"'), ('a"b', '"a""b"')])
 def test_csv_field(value, expected):
     assert csv_field(value) == expected
+
+
+def test_blocks_sharing_a_dictionary_render_it_once_and_right():
+    # A dataset's blocks share their dictionaries; their fields are rendered once per dictionary (transforms.text
+    # keeps them by the dictionary's buffers). The text must not depend on what was rendered before.
+    names = pa.array([f"author {i}" for i in range(1000)] + ['a "quoted", name'])
+    dates = pa.array([datetime.date(2000, 1, 1) + datetime.timedelta(days=i) for i in range(10)], pa.date32())
+
+    def block(indices, dictionary=names):
+        codes = pa.array(indices, pa.int32())
+        return pa.RecordBatch.from_arrays([
+            pa.DictionaryArray.from_arrays(codes, dictionary),  # a middle column: fields end with ","
+            pa.DictionaryArray.from_arrays(pa.array([i % 10 for i in indices], pa.int32()), dates),
+            pa.DictionaryArray.from_arrays(codes, dictionary),  # the last column: fields end with "\n"
+        ], names=["a", "d", "z"])
+
+    first, second = [0, 1000, 5], [999, 3, 1000, 1000]
+    for _ in range(2):  # the second time, every dictionary's fields come from the cache
+        assert parse(record_batch_to_csv(block(first))) == [
+            ["author 0", "2000-01-01", "author 0"], ['a "quoted", name', "2000-01-01", 'a "quoted", name'],
+            ["author 5", "2000-01-06", "author 5"]]
+        assert parse(record_batch_to_csv(block(second), "%d/%m/%Y")) == [
+            ["author 999", "10/01/2000", "author 999"], ["author 3", "04/01/2000", "author 3"],
+            ['a "quoted", name', "01/01/2000", 'a "quoted", name'],
+            ['a "quoted", name', "01/01/2000", 'a "quoted", name']]
+    # Dictionaries made and dropped one after another (their memory may be reused) are each rendered as they are.
+    for k in range(100):
+        fresh = pa.array([f"v{k}-{j}" for j in range(3)])
+        assert parse(record_batch_to_csv(block([2, 0], fresh))) == [
+            [f"v{k}-2", "2000-01-03", f"v{k}-2"], [f"v{k}-0", "2000-01-01", f"v{k}-0"]]
+    # A slice of a dictionary is not the dictionary.
+    assert parse(record_batch_to_csv(block([0], names.slice(5)))) == [["author 5", "2000-01-01", "author 5"]]

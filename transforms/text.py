@@ -10,6 +10,7 @@ string column (:func:`compose`) or, over all the columns of a record batch, the 
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 import pyarrow as pa
@@ -207,7 +208,7 @@ def _csv_slots(column: pa.Array, separator: str, date_format: str | None) -> lis
     typ = column.type
     if pa.types.is_dictionary(typ):
         indices = column.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        return [(_field_pieces(_render(column.dictionary, date_format), separator), indices)]
+        return [(_dictionary_fields(column.dictionary, separator, date_format), indices)]
     if n and (pa.types.is_integer(typ) or pa.types.is_date32(typ)):
         raw = column.cast(pa.int32() if pa.types.is_date32(typ) else pa.int64()).to_numpy(zero_copy_only=False)
         if int(raw.max()) - int(raw.min()) < min(_SMALL_RANGE, 2 * n):
@@ -224,6 +225,28 @@ def _csv_slots(column: pa.Array, separator: str, date_format: str | None) -> lis
     if pa.types.is_large_string(text.type):
         text = text.cast(pa.string())
     return _string_slots(text, separator)
+
+
+_DICTIONARY_FIELDS: dict = {}
+_DICTIONARY_FIELDS_LOCK = threading.Lock()
+
+
+def _dictionary_fields(dictionary: pa.Array, separator: str, date_format: str | None) -> pa.Array:
+    """A dictionary's values as CSV fields followed by ``separator``, rendered once per dictionary: the blocks of
+    a dataset share their dictionaries (50,000 authors in films: 2 ms a block). The key is where the
+    dictionary's buffers are; the entry holds the dictionary itself, so no other array can be at those
+    addresses while the entry lives."""
+    key = (tuple(0 if b is None else b.address for b in dictionary.buffers()), dictionary.offset,
+           len(dictionary), str(dictionary.type), separator, date_format)
+    hit = _DICTIONARY_FIELDS.get(key)
+    if hit is not None:
+        return hit[1]
+    fields = _field_pieces(_render(dictionary, date_format), separator)
+    with _DICTIONARY_FIELDS_LOCK:  # the local runner's threads share it
+        if len(_DICTIONARY_FIELDS) >= 64:
+            del _DICTIONARY_FIELDS[next(iter(_DICTIONARY_FIELDS))]
+        _DICTIONARY_FIELDS[key] = (dictionary, fields)
+    return fields
 
 
 def _field_pieces(values: pa.Array, separator: str) -> pa.Array:

@@ -24,7 +24,7 @@ from datagen import expressions
 from datagen.memory import reuse_freed_memory
 from datagen.randomness import WeightedChoice, bits_at, row_bits, stream_key, table_bits, unit_interval
 from datagen.spec import ColumnSpec, DatasetSpec, SpecError, template_parts
-from transforms.text import compose, compose_ragged
+from transforms.text import Prefixes, compose, compose_ragged
 
 EPOCH = datetime.date(1970, 1, 1)
 _DAY_US = 86_400_000_000
@@ -302,6 +302,10 @@ class Items(Maker):
 
     TABLE_BITS = 16
     SMALL = 64
+    # From a batch of this many rows on, every prefix of every ordering is kept as a string view (Prefixes: 12 MB
+    # and 0.03-0.08 s for 12 values, then 3x faster to draw); a smaller batch composes its rows' pieces (a run of
+    # a few thousand rows would spend longer on the table than on its rows). The text is the same either way.
+    PREFIX_TABLE_ROWS = 1 << 15
 
     def __init__(self, spec, gen):
         super().__init__(spec, gen)
@@ -316,6 +320,7 @@ class Items(Maker):
         text = _filtered(values, p.get("filter"))
         sep = p["separator"]
         self.pieces = pa.array([v + sep for v in text] + text + [""] * self.m, pa.string())  # item, last, none
+        self.separator_bytes = len(sep.encode())
         self.last_base = self.m
         mean_k = float(np.dot(p["count"], p["count_weights"]) / np.sum(p["count_weights"]))
         self.fixed_width = self.kmax <= 1.5 * mean_k
@@ -343,12 +348,19 @@ class Items(Maker):
             k = np.clip(np.asarray(count.data, dtype=np.int64), 1, self.kmax)
         else:
             k = self.k_values[self.k_choice((bits >> np.uint64(52)).view(np.int64))]
-        if self.m <= self.SMALL:
+        slots = None
+        if self.m <= self.SMALL:  # a row is the first k items of one of the orderings
             tables = b.gen.cache.get((self.name, b.seed))
             if tables is None:
                 tables = b.gen.cache[(self.name, b.seed)] = self._orderings(b.gen, b.seed)
-            chosen = tables[((bits >> np.uint64(36)) & np.uint64(0xFFFF)).view(np.int64)]
-            slots = None
+            ordering = ((bits >> np.uint64(36)) & np.uint64(0xFFFF)).view(np.int64)
+            prefixes = b.gen.cache.get((self.name, b.seed, "prefixes"))
+            if prefixes is None and b.n >= self.PREFIX_TABLE_ROWS:
+                prefixes = b.gen.cache[(self.name, b.seed, "prefixes")] = Prefixes(
+                    self.pieces.slice(0, 2 * self.m), tables, self.separator_bytes)
+            if prefixes is not None:
+                return Col(prefixes.draw(ordering, k))
+            chosen = tables[ordering]
         else:
             slots = self._draw_distinct(b, positions, bits, k)
         # Only the first k items of each row are written, the last one without its separator: as k pieces per

@@ -314,6 +314,33 @@ def test_items_large_list_with_frequent_repeats_stays_distinct():
     assert sum("v0" in r for r in rows) > 0.95 * len(rows)
 
 
+def test_items_of_a_small_list_are_the_same_drawn_from_prefix_views():
+    # From a batch of Items.PREFIX_TABLE_ROWS rows on, a small list's rows are drawn as views of every prefix of
+    # every ordering; smaller batches compose each row's pieces. The rows must not depend on which did it.
+    from datagen.engine import Items
+
+    spec = parse(spec_text(
+        "{name: n, type: int64, generator: categorical, values: {1: 5, 2: 3, 3: 2}, hidden: true}",
+        "{name: s, generator: items, values: {Ünïcödé: 3, a: 1, twelve_bytes: 2, 'thirteen bytes': 1, "
+        "'a much longer item than the rest': 1}, count: {1: 3, 2: 2, 4: 1, 5: 1}, separator: ' · '}",
+        "{name: t, generator: items, values: [x, yy, zzz], count: n, separator: ''}",
+        dataset="prefix_views"), "t.yaml")
+    rows = Items.PREFIX_TABLE_ROWS + 5_000
+    small = [compile_dataset(spec).batch(SEED, a, min(a + 999, rows)) for a in range(0, rows, 999)]
+    gen = compile_dataset(spec)
+    assert (("s", SEED, "prefixes") in gen.cache) is False  # no batch so far was large enough to build it
+    large = gen.batch(SEED, 0, rows)
+    assert ("s", SEED, "prefixes") in gen.cache and ("t", SEED, "prefixes") in gen.cache
+    again = gen.batch(SEED, 1234, 5678)  # a small batch once the views exist
+    for name in ("s", "t"):
+        composed = [v for b in small for v in values(b, name)]
+        assert values(large, name) == composed, name
+        assert values(again, name) == composed[1234:5678], name
+    parts = [r.split(" · ") for r in values(large, "s")]
+    assert {len(p) for p in parts} == {1, 2, 4, 5} and all(len(set(p)) == len(p) for p in parts)
+    assert [len(v) for v in values(large, "t")][:50] != [0] * 50
+
+
 # --- dates and timestamps ----------------------------------------------------------------------------------
 
 def test_date_range_bounds():

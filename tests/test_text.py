@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from transforms.text import Pieces, compose, csv_field, record_batch_to_csv
+from transforms.text import Pieces, Prefixes, compose, csv_field, record_batch_to_csv
 
 
 def parse(text: bytes):
@@ -105,3 +105,25 @@ def test_blocks_sharing_a_dictionary_render_it_once_and_right():
             [f"v{k}-2", "2000-01-03", f"v{k}-2"], [f"v{k}-0", "2000-01-01", f"v{k}-0"]]
     # A slice of a dictionary is not the dictionary.
     assert parse(record_batch_to_csv(block([0], names.slice(5)))) == [["author 5", "2000-01-01", "author 5"]]
+
+
+@pytest.mark.parametrize("separator", [",", " · ", ""])
+def test_prefixes_are_every_prefix_of_every_sequence(separator):
+    items = ["a", "twelve_bytes", "Ünïcödé", "thirteen bytes", "x" * 40, "yy"]
+    pieces = pa.array([v + separator for v in items] + items)
+    rng = np.random.default_rng(5)
+    sequences = np.array([rng.permutation(len(items))[:4] for _ in range(300)])
+    table = Prefixes(pieces, sequences, len(separator.encode()))
+    s, k = np.meshgrid(np.arange(300), np.arange(1, 5), indexing="ij")
+    views = table.views(s.ravel(), k.ravel())
+    views.validate(full=True)
+    expected = [separator.join(items[i] for i in sequences[a][:b]) for a, b in zip(s.ravel(), k.ravel())]
+    assert views.to_pylist() == expected
+    assert table.draw(s.ravel(), k.ravel()).to_pylist() == expected
+    assert table.draw(s.ravel(), k.ravel()).type == pa.string()
+    # A short text is held in its view, padded with zeros as Arrow's format asks.
+    raw = np.frombuffer(views.buffers()[1], dtype=np.uint8).reshape(-1, 16)
+    length = raw[:, :4].copy().view(np.int32).ravel()
+    short = length <= 12
+    assert short.any() and (~short).any()
+    assert all(not raw[r, 4 + length[r]:].any() for r in np.flatnonzero(short))

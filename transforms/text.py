@@ -75,6 +75,68 @@ def compose_ragged(pieces: pa.Array, indices: np.ndarray, counts: np.ndarray) ->
     return pa.StringArray.from_buffers(len(counts), pa.py_buffer(row_offsets), taken.buffers()[2])
 
 
+class Prefixes:
+    """The prefixes of fixed sequences of pieces, drawn as strings: the text of sequence s up to (and without the
+    separator after) its item k. Each (s, k) is made once as an Arrow string view (16 bytes: the length, then
+    the text itself if it is 12 bytes or shorter, else its first 4 bytes and where it is in one buffer of the
+    whole sequences); drawing n rows is a gather of n views and one cast to a string column, whatever the number
+    of items in them, where :func:`compose_ragged` gathers every piece.
+
+    ``pieces`` holds each item followed by the separator (numbers 0..m-1), then each item alone (m..2m-1);
+    ``sequences`` is (S, K) item numbers; ``separator_bytes`` the separator's length in bytes.
+    """
+
+    _INLINE = 12  # an Arrow string view holds up to 12 bytes itself
+    _VIEW = np.dtype({"names": ["length", "low", "high"], "formats": ["<i4", "<u8", "<u4"], "offsets": [0, 4, 12],
+                      "itemsize": 16})
+    # By case, what a view keeps of its text's first 12 bytes (bytes 0-7, then 8-11) and of where the text
+    # starts: case L <= 12 (a text of L bytes, held in the view, zeros after it) or 13 (a longer text: its first
+    # 4 bytes, buffer 0, its start).
+    _BYTES = np.arange(_INLINE)[None, :] < np.append(np.arange(_INLINE + 1), 4)[:, None]
+    _KEEP = np.ascontiguousarray(_BYTES.astype(np.uint8) * np.uint8(255))
+    _KEEP_LOW, _KEEP_HIGH = _KEEP[:, :8].copy().view("<u8").ravel(), _KEEP[:, 8:].copy().view("<u4").ravel()
+    _KEEP_START = np.where(np.arange(_INLINE + 2) == _INLINE + 1, 0xFFFFFFFF, 0).astype("<u4")
+
+    def __init__(self, pieces: pa.Array, sequences: np.ndarray, separator_bytes: int):
+        sequences = np.asarray(sequences, dtype=np.int64)
+        s_count, self.k_count = sequences.shape
+        m = len(pieces) // 2
+        index = sequences.copy()
+        index[:, -1] += m  # the last item without its separator
+        whole = compose(pieces, index)
+        offsets = np.frombuffer(whole.buffers()[1], dtype=np.int32, count=s_count + 1)
+        starts = offsets[:-1].astype("<u4")
+        piece_offsets = np.frombuffer(pieces.buffers()[1], dtype=np.int32, count=len(pieces) + 1,
+                                      offset=pieces.offset * 4)
+        with_separator = np.diff(piece_offsets)[:m]
+        total = int(offsets[-1])
+        text = np.zeros(total + self._INLINE, np.uint8)  # zeros after the end: the last sequence's first 12 bytes
+        if total:
+            text[:total] = np.frombuffer(whole.buffers()[2], dtype=np.uint8, count=total)
+        first = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(text, self._INLINE)[starts])
+        low = first[:, :8].copy().view("<u8").ravel()  # each sequence's first 12 bytes
+        high = first[:, 8:].copy().view("<u4").ravel()
+        # The view of every (sequence, k), row s * K + k - 1.
+        sequence = np.repeat(np.arange(s_count), self.k_count)
+        lengths = np.cumsum(with_separator[sequences], axis=1, dtype=np.int32).ravel() - separator_bytes
+        case = np.where(lengths > self._INLINE, self._INLINE + 1, lengths)
+        views = np.empty(len(lengths), dtype=self._VIEW)
+        views["length"] = lengths
+        views["low"] = low[sequence] & self._KEEP_LOW[case]
+        views["high"] = (high[sequence] & self._KEEP_HIGH[case]) | (starts[sequence] & self._KEEP_START[case])
+        self._views = views.view(np.complex128)  # one 16-byte number each, for numpy's gather
+        self._data = pa.py_buffer(text)
+
+    def views(self, sequence: np.ndarray, items: np.ndarray) -> pa.Array:
+        """Row r: sequence ``sequence[r]`` up to its ``items[r]``-th item (1 to K), as Arrow string views."""
+        chosen = self._views[np.asarray(sequence, dtype=np.int64) * self.k_count + (np.asarray(items) - 1)]
+        return pa.Array.from_buffers(pa.string_view(), len(chosen), [None, pa.py_buffer(chosen), self._data])
+
+    def draw(self, sequence: np.ndarray, items: np.ndarray) -> pa.StringArray:
+        """The same as a string column."""
+        return self.views(sequence, items).cast(pa.string())
+
+
 def concatenated_bytes(array: pa.StringArray) -> memoryview:
     """The characters of all the strings of ``array`` end to end, without a copy."""
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)

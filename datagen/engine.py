@@ -24,7 +24,7 @@ from datagen import expressions
 from datagen.memory import reuse_freed_memory
 from datagen.randomness import WeightedChoice, bits_at, row_bits, stream_key, table_bits, unit_interval
 from datagen.spec import ColumnSpec, DatasetSpec, SpecError, template_parts
-from transforms.text import Prefixes, compose, compose_ragged
+from transforms.text import Prefixes, compose, compose_ragged, merge_small_slots
 
 EPOCH = datetime.date(1970, 1, 1)
 _DAY_US = 86_400_000_000
@@ -483,14 +483,10 @@ class Template(Maker):
         self.parts = template_parts(spec.params["template"])
 
     def make(self, b, positions):
-        slots = []  # (pieces: pa.Array of strings, index per row: np.ndarray)
+        slots = []  # (pieces: pa.Array of strings, piece number of each row: np.ndarray)
         for part in self.parts:
             if part[0] == "lit":
-                if slots and slots[-1][2]:  # fold a literal into the previous column's pieces
-                    pieces, index, _ = slots[-1]
-                    slots[-1] = (pc.binary_join_element_wise(pieces, part[1], ""), index, True)
-                else:
-                    slots.append((pa.array([part[1]], pa.string()), np.zeros(b.n, dtype=np.int64), False))
+                slots.append((pa.array([part[1]], pa.string()), np.zeros(b.n, dtype=np.int64)))
                 continue
             col = b.cols[part[1]]
             if col.dictionary is not None:
@@ -501,7 +497,7 @@ class Template(Maker):
                 if col.valid is not None:  # a null value writes nothing
                     pieces = pa.concat_arrays([pieces, pa.array([""], pa.string())])
                     index = np.where(col.valid, index, len(pieces) - 1)
-                slots.append((pieces, index, True))
+                slots.append((pieces, index))
             elif _is_small_int(col):  # e.g. a year: each value rendered once
                 data = np.asarray(col.data)
                 lo, hi = int(data.min()), int(data.max())
@@ -509,16 +505,17 @@ class Template(Maker):
                 index = data - lo
                 if col.valid is not None:
                     index = np.where(col.valid, index, hi - lo + 1)
-                slots.append((pieces, index, True))
+                slots.append((pieces, index))
             else:
                 text = _as_text(col, b.gen.column_types[part[1]])
                 for f in part[2]:
                     text = _apply_filter(text, f)
-                slots.append((text, np.arange(b.n, dtype=np.int64), False))
+                slots.append((text, np.arange(b.n, dtype=np.int64)))
+        slots = merge_small_slots(slots)  # literals and small choices joined ahead: fewer pieces a row
         vocabulary = pa.concat_arrays([s[0] for s in slots])
         index = np.empty((b.n, len(slots)), dtype=np.int64)
         base = 0
-        for j, (pieces, rows, _) in enumerate(slots):
+        for j, (pieces, rows) in enumerate(slots):
             index[:, j] = rows + base
             base += len(pieces)
         return Col(compose(vocabulary, index))

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from transforms.text import Pieces, Prefixes, compose, csv_field, record_batch_to_csv
+from transforms.text import Pieces, Prefixes, compose, csv_field, merge_small_slots, record_batch_to_csv
 
 
 def parse(text: bytes):
@@ -127,3 +127,25 @@ def test_prefixes_are_every_prefix_of_every_sequence(separator):
     short = length <= 12
     assert short.any() and (~short).any()
     assert all(not raw[r, 4 + length[r]:].any() for r in np.flatnonzero(short))
+
+
+def test_small_neighbouring_slots_merge_into_one_with_the_same_text():
+    rng = np.random.default_rng(3)
+    n = 500
+
+    def slot(words):
+        return pa.array(words), rng.integers(0, len(words), n)
+
+    slots = [slot(["<"]), slot(["a", "bb", "ccc"]), slot([f"w{i}" for i in range(2000)]), slot([","]),
+             slot([str(y) for y in range(1950, 2008)] + [""]), slot(["@x.com", "@y.org"]), slot(["\n"])]
+
+    def text(slots):
+        vocabulary = pa.concat_arrays([v for v, _ in slots])
+        bases = np.cumsum([0] + [len(v) for v, _ in slots[:-1]])
+        return compose(vocabulary, np.stack([rows + base for (_, rows), base in zip(slots, bases)], 1)).to_pylist()
+
+    merged = merge_small_slots(slots)
+    # "<" with the 3 words; the 2,000 words with ","; the years with the domains and the line end.
+    assert [len(v) for v, _ in merged] == [3, 2000, 118]
+    assert text(merged) == text(slots)
+    assert text(merged)[0].startswith("<") and text(merged)[0].endswith("\n")

@@ -318,16 +318,23 @@ def _field_pieces(values: pa.Array, separator: str) -> pa.Array:
     return pc.binary_join_element_wise(values, separator, "")
 
 
-def _merge_constants(slots: list) -> list:
-    """Fewer pieces per row: a slot of one piece (a separator, a quote) joins its neighbour when that one
-    draws from a small vocabulary (a choice, a rendered range) or is itself one piece."""
+def merge_small_slots(slots: list) -> list:
+    """Fewer pieces per row, the same text: neighbouring slots whose vocabularies are small together (a
+    separator or a quote and a choice, a choice and a rendered range, ...) become one slot drawing from every
+    pair of their pieces. ``slots``: (vocabulary: pa.Array of strings, piece number of each row: np.ndarray)."""
     out = []
     for values, rows in slots:
-        if len(values) == 1 and out and len(out[-1][0]) <= _SMALL_VOCABULARY:
+        if out and len(out[-1][0]) * len(values) <= _SMALL_VOCABULARY:
             prev, prev_rows = out[-1]
-            out[-1] = (pc.binary_join_element_wise(prev, values[0], ""), prev_rows)
-        elif out and len(out[-1][0]) == 1 and len(values) <= _SMALL_VOCABULARY:
-            out[-1] = (pc.binary_join_element_wise(out[-1][0][0], values, ""), rows)
+            width = len(values)
+            pairs = np.arange(len(prev) * width)
+            joined = compose(pa.concat_arrays([prev, values]), np.stack([pairs // width, len(prev) + pairs % width], 1))
+            if width == 1:  # a constant after: the rows draw as before
+                out[-1] = (joined, prev_rows)
+            elif len(prev) == 1:  # a constant before
+                out[-1] = (joined, rows)
+            else:
+                out[-1] = (joined, np.asarray(prev_rows, dtype=np.int64) * width + rows)
         else:
             out.append((values, rows))
     return out
@@ -365,7 +372,7 @@ def record_batch_to_csv(batch: pa.RecordBatch, date_format: str | None = None) -
     slots = []
     for i, column in enumerate(batch.columns):
         slots.extend(_csv_slots(column, "\n" if i == ncols - 1 else ",", date_format))
-    slots = _merge_constants(slots)
+    slots = merge_small_slots(slots)
     sizes = [len(values) for values, _ in slots]
     if sum(sizes) >= 1 << 31:
         raise ValueError("batch too large to encode at once; use smaller batches")

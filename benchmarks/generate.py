@@ -2,7 +2,7 @@
 pipelines.generate, in one run.
 
     python benchmarks/generate.py [--rows 5000000] [--baseline_rows 20000] [--films_size 1.7GB]
-                                  [--clients_size 2GB] [--compare_with REV]
+                                  [--clients_size 2GB] [--parquet_rows N] [--compare_with REV] [--repeat N]
 
 Prints a table of rows/s and MB/s (CSV) per approach and dataset, the ratios between them, and the peak memory
 of the pipeline. Machines are noisy: compare figures of one run, not across runs.
@@ -173,6 +173,9 @@ def main() -> int:
                     help="also time films and clients to Parquet, this many rows each, in one command (Q), and with "
                          "--compare_with as REV runs it")
     ap.add_argument("--only_sized", action="store_true", help="skip (a), (b'), (b) and (c) at --rows")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="time (Q), (C) and their baselines this many times, each pair one after the other, and "
+                         "print each run's ratio and the median")
     ap.add_argument("--compare_with", default=None, metavar="REV",
                     help="also time (b) and (c) as git revision REV of this project runs them (a worktree made for "
                          "the run): an engine or spec change against the one before it, in the same run")
@@ -220,6 +223,12 @@ def compare(args, tmp: Path, other: Path | None, results: list) -> None:
         if other is not None:
             s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c", other)
             results.append(("c@", f"(c) at {args.compare_with}", dataset, args.rows, s, size_of(tmp / "c"), peak))
+    for _ in range(args.repeat):  # pairs timed one after the other: this machine's speed drifts
+        sized(args, tmp, other, results)
+
+
+def sized(args, tmp: Path, other: Path | None, results: list) -> None:
+    """(Q) and (Q) at REV, then (C) and (B') for each target size."""
     if args.parquet_rows:
         runs = ((ROOT, "Q", "(Q) films+clients Parquet"), (other, "Q@", f"(Q) at {args.compare_with}"))
         for tree, key, label in runs:
@@ -244,14 +253,15 @@ def compare(args, tmp: Path, other: Path | None, results: list) -> None:
 
 def report(results: list, compare_with: str | None) -> None:
     print(f"{'approach':<40} {'dataset':<8} {'rows':>11} {'seconds':>8} {'rows/s':>11} {'MB/s':>7} {'peak MiB':>9}")
-    rate, seconds = {}, {}
+    rate, seconds, each = {}, {}, {}
     for key, name, dataset, rows, s, size, peak in results:
         rate[(key, dataset)], seconds[(key, dataset)] = rows / s, s
+        each.setdefault((key, dataset), []).append(s)
         print(f"{name:<40} {dataset:<8} {rows:>11,} {s:>8.2f} {rows / s:>11,.0f} {size / s / 1e6:>7.1f} "
               f"{'' if peak is None else f'{peak:,.0f}':>9}")
     print()
     if ("Q@", "both") in seconds:
-        print(f"Parquet, films+clients: {seconds[('Q@', 'both')] / seconds[('Q', 'both')]:.2f}x faster than at "
+        print(f"Parquet, films+clients: {ratios(each[('Q@', 'both')], each[('Q', 'both')])} faster than at "
               f"{compare_with}")
     for dataset in ("films", "clients"):
         if ("c", dataset) in rate:
@@ -262,8 +272,20 @@ def report(results: list, compare_with: str | None) -> None:
             print(f"{dataset}: against {compare_with}: (b) {rate[('b', dataset)] / rate[('b@', dataset)]:.2f}x, "
                   f"(c) {rate[('c', dataset)] / rate[('c@', dataset)]:.2f}x the rows/s")
         if ("C", dataset) in seconds:
-            print(f"{dataset}: (C) takes {seconds[('C', dataset)] / seconds[('P', dataset)]:.2f}x the time of the "
+            print(f"{dataset}: (C) takes {ratios(each[('C', dataset)], each[('P', dataset)])} the time of the "
                   f"plain one-thread writer (B') for the same rows")
+
+
+def ratios(tops: list, bottoms: list) -> str:
+    """Each run's ratio, and their median when there are several."""
+    values = sorted(t / b for t, b in zip(tops, bottoms))
+    text = ", ".join(f"{t / b:.2f}x" for t, b in zip(tops, bottoms))
+    if len(values) == 1:
+        return text
+    middle = len(values) // 2
+    median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+    return f"{text} (median {median:.2f}x)"
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -295,7 +295,7 @@ _DICTIONARY_FIELDS_LOCK = threading.Lock()
 
 def _dictionary_fields(dictionary: pa.Array, separator: str, date_format: str | None) -> pa.Array:
     """A dictionary's values as CSV fields followed by ``separator``, rendered once per dictionary: the blocks of
-    a dataset share their dictionaries (50,000 authors in films: 2 ms a block). The key is where the
+    a dataset share their dictionaries (50,000 authors in films: about 3 ms a block). The key is where the
     dictionary's buffers are; the entry holds the dictionary itself, so no other array can be at those
     addresses while the entry lives."""
     key = (tuple(0 if b is None else b.address for b in dictionary.buffers()), dictionary.offset,

@@ -56,7 +56,7 @@ class _StoppableSink(filebasedsink.FileBasedSink):
 class _CsvSink(_StoppableSink):
     """Writes record batches as CSV text, after a header at the top of each shard. Each batch is encoded as it
     is written, straight from Arrow's buffer into the file (no copy of the text, no step between); with gzip,
-    each shard is one gzip stream at :data:`GZIP_LEVEL`, compressed by the thread that writes it (zlib releases
+    each shard is one gzip stream at :data:`GZIP_LEVEL`, compressed by the thread that writes it (ISA-L releases
     the GIL, so shards compress on every core)."""
 
     def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression: str,

@@ -14,6 +14,7 @@ import argparse
 import csv
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -253,14 +254,14 @@ def sized(args, tmp: Path, other: Path | None, results: list) -> None:
 
 def report(results: list, compare_with: str | None) -> None:
     print(f"{'approach':<40} {'dataset':<8} {'rows':>11} {'seconds':>8} {'rows/s':>11} {'MB/s':>7} {'peak MiB':>9}")
-    rate, seconds, each = {}, {}, {}
+    rate, each = {}, {}  # the last run's rows/s; every run's seconds
     for key, name, dataset, rows, s, size, peak in results:
-        rate[(key, dataset)], seconds[(key, dataset)] = rows / s, s
+        rate[(key, dataset)] = rows / s
         each.setdefault((key, dataset), []).append(s)
         print(f"{name:<40} {dataset:<8} {rows:>11,} {s:>8.2f} {rows / s:>11,.0f} {size / s / 1e6:>7.1f} "
               f"{'' if peak is None else f'{peak:,.0f}':>9}")
     print()
-    if ("Q@", "both") in seconds:
+    if ("Q@", "both") in each:
         print(f"Parquet, films+clients: {ratios(each[('Q@', 'both')], each[('Q', 'both')])} faster than at "
               f"{compare_with}")
     for dataset in ("films", "clients"):
@@ -271,20 +272,16 @@ def report(results: list, compare_with: str | None) -> None:
         if ("c@", dataset) in rate:
             print(f"{dataset}: against {compare_with}: (b) {rate[('b', dataset)] / rate[('b@', dataset)]:.2f}x, "
                   f"(c) {rate[('c', dataset)] / rate[('c@', dataset)]:.2f}x the rows/s")
-        if ("C", dataset) in seconds:
+        if ("C", dataset) in each:
             print(f"{dataset}: (C) takes {ratios(each[('C', dataset)], each[('P', dataset)])} the time of the "
                   f"plain one-thread writer (B') for the same rows")
 
 
 def ratios(tops: list, bottoms: list) -> str:
     """Each run's ratio, and their median when there are several."""
-    values = sorted(t / b for t, b in zip(tops, bottoms))
-    text = ", ".join(f"{t / b:.2f}x" for t, b in zip(tops, bottoms))
-    if len(values) == 1:
-        return text
-    middle = len(values) // 2
-    median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-    return f"{text} (median {median:.2f}x)"
+    values = [t / b for t, b in zip(tops, bottoms)]
+    text = ", ".join(f"{v:.2f}x" for v in values)
+    return text if len(values) == 1 else f"{text} (median {statistics.median(values):.2f}x)"
 
 
 if __name__ == "__main__":

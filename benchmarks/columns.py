@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from datagen import engine  # noqa: E402
 from datagen import spec as specs  # noqa: E402
+from datagen.blocks import DEFAULT_BLOCK_ROWS  # noqa: E402
 from transforms.text import record_batch_to_csv  # noqa: E402
 
 
@@ -26,7 +27,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="films", help="a built-in dataset")
     ap.add_argument("--spec", default=None, help="a spec file instead of a built-in dataset")
-    ap.add_argument("--block", type=int, default=1 << 17, help="rows per block")
+    ap.add_argument("--block", type=int, default=DEFAULT_BLOCK_ROWS, help="rows per block")
     ap.add_argument("--blocks", type=int, default=20, help="blocks to time (the minimum is shown)")
     args = ap.parse_args()
     spec = specs.load(args.spec) if args.spec else specs.builtin(args.dataset)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from datagen import spec as specs
+from datagen.blocks import DEFAULT_BLOCK_ROWS
 from functions.file_layout import shard_names
 from pipelines import cli
 from pipelines.outputs import (
@@ -39,7 +40,6 @@ if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checke
 PROG = "python -m pipelines.generate"
 ISO_DATE = "%Y-%m-%d"
 DEFAULT_SEED = 42
-DEFAULT_BLOCK_ROWS = 1 << 17  # rows per generated record batch (transforms/source.py's default)
 MAX_BLOCK_ROWS = 1 << 22
 MAX_ROWS = 10**15
 

@@ -15,6 +15,7 @@ import sys
 import time
 
 from datagen import spec as specs
+from datagen.blocks import DEFAULT_BLOCK_ROWS
 from datagen.engine import compile_dataset
 from pipelines import cli
 from pipelines.postgres_options import add_connection_args, dsn_from, table_identifier
@@ -22,7 +23,6 @@ from transforms.postgres import connection
 from transforms.postgres.seed import create_and_load, table_exists
 
 PROG = "python -m pipelines.seed_postgres"
-BLOCK = 1 << 17
 
 
 def run(argv=None) -> int:
@@ -55,7 +55,8 @@ def run(argv=None) -> int:
         exists = table_exists(conn, args.table)
         if exists and not args.replace:
             raise cli.UsageError(f"--table: {args.table!r} already exists; add --replace to re-create it")
-        blocks = (gen.batch(seed, start, min(start + BLOCK, rows)) for start in range(0, rows, BLOCK))
+        blocks = (gen.batch(seed, start, min(start + DEFAULT_BLOCK_ROWS, rows))
+                  for start in range(0, rows, DEFAULT_BLOCK_ROWS))
         create_and_load(conn, table, spec, blocks, replace=exists)
     conn.close()
     print(f"{args.table}: {rows:,} rows in {time.monotonic() - started:.1f} s")

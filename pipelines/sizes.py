@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+from datagen.blocks import DEFAULT_BLOCK_ROWS
 from transforms.formats import gzip_compressor, parquet_ready, parquet_writer
 from transforms.text import record_batch_to_csv
 
@@ -29,7 +30,7 @@ def parse_size(text: str) -> int:
 
 def encoded_bytes_per_row(gen, file_format: str, compression: str, seed: int,
                           date_format: str | None = None, sample_rows: int = SAMPLE_ROWS,
-                          block_rows: int = SAMPLE_ROWS) -> float:
+                          block_rows: int = DEFAULT_BLOCK_ROWS) -> float:
     """Bytes per row of a dataset (its compiled generator ``gen``) as written in ``file_format``, measured on a
     sample of generated rows.
 

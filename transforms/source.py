@@ -17,11 +17,10 @@ import pyarrow as pa
 from apache_beam.io import iobase
 from apache_beam.io.range_trackers import OffsetRangeTracker
 
+from datagen.blocks import DEFAULT_BLOCK_ROWS
 from datagen.engine import compile_dataset
 from datagen.spec import DatasetSpec
 from transforms.arrow_coder import RecordBatchCoder
-
-DEFAULT_BLOCK_ROWS = 1 << 17
 
 
 def _align_up(position: int, block: int) -> int:

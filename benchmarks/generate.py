@@ -3,6 +3,7 @@ pipelines.generate, in one run.
 
     python benchmarks/generate.py [--rows 5000000] [--baseline_rows 20000] [--films_size 1.7GB]
                                   [--clients_size 2GB] [--parquet_rows N] [--compare_with REV] [--repeat N]
+                                  [--settle 10]
 
 Prints a table of rows/s and MB/s (CSV) per approach and dataset, the ratios between them, and the peak memory
 of the pipeline. Machines are noisy: compare figures of one run, not across runs.
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datagen import spec as specs  # noqa: E402
+from datagen.blocks import DEFAULT_BLOCK_ROWS  # noqa: E402
 from datagen.engine import builtin_generator  # noqa: E402
 from datagen.vocabulary import get as vocabulary  # noqa: E402
 from transforms.text import record_batch_to_csv  # noqa: E402
@@ -60,7 +62,7 @@ def original_approach(dataset: str, rows: int, path: Path) -> None:
                             random.choice(cars), random.randint(300, 850)])
 
 
-def plain_writer(dataset: str, rows: int, path: Path, block: int = 1 << 17) -> None:
+def plain_writer(dataset: str, rows: int, path: Path, block: int = DEFAULT_BLOCK_ROWS) -> None:
     """The floor to approach: plain vectorised numpy/Arrow on one thread. Every field is a uniform pick from a
     vocabulary of pre-rendered pieces that already carry their separators; one Arrow ``take`` per block gathers
     every piece of every row from one combined vocabulary, and the values buffer of the result is the CSV text.
@@ -110,13 +112,27 @@ def plain_writer(dataset: str, rows: int, path: Path, block: int = 1 << 17) -> N
             f.write(memoryview(taken.buffers()[2]).cast("B")[offsets[0]:offsets[-1]])
 
 
-def generator_only(dataset: str, rows: int, path: Path, block: int = 1 << 17) -> None:
+def generator_only(dataset: str, rows: int, path: Path, block: int = DEFAULT_BLOCK_ROWS) -> None:
     """Our vectorised generator (the spec engine) and CSV encoder in one thread, no Beam."""
     g = builtin_generator(dataset)
     with open(path, "wb") as f:
         f.write(g.schema.csv_header())
         for start in range(0, rows, block):
             f.write(record_batch_to_csv(g.batch(42, start, min(start + block, rows))))
+
+
+def settle(args) -> None:
+    """Wait until memory freed by the last run (its files' page cache) is given back to the host.
+
+    On a virtual machine that reports free memory to its host (virtio-balloon free page reporting, as on the
+    2-core machines these figures come from), a write into page cache freed a moment ago is several times faster
+    than one into memory already handed back: 1.7 GB took 0.4 s right after a 1.7 GB file was deleted and
+    3.5-4.3 s after a pause of 6-10 s. Without a pause, a run that starts writing at once (the plain writer) gets
+    the memory its predecessor freed, while the pipeline, writing only after its start-up, mostly does not: each
+    timed run here waits first, so all of them write into memory in the same state.
+    """
+    if args.settle:
+        time.sleep(args.settle)
 
 
 def timed(fn, *args) -> float:
@@ -177,6 +193,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1,
                     help="time (Q), (C) and their baselines this many times, each pair one after the other, and "
                          "print each run's ratio and the median")
+    ap.add_argument("--settle", type=float, default=10.0, metavar="SECONDS",
+                    help="pause this long before each timed run, after the last run's files are deleted, so that "
+                         "every run starts with the machine's memory in the same state (see settle()); 0 for none")
     ap.add_argument("--compare_with", default=None, metavar="REV",
                     help="also time (b) and (c) as git revision REV of this project runs them (a worktree made for "
                          "the run): an engine or spec change against the one before it, in the same run")
@@ -203,25 +222,32 @@ def compare(args, tmp: Path, other: Path | None, results: list) -> None:
     and (b') for the same rows. Appends (key, label, dataset, rows, seconds, bytes, peak MiB) to ``results``."""
     for dataset in () if args.only_sized else ("films", "clients"):
         path = tmp / f"{dataset}-a.csv"
+        settle(args)
         s = timed(original_approach, dataset, args.baseline_rows, path)
         results.append(("a", "(a) Faker per row, csv.writer", dataset, args.baseline_rows, s, path.stat().st_size,
                         None))
         path = tmp / f"{dataset}-plain.csv"
+        settle(args)
         s = timed(plain_writer, dataset, args.rows, path)
         results.append(("p", "(b') plain numpy writer, 1 thread", dataset, args.rows, s, path.stat().st_size, None))
         path.unlink()
         path = tmp / f"{dataset}-b.csv"
+        settle(args)
         s = timed(generator_only, dataset, args.rows, path)
         results.append(("b", "(b) spec engine, no Beam, 1 thread", dataset, args.rows, s, path.stat().st_size, None))
         path.unlink()
         if other is not None:
+            settle(args)
             s = generator_only_in(other, dataset, args.rows, path)
             results.append(("b@", f"(b) at {args.compare_with}", dataset, args.rows, s, path.stat().st_size, None))
             path.unlink()
+        settle(args)
         s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c")
         results.append(("c", "(c) pipelines.generate, DirectRunner", dataset, args.rows, s, size_of(tmp / "c"),
                         peak))
         if other is not None:
+            subprocess.run(["rm", "-rf", str(tmp / "c")], check=True)
+            settle(args)
             s, peak = pipeline(dataset, ["--rows", str(args.rows)], tmp / "c", other)
             results.append(("c@", f"(c) at {args.compare_with}", dataset, args.rows, s, size_of(tmp / "c"), peak))
     for _ in range(args.repeat):  # pairs timed one after the other: this machine's speed drifts
@@ -234,6 +260,8 @@ def sized(args, tmp: Path, other: Path | None, results: list) -> None:
         runs = ((ROOT, "Q", "(Q) films+clients Parquet"), (other, "Q@", f"(Q) at {args.compare_with}"))
         for tree, key, label in runs:
             if tree is not None:
+                subprocess.run(["rm", "-rf", str(tmp / "q")], check=True)
+                settle(args)
                 s, peak = pipeline("films,clients", ["--rows", str(args.parquet_rows), "--format", "parquet"],
                                    tmp / "q", tree)
                 results.append((key, label, "both", 2 * args.parquet_rows, s, size_of(tmp / "q"), peak))
@@ -241,12 +269,14 @@ def sized(args, tmp: Path, other: Path | None, results: list) -> None:
         if not size:
             continue
         big = tmp / "big"
+        settle(args)
         s, peak = pipeline(dataset, ["--target_size", size], big)
         nbytes = size_of(big)
         rows = sum(1 for p in big.rglob("*.csv") for _ in open(p, "rb")) - len(list(big.rglob("*.csv")))
         results.append(("C", f"(C) pipelines.generate, {size}", dataset, rows, s, nbytes, peak))
         subprocess.run(["rm", "-rf", str(big)], check=True)
         path = tmp / f"{dataset}-plain.csv"
+        settle(args)
         s = timed(plain_writer, dataset, rows, path)
         results.append(("P", "(B') plain numpy writer, same rows", dataset, rows, s, path.stat().st_size, None))
         path.unlink()

@@ -16,6 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+try:  # the gather loop in C (transforms/_gather.c), built by setup.py where a C compiler is found
+    from transforms import _gather as _native
+except ImportError:  # the same bytes through Arrow's take, 3-4x slower
+    _native = None
+
 
 class Pieces:
     """A vocabulary of text pieces: ``add`` a section, get its base index, draw with ``base + i``."""
@@ -47,6 +52,29 @@ def _gather(array: pa.Array, indices: np.ndarray) -> pa.Array:
     return taken
 
 
+def _native_vocabulary(array: pa.Array):
+    """(int32 offsets, data buffer) of a string array as the C loop takes it; None where the loop is not built or
+    cannot take ``array`` (nulls)."""
+    if _native is None or array.null_count:
+        return None
+    if array.type != pa.string():
+        array = array.cast(pa.string())
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)
+    data = array.buffers()[2]
+    return offsets, b"" if data is None else data
+
+
+def _native_gather(array: pa.Array, indices: np.ndarray, k: int = 0, counts: np.ndarray | None = None):
+    """The pieces ``array[indices]`` end to end through the C loop: (data buffer, row offsets (int32 bytes) or
+    None, bytes of text); None where the loop cannot be used."""
+    vocabulary = _native_vocabulary(array)
+    if vocabulary is None:
+        return None
+    if indices.dtype != np.int32:  # Arrow's checked conversion: an index past int32 is an error, not a wrap
+        indices = pa.array(indices.ravel(), type=pa.int32()).to_numpy()
+    return _native.gather(*vocabulary, np.ascontiguousarray(indices), k, counts)
+
+
 def compose(pieces: Pieces | pa.Array, indices: np.ndarray) -> pa.StringArray:
     """Row r of the result is the concatenation of ``pieces[indices[r, 0]]``, ``pieces[indices[r, 1]]``, ...
 
@@ -57,6 +85,10 @@ def compose(pieces: Pieces | pa.Array, indices: np.ndarray) -> pa.StringArray:
     if indices.ndim == 1:
         indices = indices[:, None]
     n, k = indices.shape
+    gathered = _native_gather(array, indices, k) if k else None
+    if gathered is not None:
+        data, row_offsets, _ = gathered
+        return pa.StringArray.from_buffers(n, pa.py_buffer(row_offsets), pa.py_buffer(data))
     taken = _gather(array, indices)
     offsets = np.frombuffer(taken.buffers()[1], dtype=np.int32, count=len(taken) + 1, offset=taken.offset * 4)
     row_offsets = np.ascontiguousarray(offsets[::k])
@@ -66,6 +98,10 @@ def compose(pieces: Pieces | pa.Array, indices: np.ndarray) -> pa.StringArray:
 def compose_ragged(pieces: pa.Array, indices: np.ndarray, counts: np.ndarray) -> pa.StringArray:
     """Like :func:`compose` with a varying number of pieces per row: row r is the concatenation of the next
     ``counts[r]`` pieces of the flat ``indices``."""
+    gathered = _native_gather(pieces, np.asarray(indices), 0, np.ascontiguousarray(counts, dtype=np.int64))
+    if gathered is not None:
+        data, row_offsets, _ = gathered
+        return pa.StringArray.from_buffers(len(counts), pa.py_buffer(row_offsets), pa.py_buffer(data))
     taken = _gather(pieces, np.asarray(indices))
     offsets = np.frombuffer(taken.buffers()[1], dtype=np.int32, count=len(taken) + 1, offset=taken.offset * 4)
     ends = np.empty(len(counts) + 1, dtype=np.int64)
@@ -77,16 +113,18 @@ def compose_ragged(pieces: pa.Array, indices: np.ndarray, counts: np.ndarray) ->
 
 class Prefixes:
     """The prefixes of fixed sequences of pieces, drawn as strings: the text of sequence s up to (and without the
-    separator after) its item k. Each (s, k) is made once as an Arrow string view (16 bytes: the length, then
-    the text itself if it is 12 bytes or shorter, else its first 4 bytes and where it is in one buffer of the
-    whole sequences); drawing n rows is a gather of n views and one cast to a string column, whatever the number
-    of items in them, where :func:`compose_ragged` gathers every piece.
+    separator after) its item k. Each (s, k) is a range of one buffer holding every whole sequence (where the
+    sequence starts, and the prefix's length), made once; drawing n rows is one gather of n ranges by the C loop,
+    whatever the number of items in them, where :func:`compose_ragged` gathers every piece. Without the C loop,
+    each (s, k) is an Arrow string view (16 bytes: the length, then the text itself if it is 12 bytes or shorter,
+    else its first 4 bytes and where it is in the buffer), and a draw is a gather of views and a cast.
 
     ``pieces`` holds each item followed by the separator (numbers 0..m-1), then each item alone (m..2m-1);
     ``sequences`` is (S, K) item numbers; ``separator_bytes`` the separator's length in bytes.
     """
 
     _INLINE = 12  # an Arrow string view holds up to 12 bytes itself
+    _PAD = 16  # zeros after the text: a view's first 12 bytes, the C loop's 16-byte copies
     _VIEW = np.dtype({"names": ["length", "low", "high"], "formats": ["<i4", "<u8", "<u4"], "offsets": [0, 4, 12],
                       "itemsize": 16})
     # By case, what a view keeps of its text's first 12 bytes (bytes 0-7, then 8-11) and of where the text
@@ -105,36 +143,53 @@ class Prefixes:
         index[:, -1] += m  # the last item without its separator
         whole = compose(pieces, index)
         offsets = np.frombuffer(whole.buffers()[1], dtype=np.int32, count=s_count + 1)
-        starts = offsets[:-1].astype("<u4")
+        self._sequence_starts = offsets[:-1].astype("<u4")
         piece_offsets = np.frombuffer(pieces.buffers()[1], dtype=np.int32, count=len(pieces) + 1,
                                       offset=pieces.offset * 4)
         with_separator = np.diff(piece_offsets)[:m]
         total = int(offsets[-1])
-        text = np.zeros(total + self._INLINE, np.uint8)  # zeros after the end: the last sequence's first 12 bytes
+        self._text = np.zeros(total + self._PAD, np.uint8)
         if total:
-            text[:total] = np.frombuffer(whole.buffers()[2], dtype=np.uint8, count=total)
-        first = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(text, self._INLINE)[starts])
+            self._text[:total] = np.frombuffer(whole.buffers()[2], dtype=np.uint8, count=total)
+        # Row s * K + k - 1: the prefix of sequence s up to its k-th item.
+        self._lengths = np.cumsum(with_separator[sequences], axis=1, dtype=np.int32).ravel() - separator_bytes
+        # (start, length) of each: one 8-byte read where a row is drawn
+        self._ranges = np.stack([np.repeat(self._sequence_starts.astype(np.int32), self.k_count), self._lengths], 1)
+        self._views = None
+
+    def _rows(self, sequence: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return np.asarray(sequence, dtype=np.int64) * self.k_count + (np.asarray(items) - 1)
+
+    def views(self, sequence: np.ndarray, items: np.ndarray) -> pa.Array:
+        """Row r: sequence ``sequence[r]`` up to its ``items[r]``-th item (1 to K), as Arrow string views."""
+        if self._views is None:
+            self._views = self._view_table()
+        chosen = self._views[self._rows(sequence, items)]
+        return pa.Array.from_buffers(pa.string_view(), len(chosen), [None, pa.py_buffer(chosen),
+                                                                     pa.py_buffer(self._text)])
+
+    def draw(self, sequence: np.ndarray, items: np.ndarray) -> pa.StringArray:
+        """The same as a string column."""
+        if _native is None:
+            return self.views(sequence, items).cast(pa.string())
+        rows = self._rows(sequence, items).astype(np.int32)
+        data, row_offsets, _ = _native.gather_ranges(self._ranges, self._text, rows)
+        return pa.StringArray.from_buffers(len(rows), pa.py_buffer(row_offsets), pa.py_buffer(data))
+
+    def _view_table(self) -> np.ndarray:
+        """The view of every (sequence, k), made on first use (12 MB for 65,536 sequences of 12 items)."""
+        starts = self._sequence_starts
+        first = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(self._text, self._INLINE)[starts])
         low = first[:, :8].copy().view("<u8").ravel()  # each sequence's first 12 bytes
         high = first[:, 8:].copy().view("<u4").ravel()
-        # The view of every (sequence, k), row s * K + k - 1.
-        sequence = np.repeat(np.arange(s_count), self.k_count)
-        lengths = np.cumsum(with_separator[sequences], axis=1, dtype=np.int32).ravel() - separator_bytes
+        sequence = np.repeat(np.arange(len(starts)), self.k_count)
+        lengths = self._lengths
         case = np.where(lengths > self._INLINE, self._INLINE + 1, lengths)
         views = np.empty(len(lengths), dtype=self._VIEW)
         views["length"] = lengths
         views["low"] = low[sequence] & self._KEEP_LOW[case]
         views["high"] = (high[sequence] & self._KEEP_HIGH[case]) | (starts[sequence] & self._KEEP_START[case])
-        self._views = views.view(np.complex128)  # one 16-byte number each, for numpy's gather
-        self._data = pa.py_buffer(text)
-
-    def views(self, sequence: np.ndarray, items: np.ndarray) -> pa.Array:
-        """Row r: sequence ``sequence[r]`` up to its ``items[r]``-th item (1 to K), as Arrow string views."""
-        chosen = self._views[np.asarray(sequence, dtype=np.int64) * self.k_count + (np.asarray(items) - 1)]
-        return pa.Array.from_buffers(pa.string_view(), len(chosen), [None, pa.py_buffer(chosen), self._data])
-
-    def draw(self, sequence: np.ndarray, items: np.ndarray) -> pa.StringArray:
-        """The same as a string column."""
-        return self.views(sequence, items).cast(pa.string())
+        return views.view(np.complex128)  # one 16-byte number each, for numpy's gather
 
 
 def concatenated_bytes(array: pa.StringArray) -> memoryview:
@@ -385,6 +440,10 @@ def record_batch_to_csv(batch: pa.RecordBatch, date_format: str | None = None) -
         for j, (_, rows) in enumerate(slots):
             np.add(rows[a:a + _BAND], bases[j], out=band[:, j], casting="unsafe")
     vocabulary = pa.concat_arrays([values for values, _ in slots])
+    gathered = _native_gather(vocabulary, index)
+    if gathered is not None:
+        data, _, size = gathered
+        return memoryview(data)[:size]
     return concatenated_bytes(_gather(vocabulary, index))
 
 

@@ -13,7 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from psycopg2 import sql
 
 from transforms.postgres.plan import plan_read
-from transforms.postgres.read import ChunkTracker, ReadFromPostgres, ReadKeyRangesFn, _next_chunk_keys
+from transforms.postgres.read import ChunkTracker, ReadFromPostgres, ReadKeyRangesFn, _next_chunk_keys, one_line
 
 FIXED_WIDTH_DDL = ("id bigint PRIMARY KEY, b boolean, s smallint, i integer, f real, d double precision, "
                    "day date, ts timestamp, tz timestamptz, money numeric(12,3)")
@@ -223,3 +223,13 @@ def test_a_column_dropped_after_planning_fails_the_read_in_one_line_naming_it(pg
     assert isinstance(e.value, QueryChanged) or QueryChanged.__name__ in message  # raised as is, or wrapped by Beam
     assert 'column "a" does not exist' in message and message.count("\n") == 0, message
     assert "changed during the extraction" in message and "LINE 1" not in message
+
+
+def test_a_lost_connection_is_described_on_one_line():
+    # libpq's own words, as psycopg2 raised them when the server went away in the middle of a COPY
+    error = ConnectionError("server closed the connection unexpectedly\n\tThis probably means the server "
+                            "terminated abnormally\n\tbefore or while processing the request.\n")
+    assert one_line(error) == ("server closed the connection unexpectedly This probably means the server "
+                               "terminated abnormally before or while processing the request.")
+    assert one_line(ConnectionError("x" * 300)) == "x" * 200
+    assert one_line(ConnectionError()) == "ConnectionError"

@@ -36,6 +36,12 @@ from transforms.progress import NAMESPACE
 _LOG = logging.getLogger(__name__)
 
 
+def one_line(error: Exception) -> str:
+    """An error's text on one line of at most 200 characters: libpq's messages run over several ("server closed
+    the connection unexpectedly\n\tThis probably means ...")."""
+    return " ".join(str(error).split())[:200] or type(error).__name__
+
+
 class SnapshotGone(RuntimeError):
     """The launcher's exported snapshot can no longer be imported: its transaction has ended."""
 
@@ -254,7 +260,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
                 except Exception:
                     pass
             self._conn = None
-            _LOG.warning("connection lost while %s; reading it again (%s)", what, str(error).strip()[:200])
+            _LOG.warning("connection lost while %s; reading it again (%s)", what, one_line(error))
 
         attempts = connection.retrying(self._retries, 0.5, lost, before_sleep=forget)
         try:
@@ -263,7 +269,7 @@ class ReadKeyRangesFn(beam.DoFn, RestrictionProvider):
             if not lost(e):
                 raise
             raise connection.ConnectionFailed(f"{what} failed after {self._retries} retries: "
-                                              f"{str(e).strip()[:200]}") from None
+                                              f"{one_line(e)}") from None
 
     @staticmethod
     def _claim(tracker, position: int, keys: int):

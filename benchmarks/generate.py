@@ -3,7 +3,7 @@ pipelines.generate, in one run.
 
     python benchmarks/generate.py [--rows 5000000] [--baseline_rows 20000] [--films_size 1.7GB]
                                   [--clients_size 2GB] [--parquet_rows N] [--compare_with REV] [--repeat N]
-                                  [--settle 10]
+                                  [--settle 10] [--gzip_rows N]
 
 Prints a table of rows/s and MB/s (CSV) per approach and dataset, the ratios between them, and the peak memory
 of the pipeline. Machines are noisy: compare figures of one run, not across runs.
@@ -189,6 +189,9 @@ def main() -> int:
     ap.add_argument("--parquet_rows", type=int, default=0,
                     help="also time films and clients to Parquet, this many rows each, in one command (Q), and with "
                          "--compare_with as REV runs it")
+    ap.add_argument("--gzip_rows", type=int, default=0,
+                    help="also time films and clients to CSV with --compression gzip and without, this many rows "
+                         "each, one after the other (the gzip target: its speed as a share of plain CSV's)")
     ap.add_argument("--only_sized", action="store_true", help="skip (a), (b'), (b) and (c) at --rows")
     ap.add_argument("--repeat", type=int, default=1,
                     help="time (Q), (C) and their baselines this many times, each pair one after the other, and "
@@ -265,6 +268,12 @@ def sized(args, tmp: Path, other: Path | None, results: list) -> None:
                 s, peak = pipeline("films,clients", ["--rows", str(args.parquet_rows), "--format", "parquet"],
                                    tmp / "q", tree)
                 results.append((key, label, "both", 2 * args.parquet_rows, s, size_of(tmp / "q"), peak))
+    for dataset in ("films", "clients") if args.gzip_rows else ():
+        for key, label, extra in (("z0", "(c) plain CSV", []), ("z", "(c) gzip CSV", ["--compression", "gzip"])):
+            subprocess.run(["rm", "-rf", str(tmp / "z")], check=True)
+            settle(args)
+            s, peak = pipeline(dataset, ["--rows", str(args.gzip_rows), *extra], tmp / "z")
+            results.append((key, label, dataset, args.gzip_rows, s, size_of(tmp / "z"), peak))
     for dataset, size in (("films", args.films_size), ("clients", args.clients_size)):
         if not size:
             continue
@@ -302,6 +311,9 @@ def report(results: list, compare_with: str | None) -> None:
         if ("c@", dataset) in rate:
             print(f"{dataset}: against {compare_with}: (b) {rate[('b', dataset)] / rate[('b@', dataset)]:.2f}x, "
                   f"(c) {rate[('c', dataset)] / rate[('c@', dataset)]:.2f}x the rows/s")
+        if ("z", dataset) in each:
+            print(f"{dataset}: gzip CSV runs at {ratios(each[('z0', dataset)], each[('z', dataset)])} the speed of "
+                  f"plain CSV (whole command)")
         if ("C", dataset) in each:
             print(f"{dataset}: (C) takes {ratios(each[('C', dataset)], each[('P', dataset)])} the time of the "
                   f"plain one-thread writer (B') for the same rows")

@@ -68,8 +68,25 @@ def test_gather_refuses_what_is_not_in_the_vocabulary():
     for bad in (2, -1):
         with pytest.raises(IndexError, match=f"index: {bad} at 1, the vocabulary has 2 pieces"):
             native.gather(offsets, data, np.array([0, bad], np.int32), 1, None)
-    with pytest.raises(ValueError, match="counts add up to 3, index holds 2"):
+    with pytest.raises(ValueError, match="counts: 2 at row 1, where 1 of the index's 2 pieces are left"):
         native.gather(offsets, data, np.array([0, 1], np.int32), 0, np.array([1, 2], np.int64))
+    with pytest.raises(ValueError, match="counts add up to 1, index holds 2"):
+        native.gather(offsets, data, np.array([0, 1], np.int32), 0, np.array([1, 0], np.int64))
+    # Counts whose sum wraps around to the index's length (2**64 + 1) are refused, not followed past the index.
+    with pytest.raises(ValueError, match="counts: 4611686018427387904 at row 0"):
+        native.gather(offsets, data, np.array([0], np.int32), 0, np.array([2**62] * 3 + [2**62 + 1], np.int64))
+    # Arrays of another type or order are refused, not read as int32 (an int64 1 would be read as 1, 0).
+    with pytest.raises(TypeError, match="index: int32 expected, got items of format 'l'"):
+        native.gather(offsets, data, np.array([1, 0], np.int64), 1, None)
+    with pytest.raises(TypeError, match="index: int32 expected, got items of format '>i'"):
+        native.gather(offsets, data, np.array([1, 0], ">i4"), 1, None)
+    with pytest.raises(TypeError, match="counts: int64 expected"):
+        native.gather(offsets, data, np.array([1, 0], np.int32), 0, np.array([2], np.int32))
+    misaligned = np.frombuffer(b"\0" + offsets.tobytes(), np.uint8)[1:]
+    with pytest.raises(TypeError, match="offsets: int32 expected"):  # bytes, not int32
+        native.gather(misaligned, data, np.array([0], np.int32), 1, None)
+    with pytest.raises(ValueError, match="offsets: int32 not aligned to 4 bytes"):
+        native.gather(memoryview(misaligned).cast("i"), data, np.array([0], np.int32), 1, None)
     with pytest.raises(ValueError, match="not a whole number of rows of 3"):
         native.gather(offsets, data, np.array([0, 1], np.int32), 3, None)
     with pytest.raises(ValueError, match="past the end of data"):
@@ -93,6 +110,25 @@ def test_gather_ranges_draws_overlapping_pieces():
         native.gather_ranges(np.array([[498, 3]], np.int32), data, np.array([0], np.int32))
     with pytest.raises(IndexError, match="index: 1 at 0"):
         native.gather_ranges(np.array([[0, 3]], np.int32), data, np.array([1], np.int32))
+    with pytest.raises(TypeError, match="ranges: int32 expected"):
+        native.gather_ranges(np.array([[0, 3]], np.int64), data, np.array([0], np.int32))
+    with pytest.raises(ValueError, match="ranges: \\(start, length\\) pairs expected, got 3 int32 values"):
+        native.gather_ranges(np.array([0, 3, 1], np.int32), data, np.array([0], np.int32))
+
+
+def test_a_prefix_outside_the_table_is_an_error_with_or_without_it(monkeypatch):
+    items = pa.array(["a,", "b,", "c,", "a", "b", "c"])
+    table = Prefixes(items, np.array([[0, 1], [2, 0]]), 1)
+    assert table.draw([1, 0], [2, 1]).to_pylist() == ["c,a", "a"]
+    for loop in (native, None):
+        monkeypatch.setattr(text, "_native", loop)
+        for sequence, k in (([2], [1]), ([-1], [1]), ([0], [0]), ([0], [3]), ([2**31], [1])):
+            with pytest.raises(IndexError, match=r"a sequence outside 0\.\.1 or a number of items outside 1\.\.2"):
+                table.draw(sequence, k)
+
+
+def test_no_pieces_a_row_are_empty_strings():
+    assert compose(pa.array(["a"]), np.zeros((3, 0), np.int32)).to_pylist() == ["", "", ""]
 
 
 def test_the_text_functions_give_the_same_arrays_with_and_without_it(monkeypatch):
@@ -131,3 +167,40 @@ def test_the_csv_of_a_dataset_is_the_same_with_and_without_it(dataset, monkeypat
     slow_batch, slow = block()
     assert fast_batch.equals(slow_batch)
     assert fast == slow
+
+
+def test_arrays_written_by_another_thread_meanwhile_give_an_error_not_a_stray_write():
+    # The loop runs without the GIL; another thread may write to its inputs. Offsets that grow between its check
+    # and its copy once made it write past its output (found under AddressSanitizer): now each call either
+    # returns a consistent result or says the input changed.
+    import threading
+
+    data = bytes(1 << 20)
+    offsets = np.array([0, 1, 2], np.int32)
+    index = np.zeros(500_000, np.int32)
+    index[-1] = 1
+    stop = threading.Event()
+
+    def writer():
+        while not stop.is_set():
+            offsets[2] = 1 << 20
+            offsets[2] = 2
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    outcomes = set()
+    try:
+        for _ in range(40):
+            try:
+                out, rows, total = native.gather(offsets, data, index, 1, None)
+            except RuntimeError as e:
+                assert "changed while it was read" in str(e)
+                outcomes.add("changed")
+                continue
+            starts = np.frombuffer(rows, np.int32)
+            assert len(out) == total + 16 and starts[-1] == total and (np.diff(starts) >= 0).all()
+            outcomes.add("result")
+    finally:
+        stop.set()
+        thread.join()
+    assert outcomes  # every call ended one way or the other, and the process is still here

@@ -85,7 +85,9 @@ def compose(pieces: Pieces | pa.Array, indices: np.ndarray) -> pa.StringArray:
     if indices.ndim == 1:
         indices = indices[:, None]
     n, k = indices.shape
-    gathered = _native_gather(array, indices, k) if k else None
+    if k == 0:  # no pieces: empty strings
+        return pa.StringArray.from_buffers(n, pa.py_buffer(np.zeros(n + 1, np.int32)), pa.py_buffer(b""))
+    gathered = _native_gather(array, indices, k)
     if gathered is not None:
         data, row_offsets, _ = gathered
         return pa.StringArray.from_buffers(n, pa.py_buffer(row_offsets), pa.py_buffer(data))
@@ -158,7 +160,12 @@ class Prefixes:
         self._views = None
 
     def _rows(self, sequence: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return np.asarray(sequence, dtype=np.int64) * self.k_count + (np.asarray(items) - 1)
+        sequence, items = np.asarray(sequence, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        if len(sequence) and not (0 <= sequence.min() and sequence.max() < len(self._sequence_starts)
+                                  and 1 <= items.min() and items.max() <= self.k_count):
+            raise IndexError(f"a sequence outside 0..{len(self._sequence_starts) - 1} or a number of items outside "
+                             f"1..{self.k_count}")
+        return sequence * self.k_count + (items - 1)
 
     def views(self, sequence: np.ndarray, items: np.ndarray) -> pa.Array:
         """Row r: sequence ``sequence[r]`` up to its ``items[r]``-th item (1 to K), as Arrow string views."""

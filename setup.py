@@ -21,7 +21,7 @@ setup(
                   "functions": ["schemas/*.json", "requirements.txt"]},
     install_requires=[r for r in REQUIREMENTS if r],
     # The gather loop of the CSV encoder and of string composition in C. Optional: without a C compiler the
-    # install goes on and transforms/text.py uses Arrow's take (the same bytes, 3-4x slower in that loop).
+    # install goes on and transforms/text.py uses Arrow's take (the same bytes, about half as fast in that loop).
     ext_modules=[Extension("transforms._gather", ["transforms/_gather.c"], optional=True,
                            extra_compile_args=["-O3"])],
     extras_require={

@@ -4,7 +4,7 @@
  *
  * Arrow's `take` does the same at 10-14 ns a piece, most of it per-piece overhead, as the pieces are short (a
  * separator, a word, a rendered number). Here a piece of up to 16 bytes is one unconditional 16-byte copy (the
- * source and the output have room behind it): 2-4 ns. The result is the same bytes; transforms/text.py falls
+ * source and the output have room behind it): about 4 ns. The result is the same bytes; transforms/text.py falls
  * back to Arrow's `take` where this module is not built (setup.py builds it where a C compiler is found).
  *
  * The GIL is released for both passes: the worker threads of a local run gather at the same time. Another

@@ -8,6 +8,7 @@ The language is documented in ``docs/spec.md``; the built-in datasets are specs 
 from __future__ import annotations
 
 import datetime
+import difflib
 import functools
 import math
 import re
@@ -176,10 +177,11 @@ def from_dict(raw, source: str = "<spec>") -> DatasetSpec:
     top = _Where(source)
     if not isinstance(raw, dict):
         raise top.error("expected a mapping with 'dataset' and 'columns' at the top level")
-    unknown = set(raw) - {"dataset", "description", "columns", "merge_order", "primary_key"}
+    top_keys = ("dataset", "description", "columns", "merge_order", "primary_key")
+    unknown = [k for k in raw if k not in top_keys]
     if unknown:
-        raise top.error(f"unknown key {sorted(unknown)[0]!r}: expected dataset, description, columns, merge_order, "
-                        "primary_key")
+        raise top.error(f"unknown key {unknown[0]!r}: expected one of {', '.join(top_keys)}"
+                        f"{_did_you_mean(unknown[0], top_keys)}")
     name = raw.get("dataset")
     if not isinstance(name, str) or not _NAME.match(name):
         raise top.error(f"dataset: expected a name of lowercase letters, digits and _ (starting with a letter), "
@@ -328,15 +330,29 @@ def _known_values(c: ColumnSpec):
     return None
 
 
+def _did_you_mean(key, known) -> str:
+    close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _column(c: dict, where: _Where) -> ColumnSpec:
     gen = c.get("generator")
-    if gen not in GENERATORS:
-        raise where.error(f"unknown generator {gen!r}: expected one of {', '.join(GENERATORS)}")
+    if not isinstance(gen, str) or gen not in GENERATORS:
+        # Keys first: a misspelt 'generator' key is named as such, not reported as a missing generator.
+        every_key = dict.fromkeys(COMMON_KEYS + tuple(k for g in GENERATORS.values() for k in g[0]))
+        for key in c:
+            if key not in every_key:
+                raise where.error(f"unknown key {key!r}: expected one of {', '.join(COMMON_KEYS[1:])} or a key of "
+                                  f"the column's generator{_did_you_mean(key, every_key)}")
+        if gen is None:
+            raise where.error(f"needs 'generator': expected one of {', '.join(GENERATORS)}")
+        raise where.error(f"unknown generator {gen!r}: expected one of {', '.join(GENERATORS)}"
+                          f"{_did_you_mean(gen, GENERATORS)}")
     own, required, allowed_types, default_type = GENERATORS[gen]
     for key in c:
         if key not in COMMON_KEYS and key not in own:
             raise where.error(f"unknown key {key!r} for generator {gen}: expected one of "
-                              f"{', '.join(COMMON_KEYS[1:] + own)}")
+                              f"{', '.join(COMMON_KEYS[1:] + own)}{_did_you_mean(key, COMMON_KEYS + own)}")
     for key in required:
         if key not in c:
             raise where.error(f"generator {gen} needs {key!r}")

@@ -80,6 +80,21 @@ BAD = [
     values: [web, app]
     wieghts: [1, 2]
 """, ["'channel'", "unknown key 'wieghts'", "weights"]),
+    ("a misspelt generator key", """  - name: x
+    generater: constant
+    value: 1
+""", ["'x'", "unknown key 'generater'", "expected one of", "(did you mean 'generator'?)"]),
+    ("a misspelt key of the generator", """  - name: amount
+    generator: normal
+    mean: 10
+    sdd: 2
+""", ["'amount'", "unknown key 'sdd' for generator normal", "(did you mean 'sd'?)"]),
+    ("a column without a generator", """  - name: x
+    value: 1
+""", ["'x'", "needs 'generator'", "expected one of sequence, constant"]),
+    ("a generator that is not a name", """  - name: x
+    generator: [constant]
+""", ["'x'", "unknown generator ['constant']"]),
     ("a map key that is not a value of its column", """  - name: channel
     generator: categorical
     values: [web, app]
@@ -90,6 +105,16 @@ BAD = [
       fee_by: {web: 1.5, shop: 2}
 """, ["'fee'", "'shop' is not a value of 'channel'"]),
 ]
+
+
+def test_a_misspelt_top_level_key_is_named(tmp_path):
+    path = tmp_path / "orders.yaml"
+    path.write_text(BASE.format(extra="").replace("columns:", "colums:"))
+    result = run_cli("pipelines.generate", "--spec", str(path), "--rows", "10", "--output", str(tmp_path / "out"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (f"python -m pipelines.generate: error: {path}: unknown key 'colums': expected "
+                                     "one of dataset, description, columns, merge_order, primary_key (did you mean "
+                                     "'columns'?)")
 
 
 @pytest.mark.parametrize("what,extra,named", BAD, ids=[b[0] for b in BAD])

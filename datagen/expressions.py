@@ -31,6 +31,10 @@ FUNCTIONS = {
 }
 RANDOM_FUNCTIONS = ("normal", "uniform")
 BUILTINS = ("row",)
+# Parentheses, function calls, signs and '**' each nest one level. The parser and the evaluation recurse once per
+# level (about 8 frames for a call), so the limit keeps them well inside Python's stack; a chain of operators
+# at one level ('1 + 1 + 1 + ...') is not nesting and is walked without recursion.
+MAX_DEPTH = 50
 
 _TOKEN = re.compile(r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
                     r"|(?P<op>\*\*|<=|>=|==|!=|[-+*/%<>()\[\],]))")
@@ -100,6 +104,16 @@ class _Parser:
         self.tokens = _tokens(text)
         self.i = 0
         self.draws = 0
+        self.depth = 0
+
+    def enter(self, pos: int):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(f"nested more than {MAX_DEPTH} levels deep at character {pos + 1} (parentheses, "
+                                  "function calls, signs and ** each nest one level)")
+
+    def leave(self):
+        self.depth -= 1
 
     def peek(self):
         return self.tokens[self.i] if self.i < len(self.tokens) else ("end", "", len(self.text))
@@ -143,19 +157,22 @@ class _Parser:
         return node
 
     def unary(self):
-        if self.peek()[1] == "-":
+        sign = self.peek()
+        if sign[1] in ("-", "+"):
             self.take()
-            return Neg(self.unary())
-        if self.peek()[1] == "+":
-            self.take()
-            return self.unary()
+            self.enter(sign[2])
+            operand = self.unary()
+            self.leave()
+            return Neg(operand) if sign[1] == "-" else operand
         return self.power()
 
     def power(self):
         base = self.atom()
         if self.peek()[1] == "**":
-            self.take()
-            return BinOp("**", base, self.unary())
+            self.enter(self.take()[2])
+            exponent = self.unary()
+            self.leave()
+            return BinOp("**", base, exponent)
         return base
 
     def atom(self):
@@ -165,8 +182,10 @@ class _Parser:
             return Num(float(value))
         if value == "(":
             self.take()
+            self.enter(pos)
             node = self.comparison()
             self.take(")")
+            self.leave()
             return node
         if kind == "name":
             self.take()
@@ -178,7 +197,10 @@ class _Parser:
                 self.take("]")
                 return Lookup(value, column)
             if self.peek()[1] == "(":
-                return self.call(value, pos)
+                self.enter(pos)
+                node = self.call(value, pos)
+                self.leave()
+                return node
             return Name(value)
         where = "the end of the expression" if kind == "end" else f"{value!r} at character {pos + 1}"
         raise ExpressionError(f"expected a number, a column or a function, found {where}")
@@ -256,8 +278,10 @@ def names(node) -> tuple[set[str], set[tuple[str, str]]]:
             for a in n.args:
                 walk(a)
         elif isinstance(n, BinOp):
-            walk(n.left)
-            walk(n.right)
+            first, steps = _chain(n)
+            walk(first)
+            for _, right in steps:
+                walk(right)
         elif isinstance(n, Neg):
             walk(n.operand)
 
@@ -270,15 +294,29 @@ def may_be_non_finite(node, clipped: bool = False) -> bool:
     number other than 0), a power, log, sqrt, or exp unless the result is ``clipped`` (exp only overflows to
     infinity, which a clip bounds)."""
     if isinstance(node, BinOp):
-        by_constant = node.op in ("/", "%") and isinstance(node.right, Num) and node.right.value != 0
-        unsafe = node.op in ("/", "%", "**") and not by_constant
-        return unsafe or may_be_non_finite(node.left, clipped) or may_be_non_finite(node.right, clipped)
+        first, steps = _chain(node)
+        for op, right in steps:
+            by_constant = op in ("/", "%") and isinstance(right, Num) and right.value != 0
+            if (op in ("/", "%", "**") and not by_constant) or may_be_non_finite(right, clipped):
+                return True
+        return may_be_non_finite(first, clipped)
     if isinstance(node, Neg):
         return may_be_non_finite(node.operand, clipped)
     if isinstance(node, Call):
         unsafe = ("log", "sqrt") if clipped else ("log", "sqrt", "exp")
         return node.function in unsafe or any(may_be_non_finite(a, clipped) for a in node.args)
     return False
+
+
+def _chain(node: BinOp):
+    """A left-leaning chain of operators (``a + b - c`` is ((a + b) - c)) as (a, [('+', b), ('-', c)]): walked in
+    a loop, since a long chain is as deep as it is long."""
+    steps = []
+    while isinstance(node, BinOp):
+        steps.append((node.op, node.right))
+        node = node.left
+    steps.reverse()
+    return node, steps
 
 
 def evaluate(node, column, lookup, draw, memo: dict | None = None):
@@ -307,9 +345,12 @@ def evaluate(node, column, lookup, draw, memo: dict | None = None):
             return lookup(n.map, n.column)
         if isinstance(n, Neg):
             return -ev(n.operand)
-        if isinstance(n, BinOp):
-            a, b = ev(n.left), ev(n.right)
-            return _BINARY[n.op](a, b)
+        if isinstance(n, BinOp):  # a chain a + b + c ... folded from the left, as the tree reads
+            first, steps = _chain(n)
+            value = ev(first)
+            for op, right in steps:
+                value = _BINARY[op](value, ev(right))
+            return value
         args = [ev(a) for a in n.args]
         f = n.function
         if f in RANDOM_FUNCTIONS:

@@ -239,6 +239,61 @@ def test_bad_character_after_a_space_is_reported_at_its_own_position(text, posit
     assert str(e.value).startswith(f"unexpected {text[position - 1:].strip()[:10]!r}")
 
 
+LIMIT = expressions.MAX_DEPTH
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("(" * LIMIT + "x" + ")" * LIMIT, -1.5),
+    ("abs(" * LIMIT + "x" + ")" * LIMIT, 1.5),
+    ("-" * LIMIT + "x", -1.5),
+    ("- (" * 25 + "x" + ")" * 25, 1.5),  # 25 signs and 25 parentheses: 50 levels
+    ("1 ** " * LIMIT + "x", 1.0),
+])
+def test_nesting_up_to_the_limit_parses_and_evaluates_with_stack_to_spare(text, expected):
+    # Deep nesting costs about 9 frames a level in the parser: at the limit it must fit in a stack already
+    # half used (a Beam worker's), with Python's default limit of 1,000 frames.
+    import sys
+
+    depth, frame = 0, sys._getframe()
+    while frame:
+        depth, frame = depth + 1, frame.f_back
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + 500)
+    try:
+        tree = parse(text)
+        out = expressions.evaluate(tree, lambda n: np.array([-1.5]), None, None)
+        assert names(tree) == ({"x"}, set())
+        expressions.may_be_non_finite(tree)
+    finally:
+        sys.setrecursionlimit(old)
+    assert out.tolist() == [expected]
+
+
+@pytest.mark.parametrize("text", [
+    "(" * (LIMIT + 1) + "1" + ")" * (LIMIT + 1),
+    "(" * 3000 + "1" + ")" * 3000,
+    "abs(" * (LIMIT + 1) + "1" + ")" * (LIMIT + 1),
+    "-(" * 3000 + "1" + ")" * 3000,
+    "-" * 3000 + "1",
+    "2 ** " * 3000 + "2",
+])
+def test_nesting_beyond_the_limit_is_an_expression_error(text):
+    with pytest.raises(ExpressionError, match=rf"^nested more than {LIMIT} levels deep at character \d+ "):
+        parse(text)
+
+
+def test_a_long_chain_of_operators_is_not_nesting():
+    n = 100_000
+    tree = parse(" + ".join(["x"] * n))
+    assert expressions.evaluate(tree, lambda name: np.array([1.0, 2.0]), None, None).tolist() == [n, 2 * n]
+    assert names(tree) == ({"x"}, set()) and not expressions.may_be_non_finite(tree)
+    assert value(" - ".join(["1"] * 5000)) == 2 - 5000  # from the left: ((1 - 1) - 1) ...
+    assert value(" / ".join(["2"] * 3)) == 0.5
+    assert expressions.may_be_non_finite(parse("1 + " * 5000 + "1 / x")) and not expressions.may_be_non_finite(
+        parse("x * " * 5000 + "1 / 2"))
+    assert value("2 * 3 + 4 * 5 - 6 / 3 < 25") == 1  # the precedence of a mixed chain is kept
+
+
 @pytest.mark.parametrize("text", ["", "   ", "\n"])
 def test_empty_expression(text):
     with pytest.raises(ExpressionError, match="empty"):

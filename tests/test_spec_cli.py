@@ -95,6 +95,14 @@ BAD = [
     ("a generator that is not a name", """  - name: x
     generator: [constant]
 """, ["'x'", "unknown generator ['constant']"]),
+    ("parentheses nested thousands deep", f"""  - name: x
+    generator: expression
+    expression: "{'(' * 3000}1{')' * 3000}"
+""", ["'x'", "expression: nested more than 50 levels deep"]),
+    ("signs nested thousands deep", f"""  - name: x
+    generator: expression
+    expression: "{'-(' * 3000}1{')' * 3000}"
+""", ["'x'", "expression: nested more than 50 levels deep"]),
     ("a map key that is not a value of its column", """  - name: channel
     generator: categorical
     values: [web, app]
@@ -105,6 +113,20 @@ BAD = [
       fee_by: {web: 1.5, shop: 2}
 """, ["'fee'", "'shop' is not a value of 'channel'"]),
 ]
+
+
+def test_a_long_chain_of_operators_generates(tmp_path):
+    """1 + 1 + ... (5,000 terms) is not nesting: it was 'maximum recursion depth exceeded', exit 1."""
+    spec = spec_file(tmp_path, f"""  - name: x
+    type: int64
+    generator: expression
+    expression: "{' + '.join(['1'] * 5000)}"
+""")
+    out = tmp_path / "out"
+    result = run_cli("pipelines.generate", "--spec", spec, "--rows", "3", "--output", str(out), "--no_progress")
+    assert result.returncode == 0, result.stderr
+    with open(glob.glob(f"{out}/orders/*.csv")[0], newline="") as f:
+        assert [r["x"] for r in csv.DictReader(f)] == ["5000"] * 3
 
 
 def test_a_misspelt_top_level_key_is_named(tmp_path):

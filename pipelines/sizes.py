@@ -6,7 +6,7 @@ import io
 import re
 
 from datagen.blocks import DEFAULT_BLOCK_ROWS
-from transforms.formats import gzip_compressor, parquet_ready, parquet_writer
+from transforms.formats import generated_dictionary, gzip_compressor, parquet_ready, parquet_writer
 from transforms.text import record_batch_to_csv
 
 _UNITS = {
@@ -34,7 +34,9 @@ def encoded_bytes_per_row(gen, file_format: str, compression: str, seed: int,
     """Bytes per row of a dataset (its compiled generator ``gen``) as written in ``file_format``, measured on a
     sample of generated rows.
 
-    Parquet gets one row group per generated block (``block_rows``), as in the real files.
+    Parquet gets one row group per generated block (``block_rows``), as in the real files, and the dictionary
+    columns of a dataset of ``sample_rows`` rows (:func:`generated_dictionary`, chosen here on the sample's rows:
+    a plan's sample from row 0 makes the choice its pipeline's files then take).
     """
     batch = gen.batch(seed, 0, sample_rows)
     if file_format == "csv":
@@ -45,9 +47,11 @@ def encoded_bytes_per_row(gen, file_format: str, compression: str, seed: int,
         return len(text) / sample_rows
     sink = io.BytesIO()
     writer = None
+    batch = parquet_ready(batch, gen.schema.arrow_schema)
+    dictionary = generated_dictionary(gen, seed, sample_rows, sample=batch)
     for start in range(0, batch.num_rows, block_rows):  # one row group per generated block, as the sink writes
-        part = parquet_ready(batch.slice(start, block_rows), gen.schema.arrow_schema)
-        writer = writer or parquet_writer(sink, part.schema, compression, first=part)
+        part = batch.slice(start, block_rows)
+        writer = writer or parquet_writer(sink, part.schema, compression, dictionary=dictionary)
         writer.write_batch(part)
     writer.close()
     return (sink.tell() - shard_overhead_bytes(gen.schema, file_format, compression)) / sample_rows

@@ -77,3 +77,20 @@ def test_a_sink_without_a_fixed_shard_count_is_refused():
     sink = WriteCsv("/tmp/x/x", b"a\n").sink
     with pytest.raises(ValueError, match="fixed number of shards"):
         ShardedDataset(sink, specs.builtin("films"), 10, 42, 8, None, RowCounter("films", 10))
+
+
+def test_a_parquet_sink_carries_the_datasets_dictionary_columns_to_every_worker():
+    import pickle
+
+    from transforms.formats import generated_dictionary
+    from transforms.sinks import WriteParquet
+
+    spec = specs.builtin("films")
+    sink = WriteParquet("/tmp/x/films", from_spec(spec).arrow_schema, num_shards=3).sink
+    films = ShardedDataset(sink, spec, 60_000, 42, 8192, None, RowCounter("films", 60_000))
+    chosen = generated_dictionary(compile_dataset(spec), 42, 60_000)
+    assert films.sink.dictionary == chosen and sink.dictionary is None  # the caller's sink is left as it was
+    assert pickle.loads(pickle.dumps(films)).sink.dictionary == chosen
+    given = WriteParquet("/tmp/x/films", from_spec(spec).arrow_schema, num_shards=3, dictionary=("genre",)).sink
+    assert ShardedDataset(given, spec, 60_000, 42, 8192, None, RowCounter("films", 60_000)).sink.dictionary == (
+        "genre",)

@@ -219,3 +219,40 @@ def test_the_dictionary_choice_is_made_once_per_schema_on_a_large_first_batch():
     assert "RLE_DICTIONARY" in encodings(small)  # too small to judge: nothing kept for the schema
     assert "RLE_DICTIONARY" not in encodings(distinct)  # mostly distinct: no dictionary, kept
     assert "RLE_DICTIONARY" not in encodings(repeated)  # the same choice, not counted again
+
+
+def test_parquet_files_dictionary_encode_the_columns_they_are_given_whatever_their_first_batch(tmp_path):
+    # Given the columns, every file is written alike, whichever batch reaches its process first.
+    n = 20_000
+    schema = pa.schema([pa.field("name", pa.string(), nullable=False), pa.field("city", pa.string(), nullable=False),
+                        pa.field("score", pa.int64(), nullable=False)])
+    batch = pa.RecordBatch.from_arrays([pa.array([f"person {i}" for i in range(n)]),
+                                        pa.array([f"city {i % 20}" for i in range(n)]),
+                                        pa.array([i % 50 for i in range(n)])], schema=schema)
+    prefix = str(tmp_path / "given")
+    with TestPipeline() as p:
+        _ = (p | beam.Create([batch]).with_output_types(pa.RecordBatch)
+             | WriteParquet(prefix, schema, num_shards=1, dictionary=("name",)))
+    path = prefix + "-00000-of-00001.parquet"
+    assert pq.read_table(path).equals(pa.Table.from_batches([batch]))
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    assert ["RLE_DICTIONARY" in group.column(i).encodings for i in range(3)] == [True, False, False]
+
+
+def test_a_generated_datasets_dictionary_columns_are_chosen_on_its_first_rows_in_any_process():
+    import subprocess
+    import sys
+
+    from datagen.engine import builtin_generator
+    from transforms.formats import DICTIONARY_SAMPLE_ROWS, dictionary_columns, generated_dictionary, parquet_ready
+
+    gen = builtin_generator("films")
+    chosen = generated_dictionary(gen, 42, 300_000)
+    first = parquet_ready(gen.batch(42, 0, DICTIONARY_SAMPLE_ROWS), gen.schema.arrow_schema)
+    assert chosen == dictionary_columns(first) and "genre" in chosen and "title" not in chosen
+    later = parquet_ready(gen.batch(42, 100_000, 131_072), gen.schema.arrow_schema)  # another shard's first block
+    assert generated_dictionary(gen, 42, 300_000, sample=later) == chosen  # made once: the dataset's, kept
+    code = ("from datagen.engine import builtin_generator\nfrom transforms.formats import generated_dictionary\n"
+            "print(','.join(generated_dictionary(builtin_generator('films'), 42, 300_000)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ",".join(chosen)  # a fresh process: the same choice

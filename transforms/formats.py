@@ -8,6 +8,7 @@ and a usage error answer at once).
 
 from __future__ import annotations
 
+import weakref
 import zlib
 from typing import TYPE_CHECKING
 
@@ -62,42 +63,80 @@ def parquet_ready(batch, schema: pa.Schema):
 _SMALL_DICTIONARY = 4096
 
 
-def parquet_writer(sink, schema: pa.Schema, codec: str, first=None) -> pq.ParquetWriter:
+def parquet_writer(sink, schema: pa.Schema, codec: str, first=None, dictionary=None) -> pq.ParquetWriter:
     """How every Parquet file of the project is written (the size estimate of --target_size included).
 
-    Dictionary encoding for strings, booleans, dates and dictionary columns, except text whose values mostly
-    differ in ``first`` (the file's first record batch, when given: names, titles, addresses), and for the
-    integer and float columns of ``first`` with few distinct values (scores, minutes, a class), decided once per
-    schema and process: there it makes
-    pages smaller and the writer faster (films 9% smaller and faster, clients 17% faster). Not on other numbers:
-    on floats and wide integers with many values it costs time and makes files larger (measured: half the write
-    time on the credit-card table). No min/max statistics for strings: the min and max of names or
+    Dictionary encoding for the ``dictionary`` columns, when given (:func:`dictionary_columns` of a sample of
+    the dataset: every file of the dataset is then written alike, whatever process writes it). Otherwise for
+    strings, booleans, dates and dictionary columns, except text whose values mostly differ in ``first`` (the
+    file's first record batch, when given: names, titles, addresses), and for the integer and float columns of
+    ``first`` with few distinct values (scores, minutes, a class), decided once per schema and process: there it
+    makes pages smaller and the writer faster (films 9% smaller and faster, clients 17% faster). Not on other
+    numbers: on floats and wide integers with many values it costs time and makes files larger (measured: half
+    the write time on the credit-card table). No min/max statistics for strings: the min and max of names or
     titles tell a reader nothing, and computing them was a fifth of the write time. The Arrow schema is not
     stored in the file, so that every reader sees the Parquet types (a dictionary-encoded column reads back as
     plain strings).
     """
     import pyarrow.parquet as pq
 
-    dictionary = [f.name for f in schema if _dictionary_worthy(f.type)]
-    if first is not None:
-        chosen = _CHOSEN.get(schema)
-        if chosen is None:
-            columns = dict(zip(schema.names, first.columns))
-            chosen = [name for name in dictionary if not _mostly_distinct_text(columns[name])]
-            chosen += [f.name for f, column in zip(schema, first.columns) if _few_numbers(column)]
+    if dictionary is not None:
+        dictionary = [name for name in dictionary if name in schema.names]
+    elif first is not None:
+        dictionary = _CHOSEN.get(schema)
+        if dictionary is None:
+            dictionary = list(dictionary_columns(first))
             if first.num_rows >= 4 * _FEW_VALUES:  # a smaller batch says nothing about the data: not kept
-                _CHOSEN[schema] = chosen
-        dictionary = chosen
+                _CHOSEN[schema] = dictionary
+    else:
+        dictionary = [f.name for f in schema if _dictionary_worthy(f.type)]
     statistics = [f.name for f in schema if not _is_text(f.type)]
     return pq.ParquetWriter(sink, schema, compression=codec, use_dictionary=dictionary,
                             write_statistics=statistics, store_schema=False)
 
 
+def dictionary_columns(sample) -> tuple[str, ...]:
+    """The columns :func:`parquet_writer` dictionary-encodes in the files of the data ``sample`` (a record batch
+    made :func:`parquet_ready`) stands for."""
+    columns = dict(zip(sample.schema.names, sample.columns))
+    chosen = [f.name for f in sample.schema
+              if _dictionary_worthy(f.type) and not _mostly_distinct_text(columns[f.name])]
+    chosen += [f.name for f, column in zip(sample.schema, sample.columns) if _few_numbers(column)]
+    return tuple(chosen)
+
+
+DICTIONARY_SAMPLE_ROWS = 1 << 17  # the first rows of a generated dataset that choose its dictionary columns
+
+
+def generated_dictionary(gen, seed: int, rows: int, sample=None) -> tuple[str, ...]:
+    """The dictionary columns of every Parquet file of a generated dataset: ``gen`` (its compiled generator,
+    :func:`datagen.engine.compile_dataset`) under ``seed``, ``rows`` rows. Chosen on its first rows, [0,
+    min(rows, DICTIONARY_SAMPLE_ROWS)): a function of the dataset alone, the same in every process and runner.
+    ``sample``: those rows made :func:`parquet_ready` (or more, from row 0), when the caller has them.
+
+    Kept per generator, seed and rows: the plan's size sample makes the choice (the rows it generates anyway),
+    and the pipeline built in the same process takes it at no cost, for its sinks to carry to every worker.
+    """
+    end = min(rows, DICTIONARY_SAMPLE_ROWS)
+    kept = _GENERATED.setdefault(gen, {})
+    chosen = kept.get((seed, end))
+    if chosen is None:
+        if sample is None:
+            sample = parquet_ready(gen.batch(seed, 0, end), gen.schema.arrow_schema)
+        sample = sample.slice(0, end)
+        chosen = kept[(seed, end)] = dictionary_columns(sample)
+        if end >= 4 * _FEW_VALUES:  # a file this process writes without a given choice takes the dataset's
+            _CHOSEN.setdefault(sample.schema, list(chosen))
+    return chosen
+
+
 _FEW_VALUES = 1 << 12  # distinct values of a number column in a file's first batch for a dictionary
-# The columns chosen for a dictionary, by schema, in this process: the choice counts distinct values (10-40 ms a
-# batch of films or clients, where a block's write takes about 30 ms), so it is made once, on the first large
-# batch of the first file (for a generated dataset, the plan's sample from row 0), not again for every file.
+# The columns chosen for a dictionary, by schema, in this process, for files written without a given choice
+# (extraction): the choice counts distinct values (about as long as a block's write), so it is made once, on the
+# first large batch of the first file, not again for every file. Each process makes its own, from the first
+# batch it writes, so files written by several processes may differ in encoding (never in data).
 _CHOSEN: dict = {}
+_GENERATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _mostly_distinct_text(column) -> bool:

@@ -21,7 +21,9 @@ from apache_beam.pvalue import AsList, AsSingleton
 
 from datagen.engine import compile_dataset
 from datagen.spec import DatasetSpec
+from transforms.formats import generated_dictionary
 from transforms.progress import RowCounter
+from transforms.sinks import _ParquetSink
 
 
 def shard_bounds(rows: int, num_shards: int, shard: int) -> tuple[int, int]:
@@ -40,7 +42,8 @@ def block_bounds(start: int, end: int, block_rows: int):
 
 class ShardedDataset:
     """One dataset to write as a fixed number of shards: rows [0, rows) of ``spec`` under ``seed``, written
-    through ``sink`` (a ``FileBasedSink`` with ``num_shards`` set) in blocks of ``block_rows``; ``counter``
+    through ``sink`` (a ``FileBasedSink`` with ``num_shards`` set; a Parquet sink given no dictionary columns
+    takes the dataset's, :func:`transforms.formats.generated_dictionary`) in blocks of ``block_rows``; ``counter``
     counts the rows and shows progress, as :class:`transforms.progress.CountRows` does. ``run``: dataset name ->
     (spec, rows) of the datasets it references (:func:`datagen.engine.run_context`)."""
 
@@ -48,12 +51,17 @@ class ShardedDataset:
                  run: dict | None, counter: RowCounter):
         if sink.num_shards < 1:
             raise ValueError(f"expected a sink with a fixed number of shards, got num_shards={sink.num_shards}")
-        self.sink = sink
         self.spec = spec  # the spec itself, not a file name: workers need nothing but the project's packages
         self.rows = rows
         self.seed = seed
         self.block_rows = block_rows
         self.run = {name: run[name] for name in spec.references} if run else {}
+        if isinstance(sink, _ParquetSink) and sink.dictionary is None:
+            # The dataset's dictionary columns, chosen here (at no cost after the plan's sample) and carried to
+            # every worker with the sink, rather than by each process from the first block it happens to write:
+            # so a shard's bytes do not depend on the runner or the process that writes it.
+            sink = sink.with_dictionary(generated_dictionary(compile_dataset(spec, self.run), seed, rows))
+        self.sink = sink
         self.counter = counter
         self._gen = None
 

@@ -7,16 +7,19 @@ path. Every CSV shard starts with the header row.
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.io import filebasedsink
 from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.iobase import Write
 from apache_beam.metrics import Metrics
 
-from functions.file_layout import SHARD_TEMPLATE
+from functions.file_layout import PROFILE_FILES, SHARD_TEMPLATE, profile_path, schema_path, shard_pattern
+from transforms import replace
 from transforms.formats import (
     CSV_COMPRESSIONS,
     file_suffix,
@@ -42,7 +45,8 @@ def _check_not_stopped():
 
 
 class _StoppableSink(filebasedsink.FileBasedSink):
-    """Makes no temp folder and opens no file once :data:`STOP_WRITING` is set."""
+    """Makes no temp folder and opens no file once :data:`STOP_WRITING` is set; replaces earlier shards only
+    once every new one is written (:mod:`transforms.replace`)."""
 
     def initialize_write(self):
         _check_not_stopped()
@@ -51,6 +55,29 @@ class _StoppableSink(filebasedsink.FileBasedSink):
     def open(self, temp_path):
         _check_not_stopped()
         return super().open(temp_path)
+
+    def pre_finalize(self, init_result, writer_results):
+        """Nothing: Beam's deletes the earlier shards of the same count here, before the new ones are in place
+        (and leaves those of another count); :meth:`finalize_write` replaces them all, in one journal."""
+
+    def finalize_write(self, init_result, writer_results, unused_pre_finalize_result):
+        journal = FileSystems.join(init_result, replace.JOURNAL)
+        writer_results = sorted(writer_results)
+        finals = [self._get_final_name(i, len(writer_results)) for i in range(len(writer_results))]
+        if not replace.exists(journal):  # a retried step finds it written: the same moves
+            _check_not_stopped()
+            prefix = self.file_path_prefix.get()
+            suffix = self.file_name_suffix.get()
+            earlier = replace.matching(shard_pattern(prefix, suffix))
+            schema = schema_path(prefix)
+            companions = [(schema + replace.PENDING, schema)] if replace.exists(schema + replace.PENDING) else []
+            # A profile beside the shards described the earlier ones.
+            stale = [p for name in PROFILE_FILES for p in replace.matching(profile_path(prefix, name))] \
+                if earlier else []
+            replace.write_journal(journal, companions + list(zip(writer_results, finals)), earlier + stale)
+        replace.finish(journal)
+        replace.remove_folder(init_result)
+        yield from finals
 
 
 class _CsvSink(_StoppableSink):
@@ -115,15 +142,25 @@ class _ParquetSink(_StoppableSink):
     Each batch is written as it is (:func:`parquet_ready`): choices that arrive dictionary-encoded are written
     as Parquet dictionaries without being decoded to strings and hashed again. The file's writer is made at the
     first batch, whose column types it takes; a shard that gets no batch is an empty file of ``schema``.
+    ``dictionary``: the columns every file dictionary-encodes (:func:`transforms.formats.dictionary_columns`),
+    carried to every worker with the sink; None: each process chooses from the first batch it writes.
     """
 
-    def __init__(self, file_path_prefix, schema: pa.Schema, codec: str, num_shards: int):
+    def __init__(self, file_path_prefix, schema: pa.Schema, codec: str, num_shards: int,
+                 dictionary: tuple[str, ...] | None = None):
         super().__init__(
             file_path_prefix, coder=None, file_name_suffix=".parquet", num_shards=num_shards,
             shard_name_template=SHARD_TEMPLATE, mime_type="application/x-parquet",
             compression_type=CompressionTypes.UNCOMPRESSED)  # Parquet compresses its pages itself
         self._schema = schema
         self._codec = codec
+        self.dictionary = None if dictionary is None else tuple(dictionary)
+
+    def with_dictionary(self, dictionary: tuple[str, ...]) -> _ParquetSink:
+        """This sink, writing its files with ``dictionary``'s columns dictionary-encoded."""
+        sink = copy.copy(self)
+        sink.dictionary = tuple(dictionary)
+        return sink
 
     def open(self, temp_path):
         return [super().open(temp_path), None]
@@ -132,23 +169,30 @@ class _ParquetSink(_StoppableSink):
         _check_not_stopped()
         batch = parquet_ready(batch, self._schema)
         if opened[1] is None:
-            opened[1] = parquet_writer(opened[0], batch.schema, self._codec, first=batch)
+            opened[1] = parquet_writer(opened[0], batch.schema, self._codec, first=batch, dictionary=self.dictionary)
         elif not batch.schema.equals(opened[1].schema):  # e.g. a choice encoded otherwise than in the first batch
             batch = batch.cast(opened[1].schema)
         opened[1].write_batch(batch)
 
     def close(self, opened):
         handle, writer = opened
-        (writer or parquet_writer(handle, self._schema, self._codec)).close()
+        (writer or parquet_writer(handle, self._schema, self._codec, dictionary=self.dictionary)).close()
         handle.close()
 
 
 class WriteParquet(beam.PTransform):
-    """Writes record batches as Parquet shards ``<prefix>-SSSSS-of-NNNNN.parquet`` with ``schema``'s types."""
+    """Writes record batches as Parquet shards ``<prefix>-SSSSS-of-NNNNN.parquet`` with ``schema``'s types.
 
-    def __init__(self, file_path_prefix: str, schema: pa.Schema, codec: str = "snappy", num_shards: int = 0):
+    ``dictionary``: the columns every shard dictionary-encodes, e.g. a generated dataset's
+    (:func:`transforms.formats.generated_dictionary`): the files are then the same bytes whatever the runner or
+    the process that writes them. Without it (extraction), each worker process chooses from the first batch it
+    writes: the same data, but the encoding of a file may depend on which batch reached its process first.
+    """
+
+    def __init__(self, file_path_prefix: str, schema: pa.Schema, codec: str = "snappy", num_shards: int = 0,
+                 dictionary: tuple[str, ...] | None = None):
         super().__init__()
-        self.sink = _ParquetSink(file_path_prefix, schema, codec, num_shards)
+        self.sink = _ParquetSink(file_path_prefix, schema, codec, num_shards, dictionary)
 
     def expand(self, batches):
         return batches | "WriteShards" >> Write(self.sink)

@@ -1,11 +1,12 @@
 """What the ingest function does with one finalized object: start one BigQuery load workflow per data file.
 
 Used by the function (``main.py``, its cold start and entry point) and by ``python -m pipelines.redrive``. It
-decides from the event alone and reads nothing, so its account needs no access to the bucket: objects that
-are not data files of ours (Beam's temporary files, markers, empty objects, other suffixes) are ignored with one
-log line and a normal return, so the platform does not retry them; a failure to start the execution raises, so
-the platform retries the event (deploy with retries on). The workflow reads the object's live generation and
-the schema file beside it.
+decides from the event: objects that are not data files (Beam's temporary files, markers, empty objects, other
+suffixes) are ignored with one log line and a normal return, so the platform does not retry them; a failure to
+start the execution raises, so the platform retries the event (deploy with retries on). It reads the bucket in
+one case only: the first bytes of a CSV outside our jobs' layout whose table is named like a built-in dataset,
+to tell whether that dataset's shipped schema applies (``ingest_schema``). The workflow reads the object's live
+generation and the schema file beside it.
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from __future__ import annotations
 import json
 import logging
 import urllib.parse
-from pathlib import Path
 
 try:  # deployed: this folder is the function's root
     from file_layout import schema_object
     from ingest_config import Config
     from ingest_naming import decide, load_job_id
+    from ingest_schema import READ_ONLY, HeadRefused, read_head, schema_for
 except ImportError:  # imported as the package functions (tests, local stack, redrive)
     from functions.file_layout import schema_object
     from functions.ingest_config import Config
     from functions.ingest_naming import decide, load_job_id
+    from functions.ingest_schema import READ_ONLY, HeadRefused, read_head, schema_for
 
 _LOG = logging.getLogger("ingest")
-SCHEMAS = Path(__file__).resolve().parent / "schemas"
 ARGUMENT_LIMIT = 24_000  # bytes of JSON; Workflows takes at most 32 KiB
 
 
@@ -34,18 +35,13 @@ def log_line(severity: str, message: str, **fields):
     print(json.dumps({"severity": severity, "message": message, **fields}), flush=True)
 
 
-def known_schema(table: str) -> list | None:
-    """The BigQuery schema shipped with the function for a dataset of ``pipelines.generate``."""
-    path = SCHEMAS / f"{table}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 class Ingest:
     """The function's state across invocations of one instance: config and clients, made once."""
 
     def __init__(self, config: Config):
         self.config = config
         self._executions = None
+        self._session = None
 
     @property
     def executions(self):
@@ -63,6 +59,17 @@ class Ingest:
             else:
                 self._executions = ExecutionsClient()
         return self._executions
+
+    @property
+    def session(self):
+        """An HTTP session with the function's credentials (read-only Cloud Storage scope), made on first use."""
+        if self._session is None:
+            import google.auth
+            from google.auth.transport.requests import AuthorizedSession
+
+            credentials, _ = google.auth.default(scopes=[READ_ONLY])
+            self._session = AuthorizedSession(credentials)
+        return self._session
 
     def handle(self, data: dict) -> dict | None:
         """Start the load of one finalized object; None when it is ignored. Returns the workflow argument."""
@@ -95,7 +102,15 @@ class Ingest:
             "bigquery_url": self.config.bigquery_url,
             "storage_url": self.config.storage_url,
         }
-        schema = known_schema(decision.table)
+
+        def head():
+            try:
+                return read_head(self.session, self.config.storage_url, bucket_name, name, generation)
+            except HeadRefused as e:  # loaded as a user file; the operator sees why
+                log_line("WARNING", f"cannot read the header of {where}: {e}")
+                raise
+
+        schema, why = schema_for(name, decision.table, decision.source_format, int(data.get("size") or 0), head)
         if schema is not None:  # the schema shipped for a dataset of ours, if no schema file is beside the object
             argument["schema"] = schema
             if len(json.dumps(argument)) > ARGUMENT_LIMIT:  # an execution's argument is at most 32 KiB
@@ -105,5 +120,5 @@ class Ingest:
         execution = self.executions.create_execution(
             parent=self.config.workflow, execution=Execution(argument=json.dumps(argument)))
         log_line("INFO", f"started the load of {where} into {self.config.dataset}.{decision.table}",
-             execution=execution.name, job_id=argument["job_id"])
+                 execution=execution.name, job_id=argument["job_id"], schema=why)
         return argument

@@ -15,6 +15,9 @@ try:  # deployed: this folder is the function's root
 except ImportError:  # imported as the package functions (tests, local stack, the jobs)
     from functions.file_layout import SHARD_STEM, TABLE_ID, TEMPORARY
 
+# One of our own shards: <prefix>/<dataset>/<dataset>-SSSSS-of-NNNNN<suffix>, as every job writes them (its
+# shards are named after their folder, functions.file_layout.output_name); Beam pads shard numbers to 5 digits.
+OUR_SHARD = re.compile(r"(?:^|/)(?P<dataset>[^/]+)/(?P=dataset)-\d{5,}-of-\d{5,}(?:\.csv|\.csv\.gz|\.parquet)$")
 # Object suffix (lower case) -> BigQuery source format.
 FORMATS = {".csv": "CSV", ".csv.gz": "CSV", ".parquet": "PARQUET"}
 MAX_TABLE_ID = 1024
@@ -79,6 +82,11 @@ def decide(data: dict) -> Decision:
     if int(data.get("size") or 0) == 0:
         return Decision(False, "an empty object")
     return Decision(True, table=table_id(name), source_format=found[1])
+
+
+def is_our_shard(name: str) -> bool:
+    """Whether an object name is in the layout our jobs write (``out/films/films-00003-of-00010.csv``)."""
+    return OUR_SHARD.search(name) is not None
 
 
 def load_job_id(bucket: str, name: str, generation: str | int, table: str) -> str:

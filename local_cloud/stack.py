@@ -138,7 +138,8 @@ class LocalStack:
 
     def _start_function(self):
         self.function_port = free_port()
-        # No storage emulator for the function: it reads nothing of the bucket (its account may not either).
+        # No STORAGE_EMULATOR_HOST for the function: its one read of the bucket (a CSV's header) goes to
+        # STORAGE_URL, as on Google Cloud.
         env = {**self._auth, **self.function_env(), "GOOGLE_CLOUD_PROJECT": self.project}
         self.servers.append(Server(
             "functions-framework",

@@ -293,6 +293,112 @@ def test_schema_beside_the_data_wins_and_unknown_names_are_autodetected_into_val
     assert sorted(r["region"] for r in query(stack, f"SELECT region FROM {stack.dataset}.{odd}")) == ["north", "south"]
 
 
+def test_a_users_file_named_like_a_built_in_dataset_loads_with_its_own_columns(stack, gcs):
+    """Issue 26: a user's exports/transactions.csv (id,amount), uploaded as incoming/transactions.csv, lands in
+    table transactions, but it is not our transactions dataset: the function sends no shipped schema (its header
+    says so), and BigQuery detects the user's columns. The same in gzip."""
+    import gzip
+
+    gcs.blob("incoming/transactions.csv").upload_from_string("id,amount\n1,10.50\n2,3.25\n")
+    gcs.blob("incoming/more/transactions.csv.gz").upload_from_string(gzip.compress(b"id,amount\n3,7.00\n"))
+    executions = deliver_all(stack, "incoming/")
+    assert len(executions) == 2 and all(e.state == e.State.SUCCEEDED for e in executions), [
+        e.error.payload for e in executions]
+    assert all("schema" not in json.loads(e.argument) for e in executions)
+    table = stack.bigquery().get_table(f"{stack.project}.{stack.dataset}.transactions")
+    assert fields(table) == [("id", "INTEGER"), ("amount", "FLOAT")]
+    rows = query(stack, f"SELECT id, amount FROM {stack.dataset}.transactions ORDER BY id")
+    assert [(r["id"], r["amount"]) for r in rows] == [(1, 10.5), (2, 3.25), (3, 7.0)]
+    log = (stack.folder / "function.log").read_text()
+    assert "not the shipped transactions schema: its header is id,amount" in log
+
+
+@pytest.fixture(scope="module")
+def our_shards(tmp_path_factory):
+    """One films shard as gzip CSV and one clients shard as plain CSV, generated locally (40 rows each)."""
+    out = tmp_path_factory.mktemp("ours")
+    for dataset, compression in (("films", "gzip"), ("clients", "none")):
+        result = run_cli("pipelines.generate", "--datasets", dataset, "--rows", "40", "--num_shards", "1",
+                         "--seed", "26", "--compression", compression, "--output", str(out), "--no_progress")
+        assert result.returncode == 0, result.stderr
+    return {"films": (out / "films" / "films-00000-of-00001.csv.gz").read_bytes(),
+            "clients": (out / "clients" / "clients-00000-of-00001.csv").read_bytes()}
+
+
+def test_a_renamed_copy_of_our_data_still_loads_with_the_shipped_schema(stack, gcs, our_shards):
+    """Outside our layout (renamed, no schema file beside it), a CSV whose header is a built-in dataset's
+    columns loads with that dataset's shipped schema: read from its first bytes, plain or gzip."""
+    from datagen.contract import DATASETS
+
+    gcs.blob("renamed/films.csv.gz").upload_from_string(our_shards["films"])
+    gcs.blob("renamed/clients.csv").upload_from_string(our_shards["clients"])
+    before = {t: query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.{t}")[0]["n"]
+              if t in [x.table_id for x in stack.bigquery().list_tables(stack.dataset)] else 0
+              for t in ("films", "clients")}
+    executions = deliver_all(stack, "renamed/")
+    assert len(executions) == 2 and all(e.state == e.State.SUCCEEDED for e in executions), [
+        e.error.payload for e in executions]
+    for e in executions:
+        argument = json.loads(e.argument)
+        shipped = DATASETS[argument["table"]].bigquery_schema()
+        assert [f["name"] for f in argument["schema"]] == [f["name"] for f in shipped]
+        table = stack.bigquery().get_table(f"{stack.project}.{stack.dataset}.{argument['table']}")
+        assert fields(table) == [(f["name"], same_type(f["type"])) for f in shipped]
+    for t in ("films", "clients"):
+        assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.{t}")[0]["n"] == before[t] + 40
+    log = (stack.folder / "function.log").read_text()
+    assert "the shipped films schema: its header is that schema's columns" in log
+
+
+def test_the_function_reads_the_header_only_of_a_csv_outside_our_layout_named_like_a_built_in(stack, gcs,
+                                                                                                our_shards):
+    """What the function reads of the bucket, seen by a recording proxy before the Storage front: nothing for our
+    own shards or for names without a shipped schema; one ranged read of the first 16 KiB for a CSV outside our
+    layout whose table has one; for a generation already replaced, that read finds it gone (404), and the load
+    is the workflow's to skip."""
+    from functions.ingest import Ingest
+    from functions.ingest_config import load_config
+    from functions.ingest_schema import HEAD_BYTES
+    from local_cloud.fronts import Front
+
+    class Recording(Front):
+        name = "recording"
+
+        def __init__(self, upstream):
+            super().__init__(upstream)
+            self.seen = []
+
+        def handle(self, request):
+            answer = self.forward(request).read()
+            if "ml-dataset-pipeline-function" in request.header("User-Agent"):
+                self.seen.append((request.method, request.path, request.query.get("generation"),
+                                  request.header("Range"), answer.status))
+            return answer
+
+    gcs.blob("reads/films/films-00000-of-00001.csv.gz").upload_from_string(our_shards["films"])
+    gcs.blob("reads/readings.csv").upload_from_string("sensor,value\na,1\n")
+    gcs.blob("reads/transactions.csv").upload_from_string("id,amount\n8,1.5\n")
+    (old,) = [o for o in list_objects(stack.storage_url, BUCKET) if o["name"] == "reads/transactions.csv"]
+    gcs.blob("reads/transactions.csv").upload_from_string("id,amount\n9,2.5\n")
+    recording = Recording(stack.storage_url).start()
+    try:
+        ingest = Ingest(load_config({**stack.function_env(), "STORAGE_URL": recording.url}))
+        before = len(stack.workflows.executions())
+        events = [o for o in list_objects(stack.storage_url, BUCKET) if o["name"].startswith("reads/")] + [old]
+        arguments = [ingest.handle(o) for o in events]
+        executions = stack.workflows.wait_idle()[before:]
+    finally:
+        recording.stop()
+    assert all(a is not None for a in arguments) and len(executions) == 4
+    assert all(e.state == e.State.SUCCEEDED for e in executions), [e.error.payload for e in executions]
+    path = "/download/storage/v1/b/local-bucket/o/reads%2Ftransactions.csv"
+    (live,) = [o for o in events[:-1] if o["name"] == "reads/transactions.csv"]
+    assert recording.seen == [("GET", path, str(o["generation"]), f"bytes=0-{HEAD_BYTES - 1}", status)
+                              for o, status in ((live, 206), (old, 404))], recording.seen
+    assert sorted(json.loads(e.result)["state"] for e in executions) == ["DONE", "DONE", "DONE", "SUPERSEDED"]
+    assert [r["id"] for r in query(stack, f"SELECT id FROM {stack.dataset}.transactions WHERE id >= 8")] == [9]
+
+
 @pytest.mark.servers
 def test_the_router_turns_new_objects_into_loads(tmp_path):
     """The local stack as a user runs it: write to the bucket, the rows arrive in BigQuery by themselves."""

@@ -678,9 +678,8 @@ def _native(values: list, ctype) -> np.ndarray:
     if ctype.name == "date":
         return np.array([(datetime.date.fromisoformat(v) - EPOCH).days for v in values], dtype=np.int32)
     if ctype.name == "timestamp":
-        epoch = datetime.datetime(1970, 1, 1)
-        return np.array([int((datetime.datetime.fromisoformat(v) - epoch).total_seconds()) * 1_000_000
-                         for v in values], dtype=np.int64)
+        epoch, us = datetime.datetime(1970, 1, 1), datetime.timedelta(microseconds=1)
+        return np.array([(datetime.datetime.fromisoformat(v) - epoch) // us for v in values], dtype=np.int64)
     dtype = {"int64": np.int64, "float64": np.float64, "numeric": np.float64, "bool": np.bool_}[ctype.name]
     return np.array(values, dtype=dtype)
 

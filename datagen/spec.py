@@ -282,7 +282,10 @@ def _check_dependencies(c: ColumnSpec, by_name: dict, where: _Where):
             raise where.error(f"by: {parent.name!r} must be a string, int64 or bool column with few values, not a "
                               f"{parent.generator} of {parent.type}")
         parent_values = _known_values(parent)
-        if parent_values is not None:
+        if parent_values is None:  # its values are not listed: a case must at least be a value of its type
+            for k in c.params["cases"]:
+                _key_fits(k, parent, where, "cases")
+        else:
             missing = [v for v in parent_values if v not in c.params["cases"]]
             if missing and "default" not in c.params:
                 raise where.error(f"cases: no case for value {missing[0]!r} of {parent.name!r}; add it or a "
@@ -305,7 +308,10 @@ def _check_dependencies(c: ColumnSpec, by_name: dict, where: _Where):
         for m, col in c.params["lookups"]:
             target = by_name[col]
             keys = _known_values(target)
-            if keys is not None:
+            if keys is None:
+                for k in c.params["maps"][m]:
+                    _key_fits(k, target, where, f"maps: {m}")
+            else:
                 bad = [k for k in c.params["maps"][m] if k not in keys]
                 if bad:
                     raise where.error(f"maps: {m}: {bad[0]!r} is not a value of {col!r}: expected one of "
@@ -314,6 +320,18 @@ def _check_dependencies(c: ColumnSpec, by_name: dict, where: _Where):
             if by_name[n].type.name == "string":
                 raise where.error(f"expression: {n!r} is a string column; use a map to turn its values into "
                                   f"numbers, e.g. effect[{n}]")
+
+
+def _key_fits(k, c: ColumnSpec, where, key):
+    """A case of ``by`` or a map's key, for a column whose values are not listed: a value of its type, or it
+    would match no row."""
+    t = c.type.name
+    ok = {"string": lambda x: isinstance(x, str), "bool": lambda x: isinstance(x, bool),
+          "int64": lambda x: _is_number(x) and int(x) == x and INT64_MIN <= x <= INT64_MAX,
+          "float64": _is_number, "numeric": _is_number}.get(t, lambda x: True)
+    if not ok(k):
+        quote = " (quote it)" if t == "string" else ""
+        raise where.error(f"{key}: {k!r} is not a value of {c.name!r}: expected a value of type {c.type}{quote}")
 
 
 def _known_values(c: ColumnSpec):
@@ -382,7 +400,7 @@ def _column(c: dict, where: _Where) -> ColumnSpec:
     if clip is not None:
         if not ctype.is_number:
             raise where.error(f"clip: only number columns are clipped, this one is {ctype}")
-        clip = _pair(clip, where, "clip")
+        clip = _bounds(clip, ctype, where, "clip")
     decimals = c.get("decimals")
     if decimals is not None:
         if ctype.name != "float64":
@@ -405,7 +423,12 @@ def _column(c: dict, where: _Where) -> ColumnSpec:
 # --- the parameters of each generator ----------------------------------------------------------------------
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # a whole number beyond any float: no column type holds it
+        return False
 
 
 def _number(params, key, where, default=None, positive=False, whole=False):
@@ -422,9 +445,42 @@ def _pair(v, where, key):
     return (float(v[0]), float(v[1]))
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _numeric_range(t: ColumnType) -> str:
+    top = f"{10 ** (t.precision - t.scale) - 1}" + (f".{'9' * t.scale}" if t.scale else "")
+    return f"from -{top} to {top}"
+
+
+def _fits(v, t: ColumnType, where, key, what=None):
+    """Refuses a number the column's values take or are bounded by (a value, min or max, a truncate or clip bound)
+    that its type cannot hold: written out of range, an int64 would wrap around and a numeric(p, s) would be an
+    invalid decimal. A numeric is rounded to s decimals first, as every value of the column is."""
+    what = f"{v!r}" if what is None else what
+    if t.name == "int64" and not INT64_MIN <= v <= INT64_MAX:
+        raise where.error(f"{key}: {what} does not fit int64: expected a whole number from {INT64_MIN} to "
+                          f"{INT64_MAX}")
+    if t.name == "numeric":
+        import numpy as np
+
+        scaled = np.rint(np.round(np.float64(v), t.scale) * 10.0 ** t.scale)  # as the engine writes it
+        if not abs(scaled) < 10.0 ** t.precision:
+            raise where.error(f"{key}: {what} does not fit {t}: expected a number {_numeric_range(t)}")
+    return v
+
+
+def _bounds(v, t: ColumnType, where, key):
+    """A [low, high] pair bounding a number column's values, each of which its type must hold."""
+    lo, hi = _pair(v, where, key)
+    for x in v:
+        _fits(x, t, where, key, f"{x!r} in {list(v)!r}")
+    return lo, hi
+
+
 def _sequence(p, t, where):
-    start = _number(p, "start", where, 0, whole=True)
-    step = _number(p, "step", where, 1, whole=True)
+    start = _fits(_number(p, "start", where, 0, whole=True), t, where, "start")
+    step = _fits(_number(p, "step", where, 1, whole=True), t, where, "step")
     if step == 0:
         raise where.error("step: expected a whole number other than 0, got 0")
     return {"start": start, "step": step}, ()
@@ -440,20 +496,22 @@ def _uniform(p, t, where):
         raise where.error(f"min, max: expected min below max, got {p['min']!r} and {p['max']!r}")
     if t.name == "int64" and (int(lo) != lo or int(hi) != hi):
         raise where.error(f"min, max: an int64 column needs whole bounds, got {p['min']!r} and {p['max']!r}")
+    _fits(lo, t, where, "min", repr(p["min"]))
+    _fits(hi, t, where, "max", repr(p["max"]))
     return {"min": lo, "max": hi}, ()
 
 
 def _normal(p, t, where):
     out = {"mean": _number(p, "mean", where), "sd": _number(p, "sd", where, positive=True)}
     if "truncate" in p:
-        out["truncate"] = _pair(p["truncate"], where, "truncate")
+        out["truncate"] = _bounds(p["truncate"], t, where, "truncate")
     return out, ()
 
 
 def _lognormal(p, t, where):
     out = {"median": _number(p, "median", where, positive=True), "sigma": _number(p, "sigma", where, positive=True)}
     if "truncate" in p:
-        lo, hi = _pair(p["truncate"], where, "truncate")
+        lo, hi = _bounds(p["truncate"], t, where, "truncate")
         if hi <= 0:
             raise where.error(f"truncate: a log-normal is above 0: expected high above 0, got {p['truncate']!r}")
         out["truncate"] = (lo, hi)
@@ -464,7 +522,7 @@ def _value(v, t: ColumnType, where, key):
     """One value as the column's type takes it (a YAML date for a date column, a number for int64, ...)."""
     ok = {
         "string": lambda x: isinstance(x, str),
-        "int64": lambda x: _is_number(x) and int(x) == x and abs(x) < 2**63,
+        "int64": lambda x: _is_number(x) and int(x) == x,
         "float64": _is_number, "numeric": _is_number,
         "bool": lambda x: isinstance(x, bool),
         "date": lambda x: isinstance(x, (datetime.date, str)),
@@ -473,9 +531,9 @@ def _value(v, t: ColumnType, where, key):
     if not ok(v):
         raise where.error(f"{key}: {v!r} does not fit the column's type {t}")
     if t.name == "int64":
-        return int(v)
+        return _fits(int(v), t, where, key, repr(v))
     if t.name in ("float64", "numeric"):
-        return float(v)
+        return float(_fits(v, t, where, key))
     if t.name == "date":
         return _date(v, where, key).isoformat()
     if t.name == "timestamp":
@@ -505,7 +563,11 @@ def _timestamp(v, where, key) -> datetime.datetime:
         except ValueError:
             raise where.error(f"{key}: expected a timestamp such as 2020-01-31 13:45:00, got {v!r}") from None
     if ts.tzinfo is not None:
-        ts = ts.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        try:
+            ts = ts.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # year 1 in a zone east of UTC, year 9999 west of it
+            raise where.error(f"{key}: {v!r} is out of range in UTC: expected a timestamp from year 1 to "
+                              "9999") from None
     return ts
 
 
@@ -749,7 +811,7 @@ def _reference(p, t, where):
 
 
 def _zipf(p, t, where):
-    n = _number(p, "n", where, whole=True, positive=True)
+    n = _fits(_number(p, "n", where, whole=True, positive=True), t, where, "n")
     return {"n": n, "exponent": _number(p, "exponent", where, 1.0, positive=True)}, ()
 
 

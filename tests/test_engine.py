@@ -85,6 +85,22 @@ def test_constant_string_int64_date_and_others():
                      "ts": pa.timestamp("us", tz="UTC"), "x": pa.decimal128(6, 2)}
 
 
+def test_values_at_the_edges_of_their_types_are_written_as_given():
+    b = make("{name: x, type: 'numeric(5, 2)', generator: constant, value: 999.99}",
+             "{name: y, type: 'numeric(5, 2)', generator: categorical, values: [-999.99, 0.5]}",
+             "{name: z, type: 'numeric(18, 4)', generator: constant, value: -12345678.9012}",
+             "{name: i, type: int64, generator: categorical, values: [-9223372036854775808, 9223372036854775807]}",
+             "{name: u, type: 'numeric(5, 2)', generator: uniform, min: -999.99, max: 999.99}",
+             "{name: ts, type: timestamp, generator: constant, value: '2024-01-31 13:45:00.25'}", rows=2000)
+    assert [str(v) for v in set(values(b, "x"))] == ["999.99"]
+    assert sorted(str(v) for v in set(values(b, "y"))) == ["-999.99", "0.50"]
+    assert [str(v) for v in set(values(b, "z"))] == ["-12345678.9012"]
+    assert set(values(b, "i")) == {-2**63, 2**63 - 1}
+    assert all(abs(v) <= 999.99 for v in values(b, "u"))
+    # The fraction of a second is kept (it was cut to the second).
+    assert set(values(b, "ts")) == {datetime.datetime(2024, 1, 31, 13, 45, 0, 250000, tzinfo=UTC)}
+
+
 # --- uniform, normal, lognormal ----------------------------------------------------------------------------
 
 def test_uniform_int64_bounds_are_inclusive_and_both_reached():

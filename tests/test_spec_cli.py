@@ -103,6 +103,111 @@ BAD = [
     generator: expression
     expression: "{'-(' * 3000}1{')' * 3000}"
 """, ["'x'", "expression: nested more than 50 levels deep"]),
+    ("a numeric constant with more digits than its type", """  - name: price
+    type: numeric(5, 2)
+    generator: constant
+    value: 12345.67
+""", ["'price'", "value: 12345.67 does not fit numeric(5, 2): expected a number from -999.99 to 999.99"]),
+    ("a numeric constant that rounds out of its type", """  - name: price
+    type: numeric(5, 2)
+    generator: constant
+    value: 999.996
+""", ["'price'", "value: 999.996 does not fit numeric(5, 2)"]),
+    ("a numeric value of a categorical out of its type", """  - name: price
+    type: numeric(4, 1)
+    generator: categorical
+    values: {9.5: 1, 1000: 2}
+""", ["'price'", "values: 1000 does not fit numeric(4, 1): expected a number from -999.9 to 999.9"]),
+    ("a numeric value of a case out of its type", """  - name: kind
+    generator: categorical
+    values: [a, b]
+  - name: price
+    type: numeric(3, 0)
+    generator: categorical
+    by: kind
+    cases:
+      a: {values: [1, 2]}
+      b: {values: [-1000]}
+""", ["'price'", "cases: b: values: -1000 does not fit numeric(3, 0): expected a number from -999 to 999"]),
+    ("a uniform bound out of a numeric type", """  - name: price
+    type: numeric(5, 2)
+    generator: uniform
+    min: 0
+    max: 1000
+""", ["'price'", "max: 1000 does not fit numeric(5, 2)"]),
+    ("a truncate bound out of a numeric type", """  - name: price
+    type: numeric(5, 2)
+    generator: lognormal
+    median: 20
+    sigma: 1
+    truncate: [1, 25000]
+""", ["'price'", "truncate: 25000 in [1, 25000] does not fit numeric(5, 2)"]),
+    ("a clip bound out of a numeric type", """  - name: price
+    type: numeric(5, 2)
+    generator: normal
+    mean: 10
+    sd: 5
+    clip: [-1000, 100]
+""", ["'price'", "clip: -1000 in [-1000, 100] does not fit numeric(5, 2)"]),
+    ("an int64 constant out of range", """  - name: n
+    type: int64
+    generator: constant
+    value: 9223372036854775808
+""", ["'n'", "value: 9223372036854775808 does not fit int64: expected a whole number from -9223372036854775808 "
+      "to 9223372036854775807"]),
+    ("an int64 value of a categorical out of range", """  - name: n
+    type: int64
+    generator: categorical
+    values: [1, -9223372036854775809]
+""", ["'n'", "values: -9223372036854775809 does not fit int64"]),
+    ("an int64 uniform bound out of range", """  - name: n
+    type: int64
+    generator: uniform
+    min: 0
+    max: 1.0e+19
+""", ["'n'", "max: 1e+19 does not fit int64"]),
+    ("an int64 truncate bound out of range", """  - name: n
+    type: int64
+    generator: normal
+    mean: 0
+    sd: 1
+    truncate: [-1.0e+30, 5]
+""", ["'n'", "truncate: -1e+30 in [-1e+30, 5] does not fit int64"]),
+    ("a sequence start out of range", """  - name: n
+    generator: sequence
+    start: 10000000000000000000
+""", ["'n'", "start: 10000000000000000000 does not fit int64"]),
+    ("a zipf pool beyond int64", """  - name: n
+    generator: zipf
+    n: 100000000000000000000
+""", ["'n'", "n: 100000000000000000000 does not fit int64"]),
+    ("a map key that is not of its column's type", """  - name: qty
+    type: int64
+    generator: uniform
+    min: 1
+    max: 3
+  - name: fee
+    generator: expression
+    expression: "fee_by[qty]"
+    maps:
+      fee_by: {"1": 1.5, "2": 2}
+""", ["'fee'", "maps: fee_by: '1' is not a value of 'qty': expected a value of type int64"]),
+    ("a case that is not of its column's type", """  - name: word
+    generator: categorical
+    vocabulary: words
+  - name: size
+    generator: categorical
+    by: word
+    values: [S, M]
+    cases:
+      1: [1, 1]
+      default: [1, 2]
+""", ["'size'", "cases: 1 is not a value of 'word': expected a value of type string (quote it)"]),
+    ("a timestamp out of range in UTC", """  - name: at
+    type: timestamp
+    generator: constant
+    value: "0001-01-01 00:00:00+02:00"
+""", ["'at'", "value: '0001-01-01 00:00:00+02:00' is out of range in UTC"]),
     ("a map key that is not a value of its column", """  - name: channel
     generator: categorical
     values: [web, app]

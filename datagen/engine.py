@@ -499,7 +499,7 @@ class Template(Maker):
                     pieces = pa.concat_arrays([pieces, pa.array([""], pa.string())])
                     index = np.where(col.valid, index, len(pieces) - 1)
                 slots.append((pieces, index))
-            elif _is_small_int(col):  # e.g. a year: each value rendered once
+            elif b.gen.column_types[part[1]].name == "int64" and _is_small_int(col):  # a year: each value once
                 data = np.asarray(col.data)
                 lo, hi = int(data.min()), int(data.max())
                 pieces = pa.array([str(v) for v in range(lo, hi + 1)] + [""], pa.string())

@@ -234,6 +234,56 @@ def test_a_long_chain_of_operators_generates(tmp_path):
         assert [r["x"] for r in csv.DictReader(f)] == ["5000"] * 3
 
 
+EVERY_TYPE = {  # a column of each type, by each way of making it
+    "s_choice": "{generator: categorical, values: [a, b]}",
+    "s_vocabulary": "{generator: categorical, vocabulary: words, filter: lower}",
+    "s_items": "{generator: items, values: [x, y, z], count: [1, 3], separator: ';'}",
+    "s_constant": "{generator: constant, value: 'say \"hi\", then go'}",
+    "i_small": "{type: int64, generator: uniform, min: 1, max: 5}",
+    "i_wide": "{type: int64, generator: uniform, min: -9000000000000, max: 9000000000000}",
+    "i_constant": "{type: int64, generator: constant, value: 7}",
+    "i_nulls": "{type: int64, generator: uniform, min: 1, max: 3, nulls: 0.3}",
+    "f_uniform": "{type: float64, generator: uniform, min: 0, max: 1}",
+    "f_decimals": "{type: float64, generator: normal, mean: 5, sd: 2, decimals: 2}",
+    "f_constant": "{type: float64, generator: constant, value: 2.5}",
+    "n_lognormal": "{type: 'numeric(10, 2)', generator: lognormal, median: 20, sigma: 1, truncate: [1, 1000]}",
+    "n_constant": "{type: 'numeric(6, 3)', generator: constant, value: 12.5}",
+    "b_choice": "{type: bool, generator: categorical, values: [true, false]}",
+    "b_expression": "{type: bool, generator: expression, expression: 'i_small > 2'}",
+    "b_constant": "{type: bool, generator: constant, value: false}",
+    "d_range": "{type: date, generator: date_range, start: 2020-01-01, end: 2024-12-31}",
+    "d_constant": "{type: date, generator: constant, value: 2024-01-31}",
+    "d_expression": "{type: date, generator: expression, expression: '19000 + i_small'}",
+    "t_range": "{type: timestamp, generator: timestamp_range, start: 2024-01-01 00:00:00, end: 2024-02-01 00:00:00}",
+    "t_constant": "{type: timestamp, generator: constant, value: 2024-01-31 11:45:00}",
+    "t_choice": "{type: timestamp, generator: categorical, values: [2024-01-31 11:45:00, 2024-01-31 11:45:01]}",
+    "text": "{generator: template, template: 'id-{i_small}'}",
+}
+
+
+@pytest.mark.parametrize("block_rows", ["1", "1000"])
+def test_a_template_writes_every_type_as_the_csv_does(tmp_path, block_rows):
+    """Each column in a template reads as its own CSV field: a constant timestamp was written as microseconds
+    ('reg 1706701500000000'), and so was any timestamp in a one-row block."""
+    columns = "".join(f"  - {{name: {name}, {text[1:]}\n" for name, text in EVERY_TYPE.items())
+    templates = "".join(f"  - {{name: in_{name}, generator: template, template: 'reg {{{name}}}'}}\n"
+                        for name in EVERY_TYPE)
+    spec = spec_file(tmp_path, columns + templates)
+    out = tmp_path / "out"
+    result = run_cli("pipelines.generate", "--spec", spec, "--rows", "300", "--block_rows", block_rows, "--output",
+                     str(out), "--no_progress")
+    assert result.returncode == 0, result.stderr
+    rows = []
+    for f in sorted(glob.glob(f"{out}/orders/*.csv")):
+        with open(f, newline="") as fh:
+            rows.extend(csv.DictReader(fh))
+    assert len(rows) == 300
+    for name in EVERY_TYPE:
+        assert [r[f"in_{name}"] for r in rows] == [f"reg {r[name]}" for r in rows], name
+    assert {r["t_constant"] for r in rows} == {"2024-01-31 11:45:00.000000Z"}
+    assert {r["in_i_nulls"] for r in rows} >= {"reg ", "reg 1"}  # a null writes nothing
+
+
 def test_a_misspelt_top_level_key_is_named(tmp_path):
     path = tmp_path / "orders.yaml"
     path.write_text(BASE.format(extra="").replace("columns:", "colums:"))

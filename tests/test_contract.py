@@ -39,6 +39,44 @@ def test_bigquery_schema_has_every_column_with_snake_case_names():
         assert {f["mode"] for f in ds.bigquery_schema()} == {"REQUIRED"}
 
 
+def test_a_per_column_and_an_expression_reading_it_are_required_where_the_entity_is_never_null(tmp_path):
+    """docs/spec.md said a per column (and so an expression reading it) is NULLABLE; it is NULLABLE only where its
+    entity can be null, through the command that prints the schema and the generated schema file alike."""
+    from tests.helpers import run_cli
+
+    path = tmp_path / "visits.yaml"
+    path.write_text("""dataset: visits
+columns:
+  - {name: visitor, type: int64, generator: uniform, min: 1, max: 500}
+  - {name: age, type: int64, generator: normal, mean: 40, sd: 12, truncate: [18, 90], per: visitor}
+  - {name: age_next_year, type: int64, generator: expression, expression: "age + 1"}
+  - {name: guest, type: int64, generator: zipf, n: 100, nulls: 0.2}
+  - {name: guest_age, type: int64, generator: normal, mean: 40, sd: 12, per: guest}
+  - {name: guest_age_next_year, type: int64, generator: expression, expression: "guest_age + 1"}
+  - {name: host, hidden: true, type: int64, generator: expression, expression: "row % 7 + 1"}
+  - {name: host_score, generator: uniform, min: 0, max: 1, per: host}
+  - {name: risky_host, type: int64, hidden: true, generator: expression, expression: "100 / (row % 7)"}
+  - {name: risky_score, generator: uniform, min: 0, max: 1, per: risky_host}
+""")
+    printed = run_cli("datagen.contract", "--spec", str(path))
+    assert printed.returncode == 0, printed.stderr
+    modes = {f["name"]: f["mode"] for f in json.loads(printed.stdout)}
+    assert modes == {"visitor": "REQUIRED", "age": "REQUIRED", "age_next_year": "REQUIRED",
+                     "guest": "NULLABLE", "guest_age": "NULLABLE", "guest_age_next_year": "NULLABLE",
+                     "host_score": "REQUIRED", "risky_score": "NULLABLE"}
+    out = tmp_path / "out"
+    result = run_cli("pipelines.generate", "--spec", str(path), "--rows", "2000", "--output", str(out),
+                     "--no_progress")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads((out / "visits" / "visits.schema.json").read_text())
+    assert {f["name"]: f["mode"] for f in schema} == modes
+    import csv
+
+    rows = [r for f in sorted(out.glob("visits/*.csv")) for r in csv.DictReader(open(f, newline=""))]
+    empty = {name for name in modes if any(r[name] == "" for r in rows)}
+    assert empty == {"guest", "guest_age", "guest_age_next_year", "risky_score"}  # the schema says what happens
+
+
 def test_arrow_types_are_real_types_not_strings():
     assert contract.FILMS.arrow_schema.field("film_id").type == pa.int64()
     assert contract.FILMS.arrow_schema.field("premiere").type == pa.date32()

@@ -56,3 +56,14 @@ def temp_folders(prefix: str) -> str:
 def output_name(output: str, default: str) -> str:
     """The name a job gives its shards in ``output``: the folder's last part, letters, digits and ``_`` only."""
     return re.sub(r"[^A-Za-z0-9_]", "_", output.rstrip("/").rsplit("/", 1)[-1]) or default
+
+
+# The profile a job writes into a folder (pipelines.profile), and where generate --profile puts it: a folder beside
+# a dataset's shards (never loaded: not .csv, .csv.gz or .parquet).
+PROFILE_FILES = ("profile.json", "profile.html")
+PROFILE_FOLDER = "_profile"
+
+
+def profile_path(prefix: str, name: str) -> str:
+    """``name`` (one of PROFILE_FILES) of the profile beside the shards of ``prefix``."""
+    return f"{prefix.rsplit('/', 1)[0]}/{PROFILE_FOLDER}/{name}"

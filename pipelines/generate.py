@@ -407,16 +407,9 @@ def run(argv=None) -> int:
     config, _ = parse_config(argv)
     argv = cli.with_local_defaults(argv, parallel=any(plan.rows > config.block_rows for plan in config.datasets))
     options = cli.beam_options(argv, OPTIONS)  # Beam's options and this job's, recorded with the pipeline
-    from apache_beam.io.filesystems import FileSystems
-
     _check_dataflow(options, config)
     shards = [Shards(plan.output_prefix, config.suffix) for plan in config.datasets]
-    claim(shards, config.output, config.overwrite)
-    if config.overwrite:  # an earlier profile beside the shards described the shards just removed
-        stale = [m.path for plan in config.datasets
-                 for r in FileSystems.match([f"{config.output}/{plan.name}/_profile/*"]) for m in r.metadata_list]
-        if stale:
-            FileSystems.delete(stale)
+    claim(shards, config.output, config.overwrite)  # earlier shards (and their profile) go once the new are whole
     for plan in config.datasets:
         print(f"{plan.name}: {plan.rows:,} rows (about {plan.rows * plan.bytes_per_row / 1e6:,.0f} MB of "
               f"{config.file_format}) -> {shard_names(plan.output_prefix, config.suffix)}", file=sys.stderr)

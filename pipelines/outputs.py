@@ -115,8 +115,19 @@ class Shards:
         return schema_path(self.prefix)
 
     def write_schema(self, fields: list[dict]):
-        with _filesystems().create(self.schema_path) as f:
-            f.write(json.dumps(fields, indent=2).encode() + b"\n")
+        """The schema file, or, where one is already there (an earlier run's), the new one staged beside it: the
+        sink moves it in with the shards, once they are all written (:mod:`transforms.replace`)."""
+        from transforms.replace import PENDING
+
+        data = json.dumps(fields, indent=2).encode() + b"\n"
+        path = self.schema_path
+        if _filesystems().exists(path):
+            with _filesystems().open(path) as f:
+                if f.read() == data:
+                    return
+            path += PENDING
+        with _filesystems().create(path) as f:
+            f.write(data)
 
     def existing(self) -> list[str]:
         return [m.path for r in _filesystems().match([self.pattern]) for m in r.metadata_list]
@@ -139,39 +150,76 @@ class Shards:
             else:
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def remove_partial(self):
-        """After a failed or interrupted run: the sink's temp folders, any shard already renamed, the schema file.
+    def finish_interrupted(self) -> list[str]:
+        """Finishes the replacements that stopped runs had begun once their new shards were whole (their
+        temporary folders hold a journal: :mod:`transforms.replace`); returns those folders."""
+        from transforms.replace import finish_in
 
-        Shards at the final paths can only be this run's: :func:`claim` refused or removed earlier ones.
-        """
-        for pattern in (self.pattern, self.schema_path):
-            try:
-                paths = [m.path for r in _filesystems().match([pattern]) for m in r.metadata_list]
-                if paths:
-                    _filesystems().delete(paths)
-            except Exception:
-                pass
+        return [folder for folder in self.temp_folders() if finish_in(folder)]
+
+    def remove_partial(self):
+        """After a failed or interrupted run: the sink's temporary folders and the staged schema file, and the
+        schema file when no shards are left beside it. Shards at the final paths are never removed: they are
+        an earlier run's until the new ones are all written, then the new ones (a replacement that was under way
+        is finished instead)."""
+        from transforms.replace import PENDING
+
+        try:
+            self.finish_interrupted()
+        except Exception:
+            pass
         try:
             self.remove_temp_folders()
+            paths = [m.path for r in _filesystems().match([self.schema_path + PENDING]) for m in r.metadata_list]
+            if not self.existing():  # no earlier shards: the schema file is this run's
+                paths += [m.path for r in _filesystems().match([self.schema_path]) for m in r.metadata_list]
+            if paths:
+                _filesystems().delete(paths)
         except Exception:
             pass
 
 
 def claim(shards: list[Shards], output: str, overwrite: bool):
-    """Refuses to write over an earlier run's shards (so runs never mix), or removes them with --overwrite.
+    """Refuses to write over an earlier run's shards (so runs never mix) unless --overwrite is given; then they
+    stay until the new shards are all written, and are replaced by them at the end of the run.
 
-    Temporary folders that an interrupted run left beside the shards (a killed process cannot remove them) are
-    removed with --overwrite, and otherwise named on stderr with the command that removes them: this run leaves
-    them alone, as one started beside it may still be writing there."""
+    First, a replacement that a stopped run had begun (its new shards whole) is finished. Temporary folders and
+    files that an interrupted run left beside the shards (a killed process cannot remove them) are removed with
+    --overwrite, and otherwise named on stderr with the command that removes them: this run leaves them alone,
+    as one started beside it may still be writing there."""
+    for s in shards:
+        for folder in s.finish_interrupted():
+            print(f"note: finished replacing the shards of {s.names!r} with the whole new ones that an interrupted "
+                  f"run had written ({folder})", file=sys.stderr)
     existing = [path for s in shards for path in s.existing()]
     if existing and not overwrite:
         raise cli.UsageError(
             f"--output: {output!r} already holds {len(existing)} shard(s) such as {existing[0]!r}; "
             "add --overwrite to replace them or choose another --output")
-    if existing:
-        _filesystems().delete(existing)
+    if existing and output.startswith("gs://"):
+        _warn_if_loaded(existing)
+    from transforms.replace import PENDING
+
     stale = [folder for s in shards for folder in s.temp_folders()]
-    leftovers(output, stale, "folder", overwrite, lambda: [s.remove_temp_folders() for s in shards])
+    stale += [p for s in shards for r in _filesystems().match([s.schema_path + PENDING]) for p in
+              (m.path for m in r.metadata_list)]
+    leftovers(output, stale, "folder", overwrite, lambda: [s.remove_partial() for s in shards])
+
+
+def _warn_if_loaded(paths: list[str]) -> None:
+    """One line when the ingest chain has loaded shards that --overwrite replaces: the new ones are loaded too,
+    into the same tables (docs/ingest.md), so the rows end up there twice unless the table is emptied."""
+    try:
+        from apache_beam.io.gcp.gcsio import GcsIO
+
+        gcs = GcsIO()
+        loaded = [p for p in paths[:1000] if (gcs._gcs_object(p).metadata or {}).get("status") == "loaded"]
+    except Exception:  # the warning is a courtesy: it never stops the run
+        return
+    if loaded:
+        print(f"warning: {len(loaded)} of the shards being replaced (such as {loaded[0]!r}) were loaded into "
+              "BigQuery by the ingest chain; the new shards will be loaded as well, adding their rows to the same "
+              "table (empty or drop it first if it should hold only the new ones: docs/ingest.md)", file=sys.stderr)
 
 
 def leftovers(output: str, stale: list[str], kind: str, overwrite: bool, remove) -> None:

@@ -12,7 +12,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from functions.file_layout import SCHEMA_SUFFIX, SHARD_STEM, TEMPORARY, schema_path
+from functions.file_layout import PROFILE_FOLDER, SCHEMA_SUFFIX, SHARD_STEM, TEMPORARY, schema_path
 from pipelines import cli
 from pipelines.inputs import list_inputs
 from pipelines.outputs import OutputOptions, check_output, leftovers, run_job  # noqa: F401 (OutputOptions: --output)
@@ -275,7 +275,8 @@ def plan_profile(pattern: str, output: str, *, name: str | None = None, bins: in
 # --- the output ---------------------------------------------------------------------------------------------
 
 class ProfileFiles:
-    """profile.json and profile.html in one folder: claimed before the run, removed if it fails."""
+    """profile.json and profile.html in one folder: claimed before the run; a profile already there is replaced
+    only by a whole new one (both files at once), and left as it was if the run fails or is stopped."""
 
     def __init__(self, output: str):
         from transforms.profile_report import FILES
@@ -285,46 +286,50 @@ class ProfileFiles:
         self._folder_existed = output.startswith("gs://") or os.path.isdir(output)
 
     def existing(self) -> list[str]:
-        from apache_beam.io.filesystems import FileSystems
+        from transforms.replace import matching
 
-        return [m.path for r in FileSystems.match(self.paths) for m in r.metadata_list]
+        return [p for path in self.paths for p in matching(path)]
 
     def claim(self, overwrite: bool):
         from apache_beam.io.filesystems import FileSystems
 
+        self.finish_interrupted()
         existing = self.existing()
         if existing and not overwrite:
             raise cli.UsageError(f"--output: {self.output!r} already holds {existing[0]!r}; add --overwrite to "
                                  "replace it or choose another --output")
-        if existing:
-            FileSystems.delete(existing)
         stale = self.temporary()
         leftovers(self.output, stale, "file", overwrite, lambda: FileSystems.delete(stale))
 
+    def finish_interrupted(self):
+        """Moves in a whole profile that a stopped run had begun to move in (:mod:`transforms.replace`)."""
+        from transforms import replace
+        from transforms.profile_report import journal_path
+
+        for journal in replace.matching(journal_path(self.output)):
+            if not journal.endswith(".tmp") and replace.finish(journal):
+                print(f"note: finished moving in the profile in {self.output!r} that an interrupted run had "
+                      "written", file=sys.stderr)
+
     def temporary(self) -> list[str]:
-        """The files an interrupted run was writing (renamed to profile.* once whole)."""
-        from apache_beam.io.filesystems import FileSystems
-
+        """The files an interrupted run was writing (moved to profile.* once both are whole)."""
         from transforms.profile_report import TEMP_MARK
+        from transforms.replace import matching
 
-        try:
-            return [m.path for r in FileSystems.match([f"{self.output}/.profile.*{TEMP_MARK}*"])
-                    for m in r.metadata_list]
-        except Exception:  # no such folder yet
-            return []
+        return matching(f"{self.output}/.profile.*{TEMP_MARK}*")
 
     def remove_partial(self):
+        """After a failed or stopped run: its temporary files; a profile already there stays (or, if the new one
+        was whole and being moved in, is replaced by it)."""
         from apache_beam.io.filesystems import FileSystems
 
-        from transforms.profile_report import TEMP_MARK
-
-        for pattern in self.paths + [f"{self.output}/.profile.*{TEMP_MARK}*"]:
-            try:
-                found = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-                if found:
-                    FileSystems.delete(found)
-            except Exception:
-                pass
+        try:
+            self.finish_interrupted()
+            stale = self.temporary()
+            if stale:
+                FileSystems.delete(stale)
+        except Exception:
+            pass
         if not self._folder_existed and os.path.isdir(self.output):
             try:
                 os.rmdir(self.output)  # only when empty
@@ -390,6 +395,7 @@ def after_generate(config, options: PipelineOptions) -> int:
     ingest function (``profile.json`` and ``profile.html`` are not .csv, .csv.gz or .parquet)."""
     view = options.view_as(cli.beam_view(ProfileOptions))
     settings = settings_of(view)
-    plans = [plan_profile(config.shard_pattern(d), f"{config.output}/{d.name}/_profile", name=d.name, **settings)
+    plans = [plan_profile(config.shard_pattern(d), f"{config.output}/{d.name}/{PROFILE_FOLDER}", name=d.name,
+                         **settings)
              for d in config.datasets]
     return run_profiles("python -m pipelines.generate", plans, options, overwrite=True)

@@ -18,6 +18,7 @@ import uuid
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from functions.file_layout import PROFILE_FILES
 from transforms.profiling import (
     HLL_M,
     HLL_RSE,
@@ -29,7 +30,7 @@ from transforms.profiling import (
     histogram_edges,
 )
 
-FILES = ("profile.json", "profile.html")
+FILES = PROFILE_FILES
 TEMP_MARK = ".tmp-"
 CHART_BARS = 12  # top values drawn per chart (the JSON keeps --top_values of them)
 PAIR_CHARTS = 4  # per category column: charts of the first numeric columns (the table has them all)
@@ -161,22 +162,32 @@ def _timestamp_text(micros) -> str:
 # --- writing ------------------------------------------------------------------------------------------------
 
 def write_files(output: str, profile: dict) -> list[str]:
-    """profile.json and profile.html in ``output``, each written under a temporary name and then renamed."""
+    """profile.json and profile.html in ``output``: both written under temporary names, then moved in by one
+    journal (:mod:`transforms.replace`), so that a profile already there is replaced whole or not at all."""
+    from transforms import replace
+
     contents = {
         "profile.json": (json.dumps(profile, indent=2, allow_nan=False, ensure_ascii=False).encode() + b"\n",
                          "application/json"),
         "profile.html": (_render_locked(profile).encode(), "text/html"),
     }
-    written = []
+    mark = f"{TEMP_MARK}{uuid.uuid4().hex}"
+    moves = []
     for name in FILES:
         data, mime = contents[name]
-        final = f"{output}/{name}"
-        temp = f"{output}/.{name}{TEMP_MARK}{uuid.uuid4().hex}"
+        temp = f"{output}/.{name}{mark}"
         with FileSystems.create(temp, mime_type=mime, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             f.write(data)
-        FileSystems.rename([temp], [final])
-        written.append(final)
-    return written
+        moves.append((temp, f"{output}/{name}"))
+    journal = journal_path(output, mark)
+    replace.write_journal(journal, moves, [])
+    replace.finish(journal)
+    return [final for _, final in moves]
+
+
+def journal_path(output: str, mark: str = TEMP_MARK + "*") -> str:
+    """The journal of a profile being moved into ``output`` (a glob of them with the default ``mark``)."""
+    return f"{output}/.profile.journal{mark}"
 
 
 # --- the page -----------------------------------------------------------------------------------------------

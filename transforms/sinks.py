@@ -14,10 +14,12 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.io import filebasedsink
 from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.iobase import Write
 from apache_beam.metrics import Metrics
 
-from functions.file_layout import SHARD_TEMPLATE
+from functions.file_layout import PROFILE_FILES, SHARD_TEMPLATE, profile_path, schema_path, shard_pattern
+from transforms import replace
 from transforms.formats import (
     CSV_COMPRESSIONS,
     file_suffix,
@@ -43,7 +45,8 @@ def _check_not_stopped():
 
 
 class _StoppableSink(filebasedsink.FileBasedSink):
-    """Makes no temp folder and opens no file once :data:`STOP_WRITING` is set."""
+    """Makes no temp folder and opens no file once :data:`STOP_WRITING` is set; replaces earlier shards only
+    once every new one is written (:mod:`transforms.replace`)."""
 
     def initialize_write(self):
         _check_not_stopped()
@@ -52,6 +55,29 @@ class _StoppableSink(filebasedsink.FileBasedSink):
     def open(self, temp_path):
         _check_not_stopped()
         return super().open(temp_path)
+
+    def pre_finalize(self, init_result, writer_results):
+        """Nothing: Beam's deletes the earlier shards of the same count here, before the new ones are in place
+        (and leaves those of another count); :meth:`finalize_write` replaces them all, in one journal."""
+
+    def finalize_write(self, init_result, writer_results, unused_pre_finalize_result):
+        journal = FileSystems.join(init_result, replace.JOURNAL)
+        writer_results = sorted(writer_results)
+        finals = [self._get_final_name(i, len(writer_results)) for i in range(len(writer_results))]
+        if not replace.exists(journal):  # a retried step finds it written: the same moves
+            _check_not_stopped()
+            prefix = self.file_path_prefix.get()
+            suffix = self.file_name_suffix.get()
+            earlier = replace.matching(shard_pattern(prefix, suffix))
+            schema = schema_path(prefix)
+            companions = [(schema + replace.PENDING, schema)] if replace.exists(schema + replace.PENDING) else []
+            # A profile beside the shards described the earlier ones.
+            stale = [p for name in PROFILE_FILES for p in replace.matching(profile_path(prefix, name))] \
+                if earlier else []
+            replace.write_journal(journal, companions + list(zip(writer_results, finals)), earlier + stale)
+        replace.finish(journal)
+        replace.remove_folder(init_result)
+        yield from finals
 
 
 class _CsvSink(_StoppableSink):

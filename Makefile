@@ -9,8 +9,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+# Installed again only when what the install reads has changed (the C loop is built by it too).
+INSTALLED := $(VENV)/.installed
+install: $(INSTALLED)
+
+$(INSTALLED): $(BIN)/python setup.py requirements.txt pyproject.toml transforms/_gather.c
 	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
 
 run: install
 	$(BIN)/python -m pipelines.generate --datasets films,clients --rows 1000000 --output ./out --format csv --overwrite

@@ -156,3 +156,24 @@ def test_an_interrupted_profile_overwrite_leaves_the_earlier_profile(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert {p.name: p.read_bytes() for p in (tmp_path / "profile").iterdir()} == before
+
+
+def test_overwriting_shards_the_ingest_chain_loaded_warns_that_the_new_ones_load_too(tmp_path, gcs_emulator):
+    env = dict(gcs_emulator)
+    place = Place("gs", tmp_path, env)
+    out = place.path("out")
+    args = ["pipelines.generate", "--datasets", "films", "--rows", "1000", "--output", out]
+    first = run_cli(*args, env=env)
+    assert first.returncode == 0, first.stderr
+    again = run_cli(*args, "--overwrite", env=env)
+    assert again.returncode == 0 and "warning" not in again.stderr, again.stderr  # nothing loaded: no warning
+
+    bucket, below = out[len("gs://"):].split("/", 1)
+    blob = place.client().bucket(bucket).blob(f"{below}/films/films-00000-of-00001.csv")
+    blob.metadata = {"status": "loaded"}  # as the load workflow tags an object it loaded
+    blob.patch()
+    third = run_cli(*args, "--overwrite", env=env)
+    assert third.returncode == 0, third.stderr
+    warnings = [line for line in third.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "1 of the shards being replaced" in warnings[0] \
+        and "loaded into BigQuery by the ingest chain" in warnings[0], third.stderr

@@ -662,10 +662,64 @@ class Zipf(Maker):
         return Col(zipf_rank(b.uniform(self.name, positions), p["n"], p["exponent"]) + 1)
 
 
+class Permutation(Maker):
+    """A number of its own for every row, as short as the row's number and in an order that looks random: row i
+    takes j = i + 1 moved within its decade [10**k, 10**(k + 1)) by a permutation of that decade keyed by the
+    column's stream. The permutation is a Feistel network on the decade's 9 * 10**k numbers written as pairs
+    (high, low) of two near-equal ranges 3 * 10**(k // 2) and 3 * 10**((k + 1) // 2): each round adds a keyed
+    hash of one half to the other, modulo its range, which can be undone; so no two rows share a value, whatever
+    the row count, and none needs another row to be made."""
+
+    ROUNDS = 6
+    TABLE_SIZE = 90_000  # decades up to this size (numbers of up to 5 digits) are shuffled through a table
+    MAX_DIGITS = 18  # decades up to 10**18: both halves below 2**32, every value an int64
+
+    def make(self, b, positions):
+        out = np.empty(b.n, dtype=np.int64)
+        first, last = b.start + 1, b.stop  # j of the batch's first and last rows
+        if last >= 10 ** self.MAX_DIGITS:
+            raise ValueError(f"{self.name}: a permutation numbers fewer than 10**{self.MAX_DIGITS} rows")
+        for k in range(len(str(first)) - 1, len(str(last))):
+            a, z = max(first, 10 ** k), min(last, 10 ** (k + 1) - 1)  # the batch's rows in decade k
+            if a > z:
+                continue
+            x = np.arange(a - 10 ** k, z - 10 ** k + 1, dtype=np.uint64)
+            out[a - first:z - first + 1] = self._permute(b, k, x).view(np.int64) + 10 ** k
+        return Col(out)
+
+    def _permute(self, b, k: int, x: np.ndarray) -> np.ndarray:
+        if 9 * 10 ** k <= self.TABLE_SIZE:  # short numbers, the most seen: a shuffle of the whole decade, made once
+            key = (self.name, b.seed, "decade", k)
+            table = b.gen.cache.get(key)
+            if table is None:
+                bits = row_bits(b.gen.key(b.seed, f"{self.name}#{k}"), 0, 9 * 10 ** k)
+                table = b.gen.cache[key] = np.argsort(bits, kind="stable").astype(np.uint64)
+            return table[x.astype(np.int64)]
+        sizes = (np.uint64(3 * 10 ** (k // 2)), np.uint64(3 * 10 ** ((k + 1) // 2)))
+        halves = [x // sizes[1], x % sizes[1]]  # x = high * sizes[1] + low
+        for r in range(self.ROUNDS):
+            side = r % 2  # even rounds change the high half, odd ones the low half
+            # A keyed hash of the other half (a multiply-xorshift), its top 32 bits scaled to this half's range.
+            h = halves[1 - side] + np.uint64(b.gen.key(b.seed, f"{self.name}#{k}.{r}"))
+            h *= np.uint64(_MIX1)
+            h ^= h >> np.uint64(29)
+            h *= np.uint64(_MIX2)
+            h >>= np.uint64(32)
+            h *= sizes[side]
+            h >>= np.uint64(32)
+            h += halves[side]
+            halves[side] = np.minimum(h, h - sizes[side])  # modulo the range: below it, h - range wraps around
+        return halves[0] * sizes[1] + halves[1]
+
+
+_MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # SplitMix64's multipliers
+
+
 MAKERS = {
     "sequence": Sequence, "constant": Constant, "uniform": Uniform, "normal": Normal, "lognormal": LogNormal,
     "categorical": Categorical, "items": Items, "date_range": DateRange, "timestamp_range": TimestampRange,
     "template": Template, "expression": Expression, "reference": Reference, "zipf": Zipf,
+    "permutation": Permutation,
 }
 
 

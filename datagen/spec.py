@@ -41,6 +41,7 @@ GENERATORS = {
                    "float64"),
     "reference": (("dataset", "distribution", "exponent", "column"), ("dataset",), ("int64",), "int64"),
     "zipf": (("n", "exponent"), ("n",), ("int64",), "int64"),
+    "permutation": ((), (), ("int64",), "int64"),
 }
 RANDOM = {"uniform", "normal", "lognormal", "categorical", "items", "date_range", "timestamp_range", "zipf"}
 
@@ -810,6 +811,10 @@ def _reference(p, t, where):
     return out, ()
 
 
+def _permutation(p, t, where):
+    return {}, ()
+
+
 def _zipf(p, t, where):
     n = _fits(_number(p, "n", where, whole=True, positive=True), t, where, "n")
     return {"n": n, "exponent": _number(p, "exponent", where, 1.0, positive=True)}, ()
@@ -819,4 +824,5 @@ _PARAMS = {
     "sequence": _sequence, "constant": _constant, "uniform": _uniform, "normal": _normal, "lognormal": _lognormal,
     "categorical": _categorical, "items": _items, "date_range": _date_range, "timestamp_range": _timestamp_range,
     "template": _template, "expression": _expression, "reference": _reference, "zipf": _zipf,
+    "permutation": _permutation,
 }

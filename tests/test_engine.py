@@ -598,6 +598,41 @@ def test_expression_of_a_null_is_null():
             assert y == x * 2 + (100 if g == "a" else 0)
 
 
+# --- permutation -------------------------------------------------------------------------------------------
+
+def test_permutation_gives_every_row_a_number_of_its_own_as_short_as_its_row_number():
+    spec = parse(spec_text("{name: n, generator: permutation}"), "t.yaml")
+    gen = compile_dataset(spec)
+    n = 200_000
+    got = numbers(gen.batch(SEED, 0, n), "n")
+    assert gen.batch(SEED, 0, n).schema.field("n").type == pa.int64()
+    # Rows 0-8 take 1-9, rows 9-98 take 10-99, ...: each length's numbers shuffled, none twice.
+    for k in range(5):
+        assert sorted(got[10 ** k - 1:10 ** (k + 1) - 1]) == list(range(10 ** k, 10 ** (k + 1))), k
+    tail = got[99_999:]
+    assert len(set(tail.tolist())) == len(tail) and tail.min() >= 100_000 and tail.max() <= 999_999
+    assert len(set(got.tolist())) == n
+    # Not sequential-looking: neighbours are as far apart as random numbers, and nothing follows the row.
+    steps = np.abs(np.diff(tail.astype(np.int64)))
+    assert np.mean(steps < 100) < 0.001 and abs(np.corrcoef(tail, np.arange(len(tail)))[0, 1]) < 0.01
+    # A function of (seed, dataset, column, row): the same whatever the cut points, another with another seed.
+    parts = [numbers(gen.batch(SEED, a, min(n, a + 7919)), "n") for a in range(0, n, 7919)]
+    assert np.array_equal(np.concatenate(parts), got)
+    assert not np.array_equal(numbers(gen.batch(SEED + 1, 0, n), "n"), got)
+    # Far rows too (a Feistel network above 5 digits): distinct, of their row number's length.
+    for start in (10 ** 9 - 50, 10 ** 17 - 50):
+        far = numbers(gen.batch(SEED, start, start + 100), "n")
+        assert len(set(far.tolist())) == 100
+        assert [len(str(v)) for v in far] == [len(str(i + 1)) for i in range(start, start + 100)]
+
+
+def test_permutation_takes_no_keys_and_int64_only():
+    with pytest.raises(SpecError, match="unknown key 'start' for generator permutation"):
+        parse(spec_text("{name: n, generator: permutation, start: 5}"), "t.yaml")
+    with pytest.raises(SpecError, match="type string does not fit generator permutation: expected int64"):
+        parse(spec_text("{name: n, type: string, generator: permutation}"), "t.yaml")
+
+
 # --- reference ---------------------------------------------------------------------------------------------
 
 PARENT = parse(spec_text("{name: key, generator: sequence, start: 100, step: 5}",

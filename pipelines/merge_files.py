@@ -96,10 +96,10 @@ def build_pipeline(files: list[str], header: str, ds, file_format: str, compress
                    prefix: str, options):
     import apache_beam as beam
     import pyarrow as pa
-    from apache_beam.io.textio import ReadAllFromText, WriteToText
+    from apache_beam.io.textio import ReadAllFromText
 
     from transforms.csv_lines import DistinctRows, LinesToRecordBatches
-    from transforms.sinks import WriteParquet
+    from transforms.sinks import WriteCsvLines, WriteParquet
 
     p = cli.new_pipeline(options)
     rows = (p
@@ -107,10 +107,7 @@ def build_pipeline(files: list[str], header: str, ds, file_format: str, compress
             | "Read" >> ReadAllFromText(skip_header_lines=1)
             | "Distinct" >> DistinctRows())
     if file_format == "csv":
-        _ = rows | "Write" >> WriteToText(
-            prefix, file_name_suffix=file_suffix("csv", compression), shard_name_template=SHARD_TEMPLATE,
-            num_shards=num_shards, header=header,
-            compression_type="gzip" if compression == "gzip" else "uncompressed")
+        _ = rows | "Write" >> WriteCsvLines(prefix, header, compression, num_shards)  # gzip as every job's
     else:
         _ = (rows
              | "Batch" >> beam.BatchElements(min_batch_size=1024, max_batch_size=BATCH_ROWS)

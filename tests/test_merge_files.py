@@ -143,3 +143,24 @@ def test_every_distinct_row_of_200_000_comes_out(tmp_path):
     assert result.returncode == 0 and "200,000 distinct rows" in result.stdout + result.stderr, result.stderr
     merged = sorted(line for f in out.glob("*.csv") for line in f.read_text().splitlines()[1:])
     assert merged == expected
+
+
+@pytest.mark.slow
+def test_gzip_output_is_one_standard_gzip_stream_written_by_the_projects_compressor(tmp_path):
+    # merge_files once gzipped through Beam's WriteToText (zlib, at its default level), unlike every other job.
+    import zlib
+
+    from transforms.formats import gzip_compressor
+
+    generate(tmp_path / "a", "clients", 2000)
+    result = run_cli("pipelines.merge_files", "--input", str(tmp_path / "a" / "clients"), "--output",
+                     str(tmp_path / "m" / "clients"), "--compression", "gzip", "--num_shards", "1")
+    assert result.returncode == 0, result.stderr
+    raw = (tmp_path / "m" / "clients" / "clients-00000-of-00001.csv.gz").read_bytes()
+    one = zlib.decompressobj(16 + zlib.MAX_WBITS)  # zlib, not the library that wrote it
+    text = one.decompress(raw)
+    assert one.eof and one.unused_data == b""  # one stream, whole
+    lines = text.decode().splitlines()
+    assert lines[0] == ",".join(CLIENTS.column_names) and len(lines) == 2001 and len(set(lines)) == 2001
+    compressor = gzip_compressor()  # a shard smaller than a piece of lines is compressed in one call
+    assert raw == compressor.compress(text) + compressor.flush()

@@ -1,4 +1,4 @@
-"""Sharded CSV and Parquet writers for PCollections of Arrow record batches.
+"""Sharded CSV and Parquet writers for PCollections of Arrow record batches (and of CSV lines).
 
 Both go through Beam's file-based sinks: each bundle writes a temporary file, and only a successful run
 renames them to ``<prefix>-SSSSS-of-NNNNN<suffix>``, so an interrupted run leaves no partial file at the final
@@ -80,33 +80,26 @@ class _StoppableSink(filebasedsink.FileBasedSink):
         yield from finals
 
 
-class _CsvSink(_StoppableSink):
-    """Writes record batches as CSV text, after a header at the top of each shard. Each batch is encoded as it
-    is written, straight from Arrow's buffer into the file (no copy of the text, no step between); with gzip,
-    each shard is one gzip stream at :data:`GZIP_LEVEL`, compressed by the thread that writes it (ISA-L releases
-    the GIL, so shards compress on every core)."""
+class _TextSink(_StoppableSink):
+    """Text shards, each starting with ``header``: plain, or with gzip one gzip stream per shard at
+    :data:`GZIP_LEVEL`, by :func:`gzip_compressor` (every gzip CSV of the project is written here), compressed by
+    the thread that writes it (ISA-L releases the GIL, so shards compress on every core)."""
 
-    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression: str,
-                 date_format: str | None, metrics_name: str):
+    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression: str):
         super().__init__(
             file_path_prefix, coder=None, file_name_suffix=file_name_suffix,
             num_shards=num_shards, shard_name_template=SHARD_TEMPLATE, mime_type="text/csv",
             compression_type=CompressionTypes.UNCOMPRESSED)  # compressed here, at our level
         self._header = header
         self._gzip = compression == "gzip"
-        self._date_format = date_format
-        self._bytes = Metrics.counter(NAMESPACE, f"{metrics_name}_csv_bytes")
+
+    def _start(self, temp_path):
+        return super().open(temp_path), gzip_compressor() if self._gzip else None
 
     def open(self, temp_path):
-        opened = (super().open(temp_path), gzip_compressor() if self._gzip else None)
+        opened = self._start(temp_path)
         self._write(opened, self._header)
         return opened
-
-    def write_record(self, opened, batch: pa.RecordBatch):
-        _check_not_stopped()
-        text = record_batch_to_csv(batch, self._date_format)
-        self._write(opened, text)
-        self._bytes.inc(len(text))
 
     @staticmethod
     def _write(opened, data):
@@ -120,6 +113,23 @@ class _CsvSink(_StoppableSink):
         handle.close()
 
 
+class _CsvSink(_TextSink):
+    """Writes record batches as CSV text, after a header at the top of each shard. Each batch is encoded as it
+    is written, straight from Arrow's buffer into the file (no copy of the text, no step between)."""
+
+    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression: str,
+                 date_format: str | None, metrics_name: str):
+        super().__init__(file_path_prefix, header, file_name_suffix, num_shards, compression)
+        self._date_format = date_format
+        self._bytes = Metrics.counter(NAMESPACE, f"{metrics_name}_csv_bytes")
+
+    def write_record(self, opened, batch: pa.RecordBatch):
+        _check_not_stopped()
+        text = record_batch_to_csv(batch, self._date_format)
+        self._write(opened, text)
+        self._bytes.inc(len(text))
+
+
 class WriteCsv(beam.PTransform):
     """Writes record batches as CSV shards ``<prefix>-SSSSS-of-NNNNN.csv[.gz]``, each with ``header``; the bytes
     written are counted in the metric ``<metrics_name>_csv_bytes``."""
@@ -127,13 +137,64 @@ class WriteCsv(beam.PTransform):
     def __init__(self, file_path_prefix: str, header: bytes, compression: str = "none", num_shards: int = 0,
                  date_format: str | None = None, metrics_name: str = "csv"):
         super().__init__()
-        if compression not in CSV_COMPRESSIONS:
-            raise ValueError(f"compression: expected one of {', '.join(CSV_COMPRESSIONS)}, got {compression!r}")
+        _check_compression(compression)
         self.sink = _CsvSink(file_path_prefix, header, file_suffix("csv", compression), num_shards,
                              compression, date_format, metrics_name)
 
     def expand(self, batches):
         return batches | "WriteShards" >> Write(self.sink)
+
+
+def _check_compression(compression: str):
+    if compression not in CSV_COMPRESSIONS:
+        raise ValueError(f"compression: expected one of {', '.join(CSV_COMPRESSIONS)}, got {compression!r}")
+
+
+_LINES_PIECE = 1 << 20  # characters of lines gathered before they are written (and compressed) in one call
+
+
+class _CsvLinesSink(_TextSink):
+    """Writes CSV lines (strings without their line end), each followed by a newline, after the header line at
+    the top of each shard. Lines are gathered into pieces of about :data:`_LINES_PIECE` characters, the header
+    in the first, so that a shard is written and compressed in a few large calls rather than one per line."""
+
+    def __init__(self, file_path_prefix, header: str, file_name_suffix, num_shards, compression: str):
+        super().__init__(file_path_prefix, (header + "\n").encode(), file_name_suffix, num_shards, compression)
+        self._header_line = header
+
+    def open(self, temp_path):
+        return [self._start(temp_path), [self._header_line], len(self._header_line)]
+
+    def write_record(self, opened, line: str):
+        opened[1].append(line)
+        opened[2] += len(line) + 1
+        if opened[2] >= _LINES_PIECE:
+            self._write_lines(opened)
+
+    def _write_lines(self, opened):
+        _check_not_stopped()
+        self._write(opened[0], ("\n".join(opened[1]) + "\n").encode())
+        opened[1], opened[2] = [], 0
+
+    def close(self, opened):
+        if opened[1]:
+            self._write_lines(opened)
+        super().close(opened[0])
+
+
+class WriteCsvLines(beam.PTransform):
+    """Writes CSV lines (strings without their line end) as shards ``<prefix>-SSSSS-of-NNNNN.csv[.gz]``, each
+    starting with the line ``header``: the text Beam's ``WriteToText`` would write, with gzip as every gzip CSV
+    of the project is written (:class:`_TextSink`)."""
+
+    def __init__(self, file_path_prefix: str, header: str, compression: str = "none", num_shards: int = 0):
+        super().__init__()
+        _check_compression(compression)
+        self.sink = _CsvLinesSink(file_path_prefix, header, file_suffix("csv", compression), num_shards,
+                                  compression)
+
+    def expand(self, lines):
+        return lines | "WriteShards" >> Write(self.sink)
 
 
 class _ParquetSink(_StoppableSink):

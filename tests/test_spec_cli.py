@@ -242,6 +242,8 @@ EVERY_TYPE = {  # a column of each type, by each way of making it
     "i_small": "{type: int64, generator: uniform, min: 1, max: 5}",
     "i_wide": "{type: int64, generator: uniform, min: -9000000000000, max: 9000000000000}",
     "i_constant": "{type: int64, generator: constant, value: 7}",
+    "i_key": "{type: int64, generator: sequence, start: 99990000, step: 7919}",
+    "i_permutation": "{generator: permutation}",
     "i_nulls": "{type: int64, generator: uniform, min: 1, max: 3, nulls: 0.3}",
     "f_uniform": "{type: float64, generator: uniform, min: 0, max: 1}",
     "f_decimals": "{type: float64, generator: normal, mean: 5, sd: 2, decimals: 2}",

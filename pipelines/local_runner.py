@@ -22,11 +22,25 @@ from apache_beam.runners.portability.portable_runner import JobServiceHandle
 NAME = f"{__name__}.LocalRunner"
 
 
+# Loggers of a worker run as a process (``--direct_running_mode multi_processing``) that only speak at its start:
+# it warns of the job's own options, which it need not parse, and of the staging folder a local worker never has.
+# Their errors still show, as does everything the job's own code logs there.
+QUIET_WORKER_LOGGERS = {
+    "__main__": "ERROR",  # the worker process runs python -m apache_beam.runners.worker.sdk_worker_main
+    "apache_beam.runners.worker.sdk_worker_main": "ERROR",
+    "apache_beam.options.pipeline_options": "ERROR",
+}
+
+
 class LocalRunner(fn_runner.FnApiRunner):
-    """Beam's FnApiRunner, as the DirectRunner makes it for a batch pipeline, without the detour through Prism."""
+    """Beam's FnApiRunner, as the DirectRunner makes it for a batch pipeline, without the detour through Prism;
+    its worker processes keep Beam's start-up warnings to themselves (:data:`QUIET_WORKER_LOGGERS`)."""
 
     def run_pipeline(self, pipeline, options):
-        encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+        handed = options.get_all_options()
+        handed["sdk_harness_log_level_overrides"] = {
+            **QUIET_WORKER_LOGGERS, **(handed.get("sdk_harness_log_level_overrides") or {})}  # the user's first
+        encoded = JobServiceHandle.encode_pipeline_options(handed)
         self._provision_info = fn_runner.ExtendedProvisionInfo(
             beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
         return super().run_pipeline(pipeline, options)

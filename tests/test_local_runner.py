@@ -10,7 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import cli
-from pipelines.local_runner import NAME, LocalRunner
+from pipelines.local_runner import NAME, QUIET_WORKER_LOGGERS, LocalRunner
 from tests.helpers import run_cli
 
 
@@ -62,3 +62,29 @@ def test_tests_pipelines_run_on_the_local_runner_too():
     with TestPipeline() as p:
         assert isinstance(p.runner, LocalRunner)
         assert_that(p | beam.Create([1, 2]) | beam.Map(lambda x: x * 10), equal_to([10, 20]))
+
+
+def test_a_job_whose_workers_are_processes_prints_no_beam_log_line(tmp_path):
+    # merge_files runs its workers as processes (pipelines.cli.with_local_defaults): each printed Beam's start-up
+    # warnings ("Discarding unparseable args", "No semi_persistent_directory found") on stderr.
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_text("k,v\n1,x\n2,y\n")
+    (tmp_path / "in" / "b.csv").write_text("k,v\n2,y\n3,z\n")
+    assert "multi_processing" in cli.with_local_defaults([], grouping_rows=True)
+    done = run_cli("pipelines.merge_files", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "m"))
+    assert done.returncode == 0, done.stderr
+    assert "2 files -> 3 distinct rows" in done.stdout
+    beam_lines = [line for line in done.stderr.splitlines()
+                  if "apache_beam" in line or line.startswith(("WARNING:", "INFO:", "ERROR:"))]
+    assert beam_lines == [], done.stderr
+
+
+def test_the_workers_quiet_beams_start_up_loggers_only_and_keep_the_users_levels():
+    options = PipelineOptions(["--direct_num_workers", "1",
+                               "--sdk_harness_log_level_overrides", '{"__main__": "INFO", "my.module": "DEBUG"}'])
+    runner = LocalRunner()
+    with beam.Pipeline(runner=runner, options=options) as p:
+        _ = p | beam.Create([1])
+    handed = runner._provision_info.provision_info.pipeline_options["beam:option:sdk_harness_log_level_overrides:v1"]
+    assert dict(handed) == {**QUIET_WORKER_LOGGERS, "__main__": "INFO", "my.module": "DEBUG"}
+    assert set(QUIET_WORKER_LOGGERS.values()) == {"ERROR"}  # errors still show

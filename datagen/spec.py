@@ -463,10 +463,9 @@ def _fits(v, t: ColumnType, where, key, what=None):
         raise where.error(f"{key}: {what} does not fit int64: expected a whole number from {INT64_MIN} to "
                           f"{INT64_MAX}")
     if t.name == "numeric":
-        import numpy as np
-
-        scaled = np.rint(np.round(np.float64(v), t.scale) * 10.0 ** t.scale)  # as the engine writes it
-        if not abs(scaled) < 10.0 ** t.precision:
+        f = 10.0 ** t.scale  # as the engine writes it: numpy's round(v, s), then rint(v * 10**s), halves to even
+        fits = abs(v) < 10.0 ** t.precision and abs(round(round(v * f) / f * f)) < 10 ** t.precision
+        if not fits:
             raise where.error(f"{key}: {what} does not fit {t}: expected a number {_numeric_range(t)}")
     return v
 

@@ -340,6 +340,8 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from datagen.engine import compile_dataset
+    from transforms.formats import generated_dictionary
     from transforms.progress import CountRows, RowCounter, reset_progress
     from transforms.shards import ShardedDataset, WriteGeneratedShards
     from transforms.sinks import WriteCsv, WriteParquet
@@ -360,7 +362,10 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
             write = WriteCsv(plan.output_prefix, ds.csv_header(), config.compression, num_shards,
                              config.date_format, metrics_name=plan.name)
         else:
-            write = WriteParquet(plan.output_prefix, ds.arrow_schema, config.compression, num_shards)
+            # The dataset's dictionary columns, carried to every worker: the same encoding in every file
+            write = WriteParquet(plan.output_prefix, ds.arrow_schema, config.compression, num_shards,
+                                 dictionary=generated_dictionary(compile_dataset(plan.spec, plan.run), config.seed,
+                                                                 plan.rows))
         counter = RowCounter(plan.name, plan.rows, show_progress=local and config.show_progress)
         if num_shards:
             sharded.append(ShardedDataset(write.sink, plan.spec, plan.rows, config.seed, config.block_rows,

@@ -750,8 +750,9 @@ def _native(values: list, ctype) -> np.ndarray:
     return np.array(values, dtype=dtype)
 
 
-def finish(col: Col, spec: ColumnSpec) -> Col:
-    """Clip, round and convert a column's numbers to its type."""
+def finish(col: Col, spec: ColumnSpec, source: str = "<spec>") -> Col:
+    """Clip, round and convert a column's numbers to its type; a generated number its type cannot hold is a
+    SpecError naming the column (it would be written as another number, or as an invalid decimal)."""
     t = spec.type
     if col.dictionary is not None or isinstance(col.data, pa.Array):
         return col
@@ -760,17 +761,31 @@ def finish(col: Col, spec: ColumnSpec) -> Col:
         if spec.clip is not None and t.is_number:
             data = np.clip(data, spec.clip[0], spec.clip[1])
         if t.name == "int64" and data.dtype != np.int64:
+            _check_fits(data, col.valid, float(1 << 63), t, spec, source)
             data = np.rint(data).astype(np.int64)
         elif t.name in ("float64", "numeric"):
             data = data.astype(np.float64)
             if spec.decimals is not None:
                 data = np.round(data, spec.decimals)
+            if t.name == "numeric":  # written as whole multiples of 10**-scale in 64 bits (to_arrow)
+                _check_fits(np.round(data, t.scale), col.valid,
+                            min(10.0 ** (t.precision - t.scale), float(1 << 63) / 10.0 ** t.scale), t, spec, source)
         elif t.name == "bool" and data.dtype != np.bool_:
             data = data != 0
         elif t.name == "date" and data.dtype != np.int32:
             data = np.floor(data).astype(np.int32)
     col.data = data
     return col
+
+
+def _check_fits(data: np.ndarray, valid, limit: float, t, spec: ColumnSpec, source: str):
+    """Every valid value of ``data`` is finite and below ``limit`` in size, or a SpecError naming one that is not."""
+    size = np.abs(data if valid is None else data[valid])
+    if size.size and not size.max() < limit:  # NaN fails too
+        bad = float((data if valid is None else data[valid])[~(size < limit)][0])
+        shown = f"{bad:.{t.scale}f}" if t.name == "numeric" else f"{bad:.15g}"
+        raise SpecError(f"{source}: column {spec.name!r}: generated {shown}, which does not fit {t}: bound the "
+                        "column with clip: [min, max] (or truncate) or change its generator")
 
 
 def to_arrow(col: Col, ctype) -> pa.Array:
@@ -865,7 +880,7 @@ class DatasetGenerator:
             [pa.field(c.name, a.type, nullable=c.nullable) for c, a in zip(out, arrays)]))
 
     def _make(self, b: Batch, c: ColumnSpec, positions, per_valid) -> Col:
-        col = finish(self.makers[c.name].make(b, positions), c)
+        col = finish(self.makers[c.name].make(b, positions), c, self.spec.source)
         valid = col.valid
         if c.nulls:
             keep = b.uniform(f"{c.name}#nulls", positions) >= c.nulls

@@ -27,6 +27,17 @@ def spec_file(tmp_path, extra: str, name: str = "orders.yaml", base: str = BASE)
 
 
 BAD = [
+    ("a generated number that does not fit its numeric type", """  - name: amount
+    type: numeric(5, 2)
+    generator: normal
+    mean: 990
+    sd: 50
+""", ["'amount'", "does not fit numeric(5, 2)", "clip"]),
+    ("an expression past int64", """  - name: big
+    type: int64
+    generator: expression
+    expression: "order_id * 1e19"
+""", ["'big'", "does not fit int64", "clip"]),
     ("unknown generator", """  - name: amount
     generator: gaussian
 """, ["'amount'", "unknown generator 'gaussian'", "expected one of"]),
@@ -437,3 +448,22 @@ def test_a_user_spec_with_references_gives_the_same_rows_whatever_the_running_mo
             assert len(rows) == 20000
             seen[name].add(hash(tuple(sorted(rows))))
     assert all(len(digests) == 1 for digests in seen.values()), seen
+
+
+def test_a_generated_number_that_first_fails_to_fit_past_the_plans_sample_stops_the_run_in_one_line(tmp_path):
+    """The plan's sample of the first rows fits; row 20,000 does not: the run stops, naming the column, exit 1,
+    and leaves nothing at the final path."""
+    spec = spec_file(tmp_path, """  - name: big
+    type: int64
+    generator: expression
+    expression: "if(order_id > 20000, order_id * 1e15, order_id)"
+""")
+    out = tmp_path / "out"
+    result = run_cli("pipelines.generate", "--spec", spec, "--rows", "30000", "--block_rows", "10000",
+                     "--output", str(out))
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("python -m pipelines.generate: failed: ") and "column 'big'" in lines[-1] \
+        and "does not fit int64" in lines[-1], result.stderr
+    assert "Traceback" not in result.stderr
+    assert glob.glob(str(out / "orders" / "orders-*")) == []

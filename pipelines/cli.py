@@ -1,18 +1,24 @@
-"""What every job's command line shares: one-line usage errors with exit status 2, and secret-free messages.
+"""What every job's command line shares: one-line usage errors with exit status 2, and secret-free messages;
+the list of jobs, and ``mldp``, the one command that runs any of them (``mldp generate ...``).
 
-Nothing here imports Beam until a pipeline's options are made (:func:`beam_options`): a job's ``--help`` and
-its usage errors answer before Beam's second of start-up.
+Nothing here imports Beam until a pipeline's options are made (:func:`beam_options`) or an option the job does
+not declare is looked up among Beam's: a job's ``--help`` and its usage errors answer before Beam's second of
+start-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import gc
+import importlib
 import io
 import logging
 import os
 import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -209,11 +215,92 @@ def check_dataflow(options: PipelineOptions, paths: dict[str, str]):
         setup.setup_file = str(PROJECT_SETUP)
 
 
+TRACEBACK = "--traceback"  # every command's: read by main_wrapper, so that no parser has to act on it
+
+
+def closest(name: str, candidates, preferred=()) -> str | None:
+    """The candidate most like ``name`` (a misspelling of it), or None; ``-`` and ``_`` count as one, and on a
+    tie one of ``preferred`` (the job's own options before Beam's) wins."""
+    def key(text):
+        return text.lstrip("-").replace("-", "_")
+
+    preferred = set(preferred)
+    scored = [(difflib.SequenceMatcher(None, key(name), key(c)).ratio(), c in preferred, c) for c in candidates]
+    best = max(scored, default=None)
+    return best[2] if best and best[0] >= 0.6 else None
+
+
+def unknown_arguments(rest: list[str], known, own=(), renamed: dict | None = None) -> UsageError:
+    """The one line for arguments no option of the job (nor of Beam) takes: the first unknown option, with the
+    name it was renamed to or the closest known one; else the stray value."""
+    flags = [a for a in rest if a.startswith("-") and a not in ("-", "--")]
+    if not flags:
+        return UsageError(f"{rest[0]!r}: unexpected argument: every value follows its option (--name value)")
+    name = flags[0].split("=", 1)[0]
+    if renamed and name in renamed:
+        return UsageError(f"{name}: renamed {renamed[name]}")
+    guess = closest(name, known, own)
+    return UsageError(f"{name}: unknown option" + (f"; did you mean {guess}?" if guess else ""))
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad command line in one line (no usage dump) and leaves Beam's flags alone."""
+    """argparse that reports a bad command line in one line (no usage dump), an unknown option with the closest
+    known one, and an old spelling (``renamed``: old flag -> new flag) with its new name."""
+
+    def __init__(self, *args, renamed: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.renamed = dict(renamed or {})
 
     def error(self, message):
         raise UsageError(message)
+
+    def option_names(self) -> list[str]:
+        return [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+
+    def parse_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        known = self.option_names()
+        # An unknown option first, before argparse takes its value for a positional or asks for a required one.
+        for arg in args[:args.index("--")] if "--" in args else args:
+            if arg.startswith("--") and arg.split("=", 1)[0] not in known:
+                raise unknown_arguments([arg], known, renamed=self.renamed)
+        parsed, rest = self.parse_known_args(args, namespace)
+        if rest:
+            raise unknown_arguments(rest, self.option_names(), renamed=self.renamed)
+        return parsed
+
+
+class JobParser(OneLineParser):
+    """A Beam job's command line: what its own options do not take must be an option of Beam's own classes
+    (for the runner: --runner, --project, --temp_location, ...), which passes on to Beam; anything else is a
+    usage error, where Beam would only log "Discarding unparseable args" (and DataflowRunner would pass it on)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, rest = super().parse_known_args(args, namespace)
+        if rest:
+            check_beam_args(rest, self.option_names(), self.renamed)
+        return parsed, rest
+
+
+def check_beam_args(rest: list[str], own: list[str], renamed: dict | None = None):
+    """``rest`` (what a job's own options left) parsed by the options of Beam's own classes only, not by the other
+    jobs' classes a process may have loaded: a UsageError for what none of them takes, or for a bad value."""
+    _import_beam()
+    from apache_beam.options import pipeline_options as beam_options_module
+
+    class Parser(beam_options_module._BeamArgumentParser):  # Beam's own parser: some options are value providers
+        def error(self, message):
+            raise UsageError(message)
+
+    parser = Parser(allow_abbrev=False, add_help=False)
+    beams = {str(c): c for c in beam_options_module.PipelineOptions.__subclasses__()
+             if c.__module__.split(".")[0] == "apache_beam"}
+    for cls in beams.values():
+        cls._add_argparse_args(parser)
+    _, unknown = parser.parse_known_args(rest)
+    if unknown:
+        known = own + [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
+        raise unknown_arguments(unknown, known, own, renamed)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -225,18 +312,38 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def parser(prog: str, description: str, epilog: str = "") -> OneLineParser:
-    return OneLineParser(prog=prog, description=description, epilog=epilog, formatter_class=_HelpFormatter,
-                         allow_abbrev=False)
+def parser(prog: str, description: str, epilog: str = "", renamed: dict | None = None,
+           cls: type[OneLineParser] = OneLineParser) -> OneLineParser:
+    p = cls(prog=invoked_as(prog), description=description, epilog=epilog, formatter_class=_HelpFormatter,
+            allow_abbrev=False, renamed=renamed)
+    p.add_argument(TRACEBACK, action="store_true", default=False,
+                   help="On an error, print its full traceback instead of one line (for a bug report).")
+    return p
 
 
 def job_parser(prog: str, doc: str, options: tuple) -> OneLineParser:
     """A Beam job's command line: its module docstring's first paragraph, then the options of its ``options``
-    classes (:class:`JobOptions`); Beam's own options pass through ``parse_known_args``."""
-    p = parser(prog, doc.split("\n\n")[0], epilog="Any Beam pipeline option may be added.")
+    classes (:class:`JobOptions`); Beam's own options pass through ``parse_known_args``, checked
+    (:class:`JobParser`)."""
+    p = parser(prog, doc.split("\n\n")[0], epilog="Any Beam pipeline option may be added.", cls=JobParser)
     for cls in options:
         cls._add_argparse_args(p)
     return p
+
+
+def some_of(cls: type[JobOptions], *flags: str) -> type[JobOptions]:
+    """The options ``flags`` of ``cls`` only, for a job that takes those and not the rest (profile writes no
+    shards: --output and --overwrite, not --format). They stay declared once, in ``cls``; declare ``cls`` itself
+    to Beam, never this."""
+    def add(_, parser):
+        scratch = argparse.ArgumentParser(add_help=False)
+        cls._add_argparse_args(scratch)
+        for action in scratch._actions:
+            if set(action.option_strings) & set(flags):
+                parser._add_action(action)
+
+    return type(f"{cls.__name__}_{'_'.join(f.strip('-') for f in flags)}", (JobOptions,),
+                {"__doc__": f"{', '.join(flags)} of {cls.__name__}", "_add_argparse_args": classmethod(add)})
 
 
 def required(value, flag: str, what: str):
@@ -255,11 +362,16 @@ def failure_line(e: BaseException) -> str:
 
 
 def main_wrapper(prog: str, run, argv=None) -> int:
-    """Runs ``run(argv)``; a UsageError becomes one line and exit 2, any other failure one line and exit 1."""
+    """Runs ``run(argv)``; a UsageError becomes one line and exit 2, any other failure one line and exit 1. With
+    ``--traceback`` (taken out of ``argv`` here, so that Beam never sees it), an error prints its full traceback
+    instead of its line, for a bug report."""
     global _ONE_JOB_PROCESS
     from_command_line = argv is None
     _ONE_JOB_PROCESS = _ONE_JOB_PROCESS or from_command_line
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    show_traceback = TRACEBACK in argv
+    argv = [a for a in argv if a != TRACEBACK]
+    prog = invoked_as(prog)
     try:
         return run(argv) or 0
     except BrokenPipeError:  # the reader of our output went away (`| head`): stop quietly, as Unix tools do
@@ -268,17 +380,121 @@ def main_wrapper(prog: str, run, argv=None) -> int:
         os.dup2(devnull, sys.stderr.fileno())
         return BROKEN_PIPE_EXIT
     except UsageError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        if show_traceback:
+            traceback.print_exc()
+        else:
+            print(f"{prog}: error: {e}", file=sys.stderr)
         return USAGE_EXIT
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; no partial file was left at the final paths", file=sys.stderr)
         return 130
     except Exception as e:  # a failure of the run itself, not of the command line
-        logging.getLogger(prog).debug("failure", exc_info=True)
-        print(f"{prog}: failed: {failure_line(e)}", file=sys.stderr)
+        if show_traceback:
+            traceback.print_exc()
+        else:
+            logging.getLogger(prog).debug("failure", exc_info=True)
+            print(f"{prog}: failed: {failure_line(e)}", file=sys.stderr)
         return FAILURE_EXIT
     finally:
         if from_command_line:
             # The objects alive now (Beam's modules above all) live until the process ends: leave them out of
             # the collections the interpreter runs on its way out, which took about 0.2 s of a small run's 1.4 s.
             gc.freeze()
+
+
+# --- the jobs, and mldp ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Job:
+    module: str  # python -m <module>
+    summary: str  # its line in `mldp --help`
+    template: tuple[str, str] | None = None  # its Flex Template's name and description, if it has one
+
+
+# Every command, in the order `mldp --help` lists them: the one list the console script, the Flex Templates
+# (templates/launch.py, templates/parameters.py) and the tests read.
+JOBS = {
+    "generate": Job("pipelines.generate", "generate datasets (built-in or from spec files) as sharded CSV or Parquet",
+                    ("Generate datasets",
+                     "Synthetic datasets (built-in or from a spec file), sized by rows or bytes.")),
+    "extract_postgres": Job("pipelines.extract_postgres",
+                            "extract a PostgreSQL table or query, in parallel key ranges, to CSV or Parquet",
+                            ("Extract a PostgreSQL table",
+                             "A table or query read in parallel key ranges, every row once.")),
+    "seed_postgres": Job("pipelines.seed_postgres", "create a PostgreSQL table of generated rows, to try extracting"),
+    "merge_files": Job("pipelines.merge_files", "merge CSV shards into one dataset of distinct rows, before upload",
+                       ("Merge CSV shards", "One dataset from CSV shards: one header, every distinct row once.")),
+    "profile": Job("pipelines.profile", "profile a dataset's files: per-column statistics, profile.json and .html"),
+    "upload": Job("pipelines.upload", "upload files to Cloud Storage, verified by CRC32C",
+                  ("Upload files to Cloud Storage", "Files copied under a gs:// prefix, CRC32C-verified.")),
+    "redrive": Job("pipelines.redrive", "start again the load of every object of a bucket not tagged as loaded"),
+    "install_sql": Job("sql.install", "install the merge procedures into a BigQuery dataset"),
+    "deploy": Job("deploy.gcp", "create or update the project's Google Cloud resources, least privilege"),
+    "contract": Job("datagen.contract", "print a dataset's BigQuery schema JSON"),
+    "status": Job("local_cloud.status", "the recent load executions of the ingest chain, newest first"),
+    "query": Job("local_cloud.query", "run a query on the local stack's BigQuery emulator"),
+}
+
+
+def template_jobs() -> tuple[str, ...]:
+    """The jobs with a Flex Template (an image and a metadata.json each)."""
+    return tuple(name for name, job in JOBS.items() if job.template)
+
+
+MLDP = "mldp"
+_INVOKED_AS: str | None = None  # "mldp generate" when mldp runs the job: its messages name what the user typed
+
+
+def invoked_as(prog: str) -> str:
+    return _INVOKED_AS or prog
+
+
+def mldp_help() -> str:
+    width = max(map(len, JOBS)) + 2
+    lines = [f"usage: {MLDP} JOB [options]    ({MLDP} JOB --help lists a job's options)", "",
+             "Apache Beam jobs that make ML training datasets and land them in BigQuery. The jobs:", ""]
+    lines += [f"  {name:<{width}}{job.summary} (python -m {job.module})" for name, job in JOBS.items()]
+    return "\n".join(lines)
+
+
+def mldp(argv=None) -> int:
+    """The console script: ``mldp JOB ...`` runs ``python -m <module of JOB> ...`` in this process, as the job's
+    own command line (``sys.argv``), so that it behaves the same whichever way it is started."""
+    global _INVOKED_AS
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("-h", "--help"):
+        print(mldp_help())
+        return 0
+    if not argv or argv[0].startswith("-"):
+        given = f"{argv[0]}: " if argv else ""
+        print(f"{MLDP}: error: {given}expected a job first ({', '.join(JOBS)}); {MLDP} --help says what each does",
+              file=sys.stderr)
+        return USAGE_EXIT
+    name, rest = argv[0], argv[1:]
+    if name not in JOBS:
+        guess = closest(name, JOBS)
+        print(f"{MLDP}: error: {name!r}: unknown job; " + (f"did you mean {guess}?" if guess else
+              f"expected one of {', '.join(JOBS)}"), file=sys.stderr)
+        return USAGE_EXIT
+    _INVOKED_AS = f"{MLDP} {name}"
+    sys.argv = [_INVOKED_AS, *rest]
+    return _job_module(name).main()
+
+
+def _job_module(name: str):
+    """The job's module; deploy/ is no package of the install (it deploys a checkout's workflows/ and functions/),
+    so it is found in the checkout this file is in, when it is one (``pip install -e .``)."""
+    module = JOBS[name].module
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        top = module.split(".")[0]
+        checkout = PROJECT_SETUP.parent
+        if e.name != top:
+            raise
+        if not (checkout / top).is_dir():
+            print(f"{invoked_as(name)}: error: {module} is not installed: run it from the project's checkout "
+                  f"(python -m {module})", file=sys.stderr)
+            sys.exit(USAGE_EXIT)
+        sys.path.append(str(checkout))
+        return importlib.import_module(module)

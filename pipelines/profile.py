@@ -20,18 +20,9 @@ from pipelines.inputs import InputOptions
 from pipelines.outputs import OutputOptions, check_output
 from pipelines.profile_files import PROG, ProfileOptions, plan_profile, run_profiles, settings_of
 
-
-class _Output:
-    """--output and --overwrite for this job's command line (Beam knows them from OutputOptions)."""
-
-    @classmethod
-    def _add_argparse_args(cls, parser):
-        parser.add_argument("--output", default=None, help="Folder (local or gs://) for profile.json and profile.html.")
-        parser.add_argument("--overwrite", action="store_true", default=False,
-                            help="Replace a profile already in the output folder (refused otherwise).")
-
-
-OPTIONS = (InputOptions, _Output, ProfileOptions)  # this job's command line (and its template's parameters)
+# This job's command line: it writes a profile, not shards, so of OutputOptions it takes --output and --overwrite
+# only. Beam is told OutputOptions itself (each option is declared to it once).
+OPTIONS = (InputOptions, cli.some_of(OutputOptions, "--output", "--overwrite"), ProfileOptions)
 
 
 def run(argv=None) -> int:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from functions.file_layout import GCS_URL, SCHEMA_SUFFIX
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
-from pipelines.outputs import OutputOptions, run_job  # noqa: F401 (OutputOptions declares --output to Beam)
+from pipelines.outputs import OutputOptions, run_job
 
 if TYPE_CHECKING:  # Beam is imported once the command line is checked (--help answers at once)
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -29,15 +29,19 @@ PROG = "python -m pipelines.upload"
 
 
 class UploadOptions(cli.JobOptions):
-    """This job's own option besides --input, for its command line; Beam knows --output from OutputOptions (it
-    parses every job's options with one parser, so an option may be declared to it only once)."""
+    """This job's own option. Never declared to Beam: Beam's GoogleCloudOptions declares --project too, and both
+    read the same flag (on Dataflow, the job's project is the one the uploads go through)."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--output", default=None, help="gs://bucket/prefix the files go under.")
+        parser.add_argument("--project", default=None,
+                            help="Project billed for the uploads (default: the environment's); on Dataflow, also "
+                                 "the job's project.")
 
 
-OPTIONS = (InputOptions, UploadOptions)  # this job's command line (and its template's parameters)
+# This job's command line and its template's parameters: of OutputOptions, --output only (it writes no shards).
+OPTIONS = (InputOptions, cli.some_of(OutputOptions, "--output"), UploadOptions)
+BEAM_OPTIONS = (InputOptions, OutputOptions)  # what this job declares to Beam
 
 
 def destination(path: str, base: str, output: str) -> str:
@@ -66,13 +70,12 @@ def build_pipeline(pairs: list[tuple[str, str]], options: PipelineOptions, proje
 def run(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.job_parser(PROG, __doc__, OPTIONS)
-    p.add_argument("--project", default=None, help="Project billed for the uploads (default: the environment's).")
     args, _ = p.parse_known_args(argv)
     cli.required(args.input, "--input", "a folder, a file or a glob pattern of the files to upload")
     if not args.output or not GCS_URL.match(args.output.rstrip("/")):
         raise cli.UsageError(f"--output: expected gs://BUCKET/prefix with a valid bucket name, got {args.output!r}")
     output = args.output.rstrip("/")
-    options = cli.beam_options(cli.with_local_defaults(argv), (InputOptions, OutputOptions))
+    options = cli.beam_options(cli.with_local_defaults(argv), BEAM_OPTIONS)
     from transforms.gcs_upload import upload_one
 
     cli.check_dataflow(options, {"--input": args.input})

@@ -10,7 +10,13 @@ import importlib
 import os
 import sys
 
-JOBS = ("generate", "extract_postgres", "merge_files", "upload")
+if __name__ == "__main__":  # the image's entry point runs this file: the project's root on the path first
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pipelines.cli import JOBS as ALL_JOBS  # noqa: E402
+from pipelines.cli import template_jobs  # noqa: E402
+
+JOBS = template_jobs()  # the jobs with a template: one image each (cloudbuild.yaml)
 
 
 def job_argv(job: str, argv: list[str]) -> list[str]:
@@ -33,10 +39,9 @@ def main(argv=None) -> int:
     if job not in JOBS:
         print(f"templates.launch: PIPELINE_JOB={job!r}: expected one of {', '.join(JOBS)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"pipelines.{job}")
+    module = importlib.import_module(ALL_JOBS[job].module)
     return module.main(job_argv(job, list(sys.argv[1:] if argv is None else argv)))
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.exit(main())

@@ -3,20 +3,26 @@ option's help text and a validation regex. ``python -m templates.parameters`` wr
 ``templates/<job>/metadata.json`` from here; a test keeps them equal and checks the regexes.
 
 Beam's own options (runner, project, region, temp_location, ...) are not parameters: the template launcher sets
-them. Only the regexes and labels are written here; the names and help texts come from the jobs' options."""
+them (upload's --project is its own option too, the project billed for the uploads: a parameter). Only the
+regexes and labels are written here; the names and help texts come from the jobs' options, the jobs and their
+titles from pipelines.cli.JOBS."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 
 from datagen.spec import builtin_names
+from functions.file_layout import PROJECT_ID
+from pipelines.cli import JOBS, template_jobs
 
 FOLDER = Path(__file__).resolve().parent
 _GCS_PATH = r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/[^*?\[\]{}]*)?$"
 _WHOLE = r"^[0-9][0-9_]*$"
+_NAME = r"[a-z][a-z0-9_]{0,62}"  # a dataset's name, in name=value lists
 
 # option -> (label, regex). A regex is what the template accepts; the job checks values again more closely.
 SPEC = {
@@ -27,9 +33,9 @@ SPEC = {
     "overwrite": ("Replace earlier shards", r"^(true|false)$"),
     "datasets": ("Built-in datasets", "^(" + "|".join(builtin_names()) + ")(,(" + "|".join(builtin_names()) + "))*$"),
     "spec": ("Dataset spec file", _GCS_PATH),
-    "rows": ("Rows per dataset", r"^[1-9][0-9_]*$"),
+    "rows": ("Rows per dataset", rf"^({_NAME}=)?[1-9][0-9_]*(,{_NAME}=[1-9][0-9_]*)*$"),
     "target_size": ("Size per dataset",
-                    r"^([a-z][a-z0-9_]{0,62}=)?[0-9]+(\.[0-9]+)?\s*[KMGT]i?B(,[a-z][a-z0-9_]{0,62}=[0-9]+(\.[0-9]+)?\s*[KMGT]i?B)*$"),
+                    rf"^({_NAME}=)?[0-9]+(\.[0-9]+)?\s*[KMGT]i?B(,{_NAME}=[0-9]+(\.[0-9]+)?\s*[KMGT]i?B)*$"),
     "seed": ("Seed", r"^[0-9]{1,20}$"),
     "date_format": ("Date format in CSV", r"^[^\n\r]*%[^\n\r]*$"),
     "block_rows": ("Rows per block", r"^[1-9][0-9_]*$"),
@@ -47,26 +53,19 @@ SPEC = {
     "consistency": ("Consistency", r"^(snapshot|chunk)$"),
     "input": ("Input files", r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$"),
     "dataset": ("Dataset", r"^(" + "|".join(builtin_names()) + ")$"),
+    "project": ("Project billed for the uploads", rf"^{PROJECT_ID}$"),
 }
 
 # Required in a template: a template's workers reach gs:// only, so there is no local default folder to fall
 # back on (the command line's ./out), and a job without its input or output cannot start.
 REQUIRED = {"input", "output"}
 
-TITLES = {
-    "generate": ("Generate datasets", "Synthetic datasets (built-in or from a spec file), sized by rows or bytes."),
-    "extract_postgres": ("Extract a PostgreSQL table", "A table or query read in parallel key ranges, every row once."),
-    "merge_files": ("Merge CSV shards", "One dataset from CSV shards: one header, every distinct row once."),
-    "upload": ("Upload files to Cloud Storage", "Files copied under a gs:// prefix, CRC32C-verified."),
-}
+TITLES = {job: JOBS[job].template for job in template_jobs()}  # job -> (name, description) of its template
 
 
 def declared(job: str) -> dict[str, argparse.Action]:
     """The job's own options (name -> argparse action), from the same classes its command line uses."""
-    from pipelines import extract_postgres, generate, merge_files, upload
-
-    classes = {"generate": generate, "extract_postgres": extract_postgres, "merge_files": merge_files,
-               "upload": upload}[job].OPTIONS
+    classes = importlib.import_module(JOBS[job].module).OPTIONS
     parser = argparse.ArgumentParser(add_help=False)
     for cls in classes:
         cls._add_argparse_args(parser)

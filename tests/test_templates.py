@@ -33,6 +33,28 @@ def test_metadata_parameters_are_exactly_the_jobs_options(job):
     assert set(parameters.SPEC) == {o for j in JOBS for o in parameters.declared(j)}  # no regex for nothing
 
 
+@pytest.mark.parametrize("job", JOBS)
+def test_every_option_of_the_jobs_command_line_is_a_parameter_of_its_template(job):
+    """What `--help` lists, less what only a terminal has (--help, --traceback): an option added to the command
+    line outside the job's option classes (upload's --project was) would be missing from its template."""
+    from pipelines.cli import JOBS as ALL_JOBS
+    from tests.helpers import run_cli
+
+    shown = run_cli(ALL_JOBS[job].module, "--help")
+    assert shown.returncode == 0, shown.stderr
+    listed = set(re.findall(r"^  --(\w+)", shown.stdout, re.M)) - {"help", "traceback"}
+    meta = json.loads((ROOT / "templates" / job / "metadata.json").read_text())
+    assert {p["name"] for p in meta["parameters"]} == listed
+
+
+def test_the_templates_are_the_jobs_of_the_one_list():
+    from pipelines.cli import JOBS as ALL_JOBS
+
+    assert tuple(parameters.TITLES) == launch.JOBS == tuple(j for j in ALL_JOBS if ALL_JOBS[j].template)
+    assert set(launch.JOBS) <= set(ALL_JOBS) and sorted(p.parent.name for p in ROOT.glob("templates/*/metadata.json")
+                                                        ) == sorted(launch.JOBS)
+
+
 def readme_examples() -> dict[str, list[tuple[str, str]]]:
     """(option, value) pairs of every `python -m pipelines.<job>` command in the code blocks of the README and
     docs/."""
@@ -81,7 +103,7 @@ BAD = {
     "datasets": ["movies", "films;clients"],
     "spec": ["./orders.yaml", "/tmp/orders.yaml", "s3://bucket/orders.yaml", "gs://test-bucket/specs/*.yaml",
              "gs://Bad_Bucket/orders.yaml"],
-    "rows": ["0", "-5", "1e6"],
+    "rows": ["0", "-5", "1e6", "films=", "films=0", "films=10,", "Movies=10"],
     "target_size": ["big", "1.7", "films=", "Movies=1GB", "films=1GB,"],  # any dataset name: specs name them
     "profile": ["maybe"],
     "seed": ["-1", "x"],
@@ -100,6 +122,7 @@ BAD = {
     "input": ["./out", "/data/*.csv"],
     "dataset": ["movies"],
     "no_progress": ["maybe"],
+    "project": ["My Project", "p", "my-project-"],
 }
 
 

@@ -59,7 +59,8 @@ class GenerateOptions(cli.JobOptions):
                  "and with --datasets. The language: docs/spec.md.")
         parser.add_argument(
             "--rows", default=None,
-            help="Rows per dataset (a positive whole number). Give --rows or --target_size, not both.")
+            help="Rows per dataset: one count for all (a positive whole number) or one per dataset "
+                 "(clients=1000,orders=100000). Give --rows or --target_size, not both.")
         parser.add_argument(
             "--target_size", default=None,
             help="Written size per dataset instead of --rows: one size for all (1.7GB, 500MB, 2GiB) or one per "
@@ -155,6 +156,29 @@ def _datasets(datasets: str | None, spec_files: list[str] | None) -> list[specs.
     return ordered
 
 
+def _per_dataset(option: str, text: str, datasets: list[str], value, what: str, example: str) -> dict:
+    """``option``'s value for each dataset of the run: one ``value(text)`` for all, or ``name=value`` pairs that name
+    every dataset once (--rows and --target_size alike)."""
+    if "=" not in text:
+        return dict.fromkeys(datasets, value(text))
+    values = {}
+    for part in text.split(","):
+        name, sep, item = part.partition("=")
+        name = name.strip()
+        if not sep:
+            raise cli.UsageError(f"{option}: expected dataset={what} pairs such as {example}, got {part!r}")
+        if name not in datasets:
+            raise cli.UsageError(
+                f"{option}: {name!r} is not a dataset of this run: expected {what}s for {', '.join(datasets)}")
+        if name in values:
+            raise cli.UsageError(f"{option}: dataset {name!r} has two {what}s in {text!r}")
+        values[name] = value(item)
+    missing = [d for d in datasets if d not in values]
+    if missing:
+        raise cli.UsageError(f"{option}: no {what} for dataset {missing[0]!r} in {text!r}")
+    return values
+
+
 def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
     from pipelines.sizes import parse_size
 
@@ -164,25 +188,14 @@ def _target_sizes(text: str, datasets: list[str]) -> dict[str, int]:
         except ValueError as e:
             raise cli.UsageError(f"--target_size: {e}") from None
 
-    if "=" not in text:
-        return {d: size(text) for d in datasets}
-    sizes = {}
-    for part in text.split(","):
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        if not sep:
-            raise cli.UsageError(
-                f"--target_size: expected dataset=size pairs such as films=1.7GB,clients=2GB, got {part!r}")
-        if name not in datasets:
-            raise cli.UsageError(
-                f"--target_size: {name!r} is not a dataset of this run: expected sizes for {', '.join(datasets)}")
-        if name in sizes:
-            raise cli.UsageError(f"--target_size: dataset {name!r} has two sizes in {text!r}")
-        sizes[name] = size(value)
-    missing = [d for d in datasets if d not in sizes]
-    if missing:
-        raise cli.UsageError(f"--target_size: no size for dataset {missing[0]!r} in {text!r}")
-    return sizes
+    return _per_dataset("--target_size", text, datasets, size, "size", "films=1.7GB,clients=2GB")
+
+
+def _rows(text: str, datasets: list[str]) -> dict[str, int]:
+    def rows(t):
+        return cli.whole("--rows", t, 1, f"a positive whole number of rows up to {MAX_ROWS:,}", MAX_ROWS)
+
+    return _per_dataset("--rows", text, datasets, rows, "row count", "clients=1000,orders=100000")
 
 
 def _check_date_format(fmt: str) -> str:
@@ -206,7 +219,7 @@ class GenerateRequest:
     """The checked command line: what to make, before any row count is worked out."""
 
     specs: tuple[specs.DatasetSpec, ...]  # in an order where a dataset comes after those it references
-    rows: int | None  # --rows, for every dataset
+    rows: dict | None  # --rows: dataset -> rows
     targets: dict | None  # --target_size: dataset -> bytes
     target_text: str | None
     output: str
@@ -254,7 +267,7 @@ def parse_request(argv) -> tuple[GenerateRequest, list[str]]:
     output = check_output(args.output or DEFAULT_OUTPUT, names)
     rows = targets = None
     if args.rows is not None:
-        rows = cli.whole("--rows", args.rows, 1, f"a positive whole number of rows up to {MAX_ROWS:,}", MAX_ROWS)
+        rows = _rows(args.rows, names)
     else:
         targets = _target_sizes(args.target_size, names)
     request = GenerateRequest(
@@ -275,7 +288,8 @@ def plan(request: GenerateRequest) -> GenerateConfig:
         run = run_context([s for s in request.specs if s.name in spec.references], planned_rows)
         try:
             gen = compile_dataset(spec, run)
-            n, bpr = _plan_rows(gen, request.rows, None if request.targets is None else request.targets[spec.name],
+            n, bpr = _plan_rows(gen, None if request.rows is None else request.rows[spec.name],
+                                None if request.targets is None else request.targets[spec.name],
                                 request.file_format, request.compression, request.seed, request.date_format,
                                 request.block_rows, request.num_shards)
         except specs.SpecError as e:

@@ -30,6 +30,15 @@ BAD = [
     (["--rows", "10", "--date_format", "%-d/%m"], "'%-d/%m'"),
     (["--rows", "10", "--runner", "DirectRuner"], "'DirectRuner'"),
     (["--rows", "10", "--direct_num_workers", "x"], "'x'"),
+    # --rows per dataset, refused as --target_size's pairs are
+    (["--rows", "films=10"], "no row count for dataset 'clients'"),
+    (["--rows", "films=10,films=20,clients=5"], "dataset 'films' has two row counts"),
+    (["--rows", "films=10,movies=20,clients=5"], "'movies' is not a dataset of this run"),
+    (["--rows", "films=10,clients"], "expected dataset=row count pairs such as clients=1000,orders=100000, got "
+                                     "'clients'"),
+    (["--rows", "films=0,clients=5"], "'0'"),
+    (["--rows", "films=x,clients=5"], "'x'"),
+    (["--rows", "1000", "--frmat", "parquet"], "--frmat: unknown option; did you mean --format?"),
 ]
 
 
@@ -43,6 +52,39 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, named):
     assert named in lines[0] and "error" in lines[0]
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def csv_rows(folder) -> list[list[str]]:
+    import csv
+
+    rows = []
+    for shard in sorted(folder.glob("*.csv")):
+        with open(shard, newline="") as f:
+            rows += list(csv.reader(f))[1:]
+    return rows
+
+
+@pytest.mark.parametrize("clients", [1000, 3])
+def test_rows_per_dataset_with_one_referencing_the_other(tmp_path, clients):
+    """docs/examples/orders.yaml's client_id references clients: each dataset gets its own row count, and the
+    references stay within the parent's rows, however few (3 clients for 20,000 orders)."""
+    from tests.helpers import ROOT
+
+    out = tmp_path / "out"
+    result = run_cli("pipelines.generate", "--spec", str(ROOT / "docs" / "examples" / "orders.yaml"), "--datasets",
+                     "clients", "--rows", f"orders=20000,clients={clients}", "--output", str(out), "--no_progress")
+    assert result.returncode == 0, result.stderr
+    assert len(csv_rows(out / "clients")) == clients
+    orders = csv_rows(out / "orders")
+    header = (out / "orders" / "orders-00000-of-00001.csv").read_text().splitlines()[0].split(",")
+    client_ids = {int(row[header.index("client_id")]) for row in orders}
+    assert len(orders) == 20000 and min(client_ids) >= 1 and max(client_ids) <= clients
+    assert len(client_ids) > min(clients, 100) * 0.5  # spread over the clients, not all on one
+    # One number still means every dataset
+    again = run_cli("pipelines.generate", "--spec", str(ROOT / "docs" / "examples" / "orders.yaml"), "--datasets",
+                    "clients", "--rows", "50", "--output", str(tmp_path / "same"), "--no_progress")
+    assert again.returncode == 0, again.stderr
+    assert len(csv_rows(tmp_path / "same" / "clients")) == len(csv_rows(tmp_path / "same" / "orders")) == 50
 
 
 def test_output_that_cannot_be_written(tmp_path):

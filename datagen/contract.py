@@ -7,7 +7,6 @@ the BigQuery schema JSON (``python -m datagen.contract films`` or ``--spec FILE`
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass
@@ -81,31 +80,35 @@ def get(name: str) -> DatasetSchema:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m datagen.contract",
-        description="Print the BigQuery schema JSON of a dataset (for bq load --schema or a load job), or write "
-                    "every built-in dataset's into a folder (as functions/schemas, shipped with the ingest "
-                    "function).")
-    parser.add_argument("dataset", nargs="?", choices=sorted(DATASETS), help="a built-in dataset")
-    parser.add_argument("--spec", metavar="FILE", help="a spec file (YAML or JSON, local or gs://) instead")
-    parser.add_argument("--write", metavar="FOLDER", help="write <dataset>.json for every built-in into FOLDER")
-    args = parser.parse_args(argv)
-    if args.write:
-        for name, schema in DATASETS.items():
-            Path(args.write, f"{name}.json").write_text(schema_json(schema))
+    from pipelines import cli  # the command line's only: the engine does not depend on the jobs
+
+    prog = "python -m datagen.contract"
+
+    def run(argv):
+        parser = cli.parser(
+            prog, "Print the BigQuery schema JSON of a dataset (for bq load --schema or a load job), or write "
+                  "every built-in dataset's into a folder (as functions/schemas, shipped with the ingest function).")
+        parser.add_argument("dataset", nargs="?", choices=sorted(DATASETS), help="a built-in dataset")
+        parser.add_argument("--spec", metavar="FILE", help="a spec file (YAML or JSON, local or gs://) instead")
+        parser.add_argument("--write", metavar="FOLDER", help="write <dataset>.json for every built-in into FOLDER")
+        args = parser.parse_args(argv)
+        if args.write:
+            for name, schema in DATASETS.items():
+                Path(args.write, f"{name}.json").write_text(schema_json(schema))
+            return 0
+        if args.spec:
+            try:
+                schema = from_spec(specs.load(args.spec))
+            except specs.SpecError as e:
+                raise cli.UsageError(str(e)) from None
+            sys.stdout.write(schema_json(schema))
+            return 0
+        if not args.dataset:
+            raise cli.UsageError("name a dataset, or give --spec FILE or --write FOLDER")
+        sys.stdout.write(schema_json(DATASETS[args.dataset]))
         return 0
-    if args.spec:
-        try:
-            schema = from_spec(specs.load(args.spec))
-        except specs.SpecError as e:
-            print(f"python -m datagen.contract: error: {e}", file=sys.stderr)
-            return 2
-        sys.stdout.write(schema_json(schema))
-        return 0
-    if not args.dataset:
-        parser.error("name a dataset, or give --spec FILE or --write FOLDER")
-    sys.stdout.write(schema_json(DATASETS[args.dataset]))
-    return 0
+
+    return cli.main_wrapper(prog, run, argv)
 
 
 def schema_json(schema: DatasetSchema) -> str:

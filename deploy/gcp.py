@@ -1,8 +1,9 @@
 """Create or update everything the project needs in one Google Cloud project and region, least privilege.
 
-    python -m deploy.gcp --project my-project --region europe-west1 --bucket my-bucket --dataset ml_datasets --dry-run
+    python -m deploy.gcp --project my-project --region europe-west1 --bucket my-bucket --bq_dataset ml_datasets \
+        --dry_run
 
-prints (with --dry-run) or runs, in order: the APIs; the bucket, its secrets bucket, the BigQuery dataset and the
+prints (with --dry_run) or runs, in order: the APIs; the bucket, its secrets bucket, the BigQuery dataset and the
 image repository; four service accounts and two custom roles, with the roles of ``ROLES`` (the README's IAM
 table is checked against it); the load workflow; the ingest function on the bucket's finalize event, and who may
 call it; the merge procedures. Commands run in the project's root folder (paths in them are relative to it).
@@ -12,7 +13,6 @@ are create-or-update, so a second run changes nothing (Workflows and Cloud Funct
 
 from __future__ import annotations
 
-import argparse
 import re
 import shlex
 import subprocess
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.file_layout import DATASET_ID, PROJECT_ID
+from pipelines import cli
 
 ROOT = Path(__file__).resolve().parents[1]  # the commands' paths (workflows/, functions/) are relative to it
 
@@ -186,7 +187,7 @@ def plan(project: str, region: str, bucket: str, dataset: str, bq_location: str)
             steps.append(Step(f"{g.role} on the function for {g.account}: {g.why}",
                               grant_command(g, project, region, bucket, dataset, bq_location)))
     steps.append(Step("the merge procedures (create or replace)",
-                      f"{q(sys.executable)} -m sql.install --project {p} --dataset {d}"))
+                      f"{q(sys.executable)} -m sql.install --project {p} --bq_dataset {d}"))
     return steps
 
 
@@ -197,40 +198,47 @@ _DATASET = re.compile(rf"^{DATASET_ID}$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m deploy.gcp", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--project", required=True)
-    ap.add_argument("--region", required=True, help="e.g. europe-west1: bucket, workflow, function, Dataflow")
-    ap.add_argument("--bucket", required=True, help="the bucket name, without gs://")
-    ap.add_argument("--dataset", required=True, help="the BigQuery dataset")
+PROG = "python -m deploy.gcp"
+
+
+def run(argv=None) -> int:
+    ap = cli.parser(PROG, __doc__.split("\n\n")[0],
+                    renamed={"--dataset": "--bq_dataset", "--dry-run": "--dry_run"})
+    ap.add_argument("--project", default=None, help="the project id")
+    ap.add_argument("--region", default=None, help="e.g. europe-west1: bucket, workflow, function, Dataflow")
+    ap.add_argument("--bucket", default=None, help="the bucket name, without gs://")
+    ap.add_argument("--bq_dataset", default=None, help="the BigQuery dataset")
     ap.add_argument("--bq_location", default=None,
                     help="the dataset's location: the region (default), EU for a region inside it, or US")
-    ap.add_argument("--dry-run", action="store_true", help="print the commands, in order, and run nothing")
+    ap.add_argument("--dry_run", action="store_true", help="print the commands, in order, and run nothing")
     args = ap.parse_args(argv)
     for name, value, pattern, what in (("--project", args.project, _PROJECT, "a project id"),
                                        ("--region", args.region, _REGION, "a region such as europe-west1"),
                                        ("--bucket", args.bucket, _BUCKET, "a bucket name without gs:// or dots, "
                                         "at most 55 characters (its secrets bucket adds -secrets)"),
-                                       ("--dataset", args.dataset, _DATASET, "letters, digits, underscores")):
+                                       ("--bq_dataset", args.bq_dataset, _DATASET, "letters, digits, underscores")):
+        cli.required(value, name, what)
         if not pattern.match(value):
-            print(f"python -m deploy.gcp: error: {name}: expected {what}, got {value!r}", file=sys.stderr)
-            return 2
+            raise cli.UsageError(f"{name}: expected {what}, got {value!r}")
     args.bq_location = args.bq_location or args.region
     problem = check_location(args.region, args.bq_location)
     if problem:
-        print(f"python -m deploy.gcp: error: --bq_location {args.bq_location}: {problem}", file=sys.stderr)
-        return 2
-    steps = plan(args.project, args.region, args.bucket, args.dataset, args.bq_location)
+        raise cli.UsageError(f"--bq_location {args.bq_location}: {problem}")
+    steps = plan(args.project, args.region, args.bucket, args.bq_dataset, args.bq_location)
     print(f"# in {ROOT}", flush=True)
     for i, step in enumerate(steps, 1):
         print(f"# {i}. {step.what}\n{step.command}", flush=True)
         if not args.dry_run:
             done = subprocess.run(["bash", "-c", "set -o pipefail; " + step.command], cwd=ROOT)
             if done.returncode:
-                print(f"python -m deploy.gcp: step {i} failed ({step.what}); fix it and run again: every step "
+                print(f"{cli.invoked_as(PROG)}: step {i} failed ({step.what}); fix it and run again: every step "
                       "is safe to repeat", file=sys.stderr)
                 return 1
     return 0
+
+
+def main(argv=None) -> int:
+    return cli.main_wrapper(PROG, run, argv)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Start again the load of every data object of a bucket that is not tagged as loaded for its generation.
 
-    python -m pipelines.redrive --bucket my-bucket --project my-project --dataset ml_datasets \
+    python -m pipelines.redrive --bucket my-bucket --project my-project --bq_dataset ml_datasets \
         --location europe-west1 [--prefix runs/2026/] [--dry_run]
 
 For an event lost while the function or BigQuery was away, or a load that failed and whose cause is fixed: it
@@ -24,12 +24,13 @@ PROG = "python -m pipelines.redrive"
 
 
 def parser():
-    p = cli.parser(PROG, __doc__.split("\n\n")[0])
+    p = cli.parser(PROG, __doc__.split("\n\n")[0], renamed={"--dataset": "--bq_dataset"})
     p.add_argument("--bucket", default=None, help="The bucket whose objects are loaded (as the function's BUCKET).")
     p.add_argument("--prefix", default="", help="Only objects whose names start with this.")
     p.add_argument("--project", default=os.environ.get("GOOGLE_CLOUD_PROJECT"),
                    help="The project of the workflow and of BigQuery (default: $GOOGLE_CLOUD_PROJECT).")
-    p.add_argument("--dataset", default=None, help="The BigQuery dataset loaded (as the function's BQ_DATASET).")
+    p.add_argument("--bq_dataset", default=None,
+                   help="The BigQuery dataset loaded (as the function's BQ_DATASET).")
     p.add_argument("--location", default=None, help="The workflow's region (as the function's WORKFLOW_LOCATION).")
     p.add_argument("--workflow", default="load-to-bigquery", help="The load workflow's name.")
     p.add_argument("--bq_location", default="US", help="The dataset's location (as the function's BQ_LOCATION).")
@@ -40,7 +41,7 @@ def parser():
 def function_env(args) -> dict:
     """The function's configuration from the command line, plus the local stack's endpoints when its env is set."""
     env = {"PROJECT_ID": args.project or "", "WORKFLOW_LOCATION": args.location or "",
-           "WORKFLOW_NAME": args.workflow, "BUCKET": args.bucket or "", "BQ_DATASET": args.dataset or "",
+           "WORKFLOW_NAME": args.workflow, "BUCKET": args.bucket or "", "BQ_DATASET": args.bq_dataset or "",
            "BQ_LOCATION": args.bq_location}
     local = {"BIGQUERY_URL": os.environ.get("BIGQUERY_EMULATOR_URL"),
              "STORAGE_URL": os.environ.get("STORAGE_EMULATOR_HOST"),
@@ -67,7 +68,7 @@ def to_redrive(blobs) -> list[dict]:
 def run(argv=None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     flags = {"PROJECT_ID": "--project", "WORKFLOW_LOCATION": "--location", "BUCKET": "--bucket",
-             "BQ_DATASET": "--dataset", "WORKFLOW_NAME": "--workflow", "BQ_LOCATION": "--bq_location"}
+             "BQ_DATASET": "--bq_dataset", "WORKFLOW_NAME": "--workflow", "BQ_LOCATION": "--bq_location"}
     try:
         config = load_config(function_env(args))
     except ConfigError as e:  # the function's own check, told with this command's flags

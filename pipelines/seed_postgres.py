@@ -16,17 +16,15 @@ import time
 
 from datagen import spec as specs
 from datagen.blocks import DEFAULT_BLOCK_ROWS
-from datagen.engine import compile_dataset
 from pipelines import cli
 from pipelines.postgres_options import add_connection_args, dsn_from, table_identifier
 from transforms.postgres import connection
-from transforms.postgres.seed import create_and_load, table_exists
 
 PROG = "python -m pipelines.seed_postgres"
 
 
 def run(argv=None) -> int:
-    p = cli.parser(PROG, __doc__.split("\n\n")[0])
+    p = cli.parser(PROG, __doc__.split("\n\n")[0], renamed={"--replace": "--overwrite"})
     add_connection_args(p)
     p.add_argument("--table", default=None,
                    help="[schema.]table to create (default: the dataset's name, transactions unless --spec).")
@@ -34,8 +32,12 @@ def run(argv=None) -> int:
                    help="A dataset spec file (YAML or JSON) to load instead of the built-in transactions dataset.")
     p.add_argument("--rows", default="100000", help="Rows to insert (a positive whole number).")
     p.add_argument("--seed", default="42", help="Seed of the generated rows (0 to 2**64-1).")
-    p.add_argument("--replace", action="store_true", default=False, help="Drop and re-create an existing table.")
+    p.add_argument("--overwrite", action="store_true", default=False, help="Drop and re-create an existing table.")
     args = p.parse_args(argv)
+    # The engine (and Arrow with it) once the command line is read: --help answers at once.
+    from datagen.engine import compile_dataset
+    from transforms.postgres.seed import create_and_load, table_exists
+
     rows = cli.whole("--rows", args.rows, 1, "a positive whole number of rows", 10**12)
     seed = cli.whole("--seed", args.seed, 0, "a whole number from 0 to 2**64-1", (1 << 64) - 1)
     try:
@@ -53,8 +55,8 @@ def run(argv=None) -> int:
     started = time.monotonic()
     with conn:
         exists = table_exists(conn, args.table)
-        if exists and not args.replace:
-            raise cli.UsageError(f"--table: {args.table!r} already exists; add --replace to re-create it")
+        if exists and not args.overwrite:
+            raise cli.UsageError(f"--table: {args.table!r} already exists; add --overwrite to re-create it")
         blocks = (gen.batch(seed, start, min(start + DEFAULT_BLOCK_ROWS, rows))
                   for start in range(0, rows, DEFAULT_BLOCK_ROWS))
         create_and_load(conn, table, spec, blocks, replace=exists)

@@ -1,6 +1,6 @@
 """Install the merge procedures into a BigQuery dataset.
 
-    python -m sql.install --project my-project --dataset ml_datasets
+    python -m sql.install --project my-project --bq_dataset ml_datasets
     bq query --use_legacy_sql=false "CALL ml_datasets.merge_clients('clients_', TRUE, 'all_clients', 'DEV')"
 
 creates (or replaces) ``merge_<dataset>`` for every built-in dataset (films, clients, transactions) in the dataset
@@ -10,12 +10,10 @@ creates (or replaces) ``merge_<dataset>`` for every built-in dataset (films, cli
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 
-from datagen.contract import DATASETS
-from sql.merge import check_location, procedure_name, procedure_sql
+from pipelines import cli
 
 PROG = "python -m sql.install"
 
@@ -33,6 +31,9 @@ def bigquery_client(project: str, url: str | None):
 
 
 def install(client, project: str, dataset: str) -> list[str]:
+    from datagen.contract import DATASETS  # with Arrow: imported once the command line is checked
+    from sql.merge import check_location, procedure_name, procedure_sql
+
     check_location(project, dataset)
     names = []
     for schema in DATASETS.values():
@@ -41,28 +42,32 @@ def install(client, project: str, dataset: str) -> list[str]:
     return names
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--project", required=True, help="the project of the dataset")
-    p.add_argument("--dataset", required=True, help="the dataset the procedures go into (it must exist)")
+def run(argv=None) -> int:
+    p = cli.parser(PROG, __doc__.split("\n\n")[0], renamed={"--dataset": "--bq_dataset"})
+    p.add_argument("--project", default=None, help="the project of the dataset")
+    p.add_argument("--bq_dataset", default=None, help="the BigQuery dataset the procedures go into (it must exist)")
     p.add_argument("--bigquery_url", default=None, help="an emulator's base URL (default: Google's BigQuery)")
     args = p.parse_args(argv)
+    cli.required(args.project, "--project", "the project of the dataset")
+    cli.required(args.bq_dataset, "--bq_dataset", "the BigQuery dataset the procedures go into")
     if args.bigquery_url and not re.match(r"^https?://[^\s/]+/?$", args.bigquery_url):
-        print(f"{PROG}: error: --bigquery_url: expected http(s)://host:port, got {args.bigquery_url!r}",
-              file=sys.stderr)
-        return 2
+        raise cli.UsageError(f"--bigquery_url: expected http(s)://host:port, got {args.bigquery_url!r}")
+    from sql.merge import check_location
+
     try:
-        check_location(args.project, args.dataset)
-    except ValueError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
+        check_location(args.project, args.bq_dataset)
+    except ValueError as e:  # sql.merge names the dataset --dataset, as its procedures' argument
+        raise cli.UsageError(str(e).replace("--dataset:", "--bq_dataset:", 1)) from None
     try:
-        names = install(bigquery_client(args.project, args.bigquery_url), args.project, args.dataset)
+        names = install(bigquery_client(args.project, args.bigquery_url), args.project, args.bq_dataset)
     except Exception as e:  # BigQuery's answer, in one line
-        print(f"{PROG}: failed: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 1
+        raise RuntimeError(str(e).splitlines()[0]) from e
     print("installed: " + ", ".join(names))
     return 0
+
+
+def main(argv=None) -> int:
+    return cli.main_wrapper(PROG, run, argv)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ import re
 from deploy import gcp
 from tests.helpers import ROOT, run_cli
 
-ARGS = ["--project", "my-project", "--region", "europe-west1", "--bucket", "my-bucket", "--dataset", "ml_datasets"]
+ARGS = ["--project", "my-project", "--region", "europe-west1", "--bucket", "my-bucket", "--bq_dataset", "ml_datasets"]
 
 
 def dry_run() -> list[str]:
-    result = run_cli("deploy.gcp", *ARGS, "--dry-run")
+    result = run_cli("deploy.gcp", *ARGS, "--dry_run")
     assert result.returncode == 0, result.stderr
     return [line for line in result.stdout.splitlines() if not line.startswith("# ")]
 
@@ -25,7 +25,7 @@ def test_dry_run_prints_every_command_in_order_and_runs_nothing():
              "add-iam-policy-binding",
              "gcloud workflows deploy load-to-bigquery", "gcloud functions deploy ingest-on-new-file",
              "gcloud functions add-invoker-policy-binding ingest-on-new-file",
-             "-m sql.install --project my-project --dataset ml_datasets"]
+             "-m sql.install --project my-project --bq_dataset ml_datasets"]
     positions = [next(i for i, c in enumerate(commands) if c.startswith(o) or (o in c and o.startswith(("add", "-m"))))
                  for o in order]
     assert positions == sorted(positions)
@@ -47,7 +47,7 @@ def test_a_dataset_where_loads_from_the_bucket_cannot_go_is_refused():
                                  ("us-central1", "EU", False), ("us-central1", "us-central1", True)):
         args = ARGS[:]
         args[args.index("europe-west1")] = region
-        result = run_cli("deploy.gcp", *args, "--bq_location", location, "--dry-run")
+        result = run_cli("deploy.gcp", *args, "--bq_location", location, "--dry_run")
         assert (result.returncode == 0) is ok, (region, location, result.stderr)
         if not ok:
             assert len(result.stderr.strip().splitlines()) == 1 and location in result.stderr, result.stderr
@@ -111,5 +111,5 @@ def test_roles_granted_are_the_readmes_iam_table():
 def test_bad_names_are_refused_in_one_line():
     args = ARGS[:]
     args[args.index("my-bucket")] = "gs://my-bucket"
-    result = run_cli("deploy.gcp", *args, "--dry-run")
+    result = run_cli("deploy.gcp", *args, "--dry_run")
     assert result.returncode == 2 and "--bucket" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -22,7 +22,7 @@ def bq(tmp_path_factory):
         url = f"http://127.0.0.1:{server.port}"
         client = bigquery_client(PROJECT, url)
         client.create_dataset(DATASET)
-        result = run_cli("sql.install", "--project", PROJECT, "--dataset", DATASET, "--bigquery_url", url,
+        result = run_cli("sql.install", "--project", PROJECT, "--bq_dataset", DATASET, "--bigquery_url", url,
                          env=throwaway_credentials(folder / "auth"))
         assert result.returncode == 0, result.stderr
         assert "merge_clients" in result.stdout and "merge_films" in result.stdout
@@ -140,7 +140,7 @@ def test_bad_arguments_are_refused_before_any_dynamic_sql(bq, args, named):
 
 
 def test_install_refuses_bad_names_in_one_line():
-    for args, named in [(["--project", "Bad Project", "--dataset", "d"], "'Bad Project'"),
-                        (["--project", "local-project", "--dataset", "d; drop"], "'d; drop'")]:
+    for args, named in [(["--project", "Bad Project", "--bq_dataset", "d"], "'Bad Project'"),
+                        (["--project", "local-project", "--bq_dataset", "d; drop"], "'d; drop'")]:
         result = run_cli("sql.install", *args, "--bigquery_url", "http://127.0.0.1:9")
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and named in result.stderr

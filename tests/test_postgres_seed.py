@@ -61,3 +61,25 @@ def test_a_table_is_created_loaded_and_replaced_in_the_callers_transaction(pg_sc
     with watcher.cursor() as cur:
         cur.execute(f"SELECT n FROM {name}")
         assert cur.fetchall() == [(7,)]
+
+
+def test_the_command_line_re_creates_a_table_with_overwrite_only(pg_schema):
+    """--overwrite, as every job that replaces what is there says it (this one said --replace)."""
+    from tests.helpers import run_cli
+
+    dsn, schema, watcher = pg_schema
+    table = f"{schema}.seeded"
+    seed = ["pipelines.seed_postgres", "--dsn", dsn, "--table", table]
+    assert run_cli(*seed, "--rows", "10").returncode == 0
+    again = run_cli(*seed, "--rows", "20")
+    assert (again.returncode, again.stderr) == (
+        2, f"python -m pipelines.seed_postgres: error: --table: {table!r} already exists; add --overwrite to "
+           "re-create it\n")
+    old = run_cli(*seed, "--rows", "20", "--replace")
+    assert (old.returncode, old.stderr) == (2, "python -m pipelines.seed_postgres: error: --replace: renamed "
+                                               "--overwrite\n")
+    replaced = run_cli(*seed, "--rows", "20", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    with watcher.cursor() as cur:
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "seeded")))
+        assert cur.fetchone()[0] == 20

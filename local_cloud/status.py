@@ -13,12 +13,12 @@ BigQuery's message (``--full`` prints all of it).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
 from local_cloud.stack import WORKFLOW_LOCATION, WORKFLOW_NAME
+from pipelines import cli
 
 PROG = "python -m local_cloud.status"
 
@@ -67,8 +67,8 @@ def recent(client, parent: str, limit: int, state: str | None = None) -> list[di
     return found[:limit]
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+def run(argv=None) -> int:
+    p = cli.parser(PROG, __doc__.split("\n\n")[0])
     p.add_argument("--project", default=os.environ.get("GOOGLE_CLOUD_PROJECT", "local-project"),
                    help="the workflow's project (default: $GOOGLE_CLOUD_PROJECT, as the local stack's env sets it)")
     p.add_argument("--location", default=WORKFLOW_LOCATION, help="the workflow's region (default: %(default)s)")
@@ -98,6 +98,10 @@ def main(argv=None) -> int:
             message = d["error"] if args.full else d["error"].strip().splitlines()[0]
             print(f"{'':<19}  error: {message}")
     return 0
+
+
+def main(argv=None) -> int:
+    return cli.main_wrapper(PROG, run, argv)
 
 
 if __name__ == "__main__":

@@ -2,25 +2,64 @@
 
     source .local_cloud/env
     python -m local_cloud.query "SELECT count(*) AS n FROM ingest.films"
+
+A query BigQuery refuses (a missing table, a syntax error) is one line with BigQuery's message and exit status 2;
+an emulator that cannot be reached is one line saying how to start it and exit status 1.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import urllib.parse
 
 from local_cloud.stack import bigquery_client
+from pipelines import cli
+
+PROG = "python -m local_cloud.query"
+USAGE = f"usage: {PROG} 'SQL' (after `source .local_cloud/env` of a running local stack)"
+START = "start the local stack with `make local-stack`, then `source .local_cloud/env` in this shell"
+WAIT_SECONDS = 30  # for an answer from an emulator that is up (the client would retry for 10 minutes)
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    url = os.environ.get("BIGQUERY_EMULATOR_URL")
-    if len(argv) != 1 or not url:
-        print("usage: python -m local_cloud.query 'SQL' (after `source .local_cloud/env` of a running local stack)",
-              file=sys.stderr)
-        return 2
+class Unreachable(Exception):
+    """The emulator does not answer."""
+
+
+def reachable(url: str):
+    """Unreachable unless something listens at ``url``: a refused connection is told at once, not retried."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=3):
+            pass
+    except (OSError, ValueError) as e:
+        raise Unreachable(f"cannot reach the BigQuery emulator at {url} ({e}): {START}") from None
+
+
+def first_line(e) -> str:
+    """BigQuery's own message: the first reason's, else the exception's, first line only."""
+    errors = getattr(e, "errors", None) or []
+    message = errors[0].get("message") if errors and isinstance(errors[0], dict) else None
+    text = message or getattr(e, "message", None) or str(e)
+    return (text.strip().splitlines() or ["(no message)"])[0].split("; reason: ")[0][:500]
+
+
+def run(sql: str, url: str) -> int:
+    import requests
+    from google.api_core import exceptions
+    from google.cloud.bigquery import DEFAULT_RETRY
+
+    reachable(url)
     client = bigquery_client(os.environ.get("GOOGLE_CLOUD_PROJECT", "local-project"), url)
-    rows = list(client.query(argv[0]).result())
+    retry = DEFAULT_RETRY.with_deadline(WAIT_SECONDS)
+    try:
+        rows = list(client.query(sql, retry=retry).result(retry=retry))
+    except exceptions.ClientError as e:  # 4xx: the query's fault
+        print(f"{PROG}: error: {first_line(e)}", file=sys.stderr)
+        return 2
+    except (exceptions.GoogleAPICallError, exceptions.RetryError, requests.RequestException) as e:
+        raise Unreachable(f"the BigQuery emulator at {url} failed: {first_line(e)}: {START}") from None
     if rows:
         names = list(rows[0].keys())
         print("\t".join(names))
@@ -28,6 +67,31 @@ def main(argv=None) -> int:
             print("\t".join(str(row[n]) for n in names))
     print(f"({len(rows)} rows)", file=sys.stderr)
     return 0
+
+
+def main(argv=None) -> int:
+    return cli.main_wrapper(PROG, _main, argv)
+
+
+def _main(argv) -> int:
+    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Run `source .local_cloud/env` of a running local stack "
+                                                            "first (make local-stack starts one).")
+    p.add_argument("sql", nargs="?", help="the query, in BigQuery's standard SQL")
+    sql = p.parse_args(argv).sql
+    if not sql:
+        raise cli.UsageError(f"expected one argument, the query: {USAGE.removeprefix('usage: ')}")
+    url = os.environ.get("BIGQUERY_EMULATOR_URL")
+    if not url:
+        print(f"{PROG}: error: BIGQUERY_EMULATOR_URL is not set: {START}", file=sys.stderr)
+        return 2
+    try:
+        return run(sql, url)
+    except Unreachable as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader of the rows went away (`| head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as pipelines.cli
 
 
 if __name__ == "__main__":

@@ -80,13 +80,18 @@ def run(argv=None) -> int:
     p.add_argument("--state", default=None, help="only executions in this state (FAILED, DONE, SKIPPED, ...)")
     p.add_argument("--full", action="store_true", help="print each failure's whole message")
     args = p.parse_args(argv)
+    if args.limit < 1:
+        print(f"{PROG}: error: --limit {args.limit}: expected a number of executions, 1 or more", file=sys.stderr)
+        return 2
     parent = f"projects/{args.project}/locations/{args.location}/workflows/{args.workflow}"
     try:
         rows = recent(executions_client(args.endpoint), parent, args.limit, args.state)
     except Exception as e:  # no stack running, no credentials, no such workflow: one line
         where = args.endpoint or "Google Cloud"
-        print(f"{PROG}: error: cannot list the executions of {parent} at {where}: {str(e).splitlines()[0][:300]}",
-              file=sys.stderr)
+        how = "; start the local stack with `make local-stack`, then `source .local_cloud/env`" if (
+            args.endpoint and getattr(e, "code", None) == 503) else ""  # gRPC UNAVAILABLE: nothing listens there
+        print(f"{PROG}: error: cannot list the executions of {parent} at {where}: {str(e).splitlines()[0][:300]}"
+              f"{how}", file=sys.stderr)
         return 1
     if not rows:
         print(f"no executions of {parent}" + (f" in state {args.state.upper()}" if args.state else ""))

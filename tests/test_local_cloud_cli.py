@@ -1,0 +1,92 @@
+"""The local stack as a user runs it: `python -m local_cloud.stack` in one terminal, `local_cloud.query` and
+`local_cloud.status` in another. A mistake or a missing stack is one line."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from local_cloud.processes import free_port
+from tests.helpers import ROOT, run_cli
+
+QUERY = "python -m local_cloud.query"
+START_HINT = "start the local stack with `make local-stack`"
+
+
+@pytest.fixture(scope="module")
+def terminal(tmp_path_factory):
+    """`python -m local_cloud.stack` in a process of its own, its terminal (stdout and stderr) in a file; yields
+    (the environment of its env file, its ports by name, a function returning what its terminal shows)."""
+    folder = tmp_path_factory.mktemp("stack")
+    shown = folder / "terminal.txt"
+    with open(shown, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "local_cloud.stack", "--folder", str(folder / "cloud")],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 300
+        while "local stack up" not in shown.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, shown.read_text()
+            time.sleep(0.2)
+        up = shown.read_text().splitlines()[0]
+        ports = dict(zip(("storage", "bigquery", "function", "workflows"), map(int, re.findall(r"127\.0\.0\.1:(\d+)",
+                                                                                            up))))
+        env = dict(re.findall(r"^export (\w+)=(.*)$", (folder / "cloud" / "env").read_text(), re.M))
+        yield env, ports, shown.read_text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def one_line(result) -> str:
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr.strip()
+
+
+@pytest.mark.servers
+def test_a_query_of_a_missing_table_is_one_line_with_bigquerys_message(terminal):
+    env, _, _ = terminal
+    result = run_cli("local_cloud.query", "SELECT * FROM ingest.missing", env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert one_line(result) == (f"{QUERY}: error: Not found: Table local-project.ingest.missing was not found in "
+                                "location US")
+
+
+@pytest.mark.servers
+def test_a_query_bigquery_refuses_is_one_line_and_a_good_one_prints_its_rows(terminal):
+    env, _, _ = terminal
+    bad = run_cli("local_cloud.query", "SELEC 1", env=env)
+    assert bad.returncode == 2 and one_line(bad).startswith(f"{QUERY}: error: Syntax error: "), bad.stderr
+    good = run_cli("local_cloud.query", "SELECT 1 AS n", env=env)
+    assert good.returncode == 0 and good.stdout == "n\n1\n" and good.stderr == "(1 rows)\n", good.stderr
+
+
+def test_a_query_without_a_stack_says_how_to_start_one():
+    gone = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = run_cli("local_cloud.query", "SELECT 1", env={"BIGQUERY_EMULATOR_URL": gone})
+    assert result.returncode == 1 and time.monotonic() - started < 30  # told at once, not retried for minutes
+    line = one_line(result)
+    assert line.startswith(f"{QUERY}: error: cannot reach the BigQuery emulator at {gone} ") and START_HINT in line
+    unset = run_cli("local_cloud.query", "SELECT 1", env={"BIGQUERY_EMULATOR_URL": ""})
+    assert unset.returncode == 2 and "BIGQUERY_EMULATOR_URL is not set" in one_line(unset)
+    assert START_HINT in unset.stderr
+
+
+def test_status_without_a_stack_says_how_to_start_one_and_a_bad_limit_is_one_line():
+    endpoint = f"127.0.0.1:{free_port()}"
+    result = run_cli("local_cloud.status", "--endpoint", endpoint, env={"WORKFLOWS_ENDPOINT": ""})
+    assert result.returncode == 1 and endpoint in one_line(result) and START_HINT in result.stderr
+    bad = run_cli("local_cloud.status", "--limit", "0", "--endpoint", endpoint)
+    assert bad.returncode == 2 and one_line(bad) == (
+        "python -m local_cloud.status: error: --limit 0: expected a number of executions, 1 or more")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import re
 import threading
 import urllib.parse
@@ -28,6 +29,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from local_cloud.processes import free_port
 
+_LOG = logging.getLogger(__name__)
+# A client that went away (reset, or closed before the answer was written): nothing of ours failed, so the stack's
+# terminal stays quiet (one debug line). Upstream failures are told apart (UpstreamBroke) and stay visible.
+CLIENT_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
                "content-length"}
 
@@ -103,8 +108,19 @@ def error(status: int, message: str, reason: str, api_status: str | None = None,
     return Response(status, [("Content-Type", "application/json; charset=UTF-8")], json.dumps(body).encode())
 
 
+class UpstreamBroke(RuntimeError):
+    """The emulator failed in the middle of an answer being streamed to the client."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def handle(self):
+        try:
+            super().handle()
+        except CLIENT_GONE as e:
+            _LOG.debug("%s front: client %s:%s went away: %s", self.server.front.name, *self.client_address[:2], e)
+            self.close_connection = True
 
     def _serve(self):
         self.server.front.serve(self)
@@ -172,18 +188,19 @@ class Front:
         return self.forward(Request(method, target, headers, data)).read()
 
     def serve(self, handler: BaseHTTPRequestHandler):
+        # the client's request is read first: a client gone meanwhile is not the emulator failing to answer
+        request = Request(handler.command, handler.path, list(handler.headers.items()), _read_body(handler))
         try:
-            request = Request(handler.command, handler.path, list(handler.headers.items()), _read_body(handler))
             response = self.handle(request)
+            if response.stream is not None:
+                length = response.header("Content-Length", "") or response.stream.getheader("Content-Length")
+                if length is None or handler.command == "HEAD":
+                    response.read()
         except (OSError, http.client.HTTPException) as e:
             response = error(502, f"{self.name} front: the emulator did not answer: {e}", "backendError")
         handler.send_response(response.status)
         for k, v in response.headers:
             handler.send_header(k, v)
-        if response.stream is not None:
-            length = response.header("Content-Length", "") or response.stream.getheader("Content-Length")
-            if length is None or handler.command == "HEAD":
-                response.read()
         if response.stream is None:
             handler.send_header("Content-Length", str(len(response.body)))
             handler.end_headers()
@@ -192,11 +209,23 @@ class Front:
             return
         handler.send_header("Content-Length", length)
         handler.end_headers()
+        sent = 0
         try:
-            while chunk := response.stream.read(1 << 20):
+            while True:
+                try:
+                    chunk = response.stream.read(1 << 20)
+                except (OSError, http.client.HTTPException) as e:
+                    raise UpstreamBroke(f"{self.name} front: the emulator broke off its answer to "
+                                        f"{request.method} {request.path}: {e!r}") from e
+                if not chunk:
+                    break
                 handler.wfile.write(chunk)
+                sent += len(chunk)
         finally:
             response.connection.close()
+        if length.isdigit() and sent < int(length):  # http.client ends a short body quietly
+            raise UpstreamBroke(f"{self.name} front: the emulator broke off its answer to {request.method} "
+                                f"{request.path} after {sent} of {length} bytes")
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:

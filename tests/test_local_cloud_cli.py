@@ -1,16 +1,21 @@
 """The local stack as a user runs it: `python -m local_cloud.stack` in one terminal, `local_cloud.query` and
-`local_cloud.status` in another. A mistake or a missing stack is one line."""
+`local_cloud.status` in another. A mistake or a missing stack is one line; a client going away prints nothing on
+the stack's terminal, while a real error in a front still shows its traceback."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
+import requests
 
 from local_cloud.processes import free_port
 from tests.helpers import ROOT, run_cli
@@ -90,3 +95,77 @@ def test_status_without_a_stack_says_how_to_start_one_and_a_bad_limit_is_one_lin
     bad = run_cli("local_cloud.status", "--limit", "0", "--endpoint", endpoint)
     assert bad.returncode == 2 and one_line(bad) == (
         "python -m local_cloud.status: error: --limit 0: expected a number of executions, 1 or more")
+
+
+def reset(port: int, send: bytes = b"", read: int = 0):
+    """A client that goes away: connects, sends ``send``, reads ``read`` bytes of the answer, then resets the
+    connection (SO_LINGER 0, so close sends RST)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    if send:
+        s.sendall(send)
+    got = b""
+    while len(got) < read:
+        got += s.recv(read - len(got))
+    time.sleep(0.2)  # the server is now waiting on the client, or writing to it
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+@pytest.mark.servers
+def test_a_client_going_away_prints_nothing_on_the_stacks_terminal(terminal):
+    env, ports, shown = terminal
+    big = os.urandom(8 << 20)  # more than the sockets buffer: the front is still writing when the client resets
+    storage = f"http://127.0.0.1:{ports['storage']}"
+    assert requests.post(f"{storage}/upload/storage/v1/b/local-bucket/o", data=big, timeout=60,
+                         params={"uploadType": "media", "name": "big.bin"}).ok
+    for port in ports.values():
+        reset(port)  # before a request
+        reset(port, b"GET /storage/v1/b/local-bucket/o HTTP/1.1\r\nHost: x\r\n")  # in the middle of one
+        reset(port, b"POST /bigquery/v2/projects/p/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    reset(ports["storage"], b"GET /download/storage/v1/b/local-bucket/o/big.bin?alt=media HTTP/1.1\r\nHost: x\r\n"
+                            b"\r\n", read=1)  # while the answer streams
+    time.sleep(1)
+    # The stack still answers, and its terminal shows what it showed at start-up, nothing more.
+    assert run_cli("local_cloud.query", "SELECT 1 AS n", env=env).stdout == "n\n1\n"
+    text = shown()
+    assert "Traceback" not in text and "ConnectionResetError" not in text and "BrokenPipeError" not in text, text
+    assert len(text.strip().splitlines()) == 3, text
+
+
+def test_a_real_error_in_a_front_still_shows_its_traceback(capfd):
+    """A bug in a front's rule, and an emulator breaking off an answer it was streaming, are not a client going
+    away: each prints its traceback, as before."""
+    from local_cloud.fronts import Front
+
+    class Broken(Front):
+        def handle(self, request):
+            if request.path == "/bug":
+                raise RuntimeError("a bug in a rule")
+            return self.forward(request)
+
+    upstream = socket.create_server(("127.0.0.1", 0))
+
+    def half_answer():  # an upstream that dies in the middle of its answer
+        while True:
+            try:
+                conn, _ = upstream.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+            conn.close()
+
+    threading.Thread(target=half_answer, daemon=True).start()
+    front = Broken(f"http://127.0.0.1:{upstream.getsockname()[1]}").start()
+    try:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{front.url}/bug", timeout=30)
+        with pytest.raises(requests.RequestException):
+            requests.get(f"{front.url}/half", timeout=30)  # the body is read, and found short
+        time.sleep(0.5)
+    finally:
+        front.stop()
+        upstream.close()
+    err = capfd.readouterr().err
+    assert err.count("Traceback") == 2 and "RuntimeError: a bug in a rule" in err, err
+    assert "UpstreamBroke: front front: the emulator broke off its answer to GET /half" in err, err

@@ -18,12 +18,11 @@ from local_cloud.stack import bigquery_client
 from pipelines import cli
 
 PROG = "python -m local_cloud.query"
-USAGE = f"usage: {PROG} 'SQL' (after `source .local_cloud/env` of a running local stack)"
 START = "start the local stack with `make local-stack`, then `source .local_cloud/env` in this shell"
 WAIT_SECONDS = 30  # for an answer from an emulator that is up (the client would retry for 10 minutes)
 
 
-class Unreachable(Exception):
+class Unreachable(RuntimeError):
     """The emulator does not answer."""
 
 
@@ -45,7 +44,13 @@ def first_line(e) -> str:
     return (text.strip().splitlines() or ["(no message)"])[0].split("; reason: ")[0][:500]
 
 
-def run(sql: str, url: str) -> int:
+def run(argv=None) -> int:
+    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="After `source .local_cloud/env` of a running local stack.")
+    p.add_argument("sql", help="the query, in BigQuery's SQL (tables as ingest.films)")
+    args = p.parse_args(argv)
+    url = os.environ.get("BIGQUERY_EMULATOR_URL")
+    if not url:
+        raise cli.UsageError(f"BIGQUERY_EMULATOR_URL is not set: {START}")
     import requests
     from google.api_core import exceptions
     from google.cloud.bigquery import DEFAULT_RETRY
@@ -54,10 +59,9 @@ def run(sql: str, url: str) -> int:
     client = bigquery_client(os.environ.get("GOOGLE_CLOUD_PROJECT", "local-project"), url)
     retry = DEFAULT_RETRY.with_deadline(WAIT_SECONDS)
     try:
-        rows = list(client.query(sql, retry=retry).result(retry=retry))
+        rows = list(client.query(args.sql, retry=retry).result(retry=retry))
     except exceptions.ClientError as e:  # 4xx: the query's fault
-        print(f"{PROG}: error: {first_line(e)}", file=sys.stderr)
-        return 2
+        raise cli.UsageError(first_line(e)) from None
     except (exceptions.GoogleAPICallError, exceptions.RetryError, requests.RequestException) as e:
         raise Unreachable(f"the BigQuery emulator at {url} failed: {first_line(e)}: {START}") from None
     if rows:
@@ -70,28 +74,7 @@ def run(sql: str, url: str) -> int:
 
 
 def main(argv=None) -> int:
-    return cli.main_wrapper(PROG, _main, argv)
-
-
-def _main(argv) -> int:
-    p = cli.parser(PROG, __doc__.split("\n\n")[0], epilog="Run `source .local_cloud/env` of a running local stack "
-                                                            "first (make local-stack starts one).")
-    p.add_argument("sql", nargs="?", help="the query, in BigQuery's standard SQL")
-    sql = p.parse_args(argv).sql
-    if not sql:
-        raise cli.UsageError(f"expected one argument, the query: {USAGE.removeprefix('usage: ')}")
-    url = os.environ.get("BIGQUERY_EMULATOR_URL")
-    if not url:
-        print(f"{PROG}: error: BIGQUERY_EMULATOR_URL is not set: {START}", file=sys.stderr)
-        return 2
-    try:
-        return run(sql, url)
-    except Unreachable as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:  # the reader of the rows went away (`| head`): stop quietly, as Unix tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141  # 128 + SIGPIPE, as pipelines.cli
+    return cli.main_wrapper(PROG, run, argv)
 
 
 if __name__ == "__main__":

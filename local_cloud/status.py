@@ -81,8 +81,7 @@ def run(argv=None) -> int:
     p.add_argument("--full", action="store_true", help="print each failure's whole message")
     args = p.parse_args(argv)
     if args.limit < 1:
-        print(f"{PROG}: error: --limit {args.limit}: expected a number of executions, 1 or more", file=sys.stderr)
-        return 2
+        raise cli.UsageError(f"--limit {args.limit}: expected a number of executions, 1 or more")
     parent = f"projects/{args.project}/locations/{args.location}/workflows/{args.workflow}"
     try:
         rows = recent(executions_client(args.endpoint), parent, args.limit, args.state)

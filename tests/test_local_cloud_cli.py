@@ -82,10 +82,12 @@ def test_a_query_without_a_stack_says_how_to_start_one():
     result = run_cli("local_cloud.query", "SELECT 1", env={"BIGQUERY_EMULATOR_URL": gone})
     assert result.returncode == 1 and time.monotonic() - started < 30  # told at once, not retried for minutes
     line = one_line(result)
-    assert line.startswith(f"{QUERY}: error: cannot reach the BigQuery emulator at {gone} ") and START_HINT in line
+    assert line.startswith(f"{QUERY}: failed: cannot reach the BigQuery emulator at {gone} ") and START_HINT in line
     unset = run_cli("local_cloud.query", "SELECT 1", env={"BIGQUERY_EMULATOR_URL": ""})
     assert unset.returncode == 2 and "BIGQUERY_EMULATOR_URL is not set" in one_line(unset)
     assert START_HINT in unset.stderr
+    none = run_cli("local_cloud.query", env={"BIGQUERY_EMULATOR_URL": gone})
+    assert none.returncode == 2 and "sql" in one_line(none)
 
 
 def test_status_without_a_stack_says_how_to_start_one_and_a_bad_limit_is_one_line():

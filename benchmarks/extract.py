@@ -198,7 +198,7 @@ def main() -> int:
 def seed(dsn: str, table: str, rows: int) -> None:
     if table == "transactions":
         subprocess.run([sys.executable, "-m", "pipelines.seed_postgres", "--dsn", dsn, "--table", TABLE,
-                        "--rows", str(rows), "--replace"], check=True, cwd=ROOT)
+                        "--rows", str(rows), "--overwrite"], check=True, cwd=ROOT)
         return
     t = time.perf_counter()
     conn = psycopg2.connect(dsn)

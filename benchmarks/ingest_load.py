@@ -112,7 +112,7 @@ def main(argv=None) -> int:
 
             redrive = subprocess.run(
                 [sys.executable, "-m", "pipelines.redrive", "--bucket", stack.bucket, "--project", stack.project,
-                 "--dataset", stack.dataset, "--location", "us-central1", "--prefix", "burst/"],
+                 "--bq_dataset", stack.dataset, "--location", "us-central1", "--prefix", "burst/"],
                 env={**os.environ, **stack.client_env()}, capture_output=True, text=True,
                 cwd=Path(__file__).resolve().parents[1])
             before = len(executions)

@@ -1,6 +1,6 @@
 """Merge CSV shards into one dataset before upload: one header, every distinct row once.
 
-    python -m pipelines.merge_files --input 'out/clients/*.csv' --output out/merged/clients
+    python -m pipelines.merge_files --input 'out/clients/*.csv' --output merged/clients
     python -m pipelines.merge_files --input gs://BUCKET/runs --output gs://BUCKET/merged/films --format parquet
 
 reads every ``.csv`` / ``.csv.gz`` file the input names (a folder: every one below it), checks they all have the
@@ -17,7 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from datagen import spec as specs
-from functions.file_layout import SHARD_TEMPLATE, output_name
+from functions.file_layout import output_name
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
 from pipelines.outputs import (

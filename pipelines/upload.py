@@ -54,6 +54,22 @@ def schema_files_first(pairs: list[tuple[str, str]]) -> tuple[list, list]:
     return first, [p for p in pairs if not p[0].endswith(SCHEMA_SUFFIX)]
 
 
+def _warn_of_tables_fed_twice(files: list[str]) -> None:
+    """One line when shards of one table (as the ingest function names them) come from two folders, such as a
+    dataset's shards and a merge of them: the function loads both into that table."""
+    from functions.ingest_naming import suffix_format, table_id
+
+    folders: dict[str, set] = {}
+    for f in files:
+        if suffix_format(f) and not f.endswith(SCHEMA_SUFFIX):
+            folders.setdefault(table_id(f), set()).add(os.path.dirname(f))
+    for table, where in sorted(folders.items()):
+        if len(where) > 1:
+            print(f"warning: the files of {len(where)} folders ({', '.join(sorted(where))}) all load into the "
+                  f"table {table!r}: its rows will be loaded once from each (upload one of them to leave the "
+                  "other out)", file=sys.stderr)
+
+
 def build_pipeline(pairs: list[tuple[str, str]], options: PipelineOptions, project: str | None = None):
     import apache_beam as beam
 
@@ -83,6 +99,7 @@ def run(argv=None) -> int:
     if not files:
         raise cli.UsageError(f"--input: no file matches {args.input!r}")
     pairs = [(f, destination(f, base, output)) for f in files]
+    _warn_of_tables_fed_twice(files)
     from google.cloud import storage
 
     started = time.monotonic()

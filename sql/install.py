@@ -56,8 +56,8 @@ def run(argv=None) -> int:
 
     try:
         check_location(args.project, args.bq_dataset)
-    except ValueError as e:  # sql.merge names the dataset --dataset, as its procedures' argument
-        raise cli.UsageError(str(e).replace("--dataset:", "--bq_dataset:", 1)) from None
+    except ValueError as e:
+        raise cli.UsageError(str(e)) from None
     try:
         names = install(bigquery_client(args.project, args.bigquery_url), args.project, args.bq_dataset)
     except Exception as e:  # BigQuery's answer, in one line

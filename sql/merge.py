@@ -32,7 +32,7 @@ def check_location(project: str, dataset: str):
     if not _PROJECT.match(project):
         raise ValueError(f"--project: expected a project id (6-30 lowercase letters, digits, dashes), got {project!r}")
     if not _DATASET.match(dataset):
-        raise ValueError(f"--dataset: expected a dataset id (letters, digits, underscores), got {dataset!r}")
+        raise ValueError(f"--bq_dataset: expected a dataset id (letters, digits, underscores), got {dataset!r}")
 
 
 def procedure_name(schema: DatasetSchema) -> str:

@@ -66,7 +66,7 @@ def test_bigquery_away_mid_burst_then_redrive_loads_every_object_exactly_once(tm
             at = next(i for i, line in enumerate(lines) if json.loads(e.argument)["object"] in line)
             assert "error: 502" in lines[at + 1] and "Bad Gateway" in lines[at + 1], lines[at:at + 2]
 
-        flags = ["--bucket", BUCKET, "--project", stack.project, "--dataset", stack.dataset,
+        flags = ["--bucket", BUCKET, "--project", stack.project, "--bq_dataset", stack.dataset,
                  "--location", WORKFLOW_LOCATION, "--prefix", "away/"]
         untagged = [b.name for b in bucket.list_blobs(prefix="away/") if (b.metadata or {}).get("status") != "loaded"]
         assert len(untagged) >= len(failed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import google_crc32c
+import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
@@ -78,3 +79,23 @@ def test_bad_inputs_are_one_line_exit_2(gcs_emulator, tmp_path):
         result = run_cli("pipelines.upload", *args, env=gcs_emulator)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
         assert named in result.stderr, (args, result.stderr)
+
+
+@pytest.mark.slow
+def test_uploading_a_dataset_beside_its_merge_warns_that_its_table_would_load_both(gcs_emulator, tmp_path):
+    """The README's examples once merged clients into out/merged/clients, then uploaded ./out: clients twice."""
+    out = tmp_path / "out"
+    made = run_cli("pipelines.generate", "--datasets", "films,clients", "--rows", "500", "--output", str(out))
+    assert made.returncode == 0, made.stderr
+    merged = run_cli("pipelines.merge_files", "--input", str(out / "clients"), "--output", str(out / "merged" /
+                                                                                             "clients"))
+    assert merged.returncode == 0, merged.stderr
+    both = run_cli("pipelines.upload", "--input", str(out), "--output", "gs://test-bucket/twice", env=gcs_emulator)
+    assert both.returncode == 0, both.stderr
+    warnings = [line for line in both.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "table 'clients'" in warnings[0] and str(out / "clients") in warnings[0] \
+        and str(out / "merged" / "clients") in warnings[0], both.stderr
+
+    (out / "merged").rename(tmp_path / "merged")  # as the README has it now: the merge in a folder of its own
+    once = run_cli("pipelines.upload", "--input", str(out), "--output", "gs://test-bucket/once", env=gcs_emulator)
+    assert once.returncode == 0 and "warning" not in once.stderr, once.stderr

@@ -83,3 +83,45 @@ def test_the_command_line_re_creates_a_table_with_overwrite_only(pg_schema):
     with watcher.cursor() as cur:
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "seeded")))
         assert cur.fetchone()[0] == 20
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
+def test_an_overwrite_stopped_midway_leaves_the_earlier_table_as_it_was(pg_schema, sig):
+    """The table is dropped, created and loaded in one transaction: stopped before its commit, the earlier rows
+    are all there, as they were."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import ROOT, run_cli
+
+    dsn, schema, watcher = pg_schema
+    table = f"{schema}.seeded"
+    seed = ["pipelines.seed_postgres", "--dsn", dsn, "--table", table]
+    assert run_cli(*seed, "--rows", "1000").returncode == 0
+
+    def contents():
+        with watcher.cursor() as cur:
+            cur.execute(sql.SQL("SELECT count(*), md5(string_agg(t::text, '|' ORDER BY id)) FROM {} t").format(
+                sql.Identifier(schema, "seeded")))
+            return cur.fetchone()
+
+    before = contents()
+    proc = subprocess.Popen([sys.executable, "-m", *seed, "--rows", "5000000", "--overwrite"], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until it has begun loading: its transaction holds the table
+        with watcher.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%%' AND pid <> pg_backend_pid()")
+            if cur.fetchone()[0]:
+                break
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(getattr(signal, sig))
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "Traceback" not in stderr, stderr
+    time.sleep(0.5)  # the server ends the backend once its client is gone
+    assert contents() == before

@@ -613,7 +613,7 @@ def test_the_docs_show_how_to_install_the_merge_procedures_on_the_local_stack():
     from tests.helpers import ROOT
 
     text = (ROOT / "docs" / "ingest.md").read_text()
-    assert 'python -m sql.install --project local-project --dataset ingest --bigquery_url "$BIGQUERY_EMULATOR_URL"' \
+    assert 'python -m sql.install --project local-project --bq_dataset ingest --bigquery_url "$BIGQUERY_EMULATOR_URL"' \
         in text
     help_text = run_cli("sql.install", "--help").stdout
     assert "--bigquery_url" in help_text
@@ -625,7 +625,7 @@ def test_redrive_starts_the_loads_whose_events_were_lost_and_never_loads_twice(s
     for i in range(2):  # their events never reach the function (lost while it was away)
         gcs.blob(f"redrive/redriven-0000{i}-of-00002.csv").upload_from_string(f"id,score\n{i},{10 * i}\n")
     gcs.blob("redrive/_SUCCESS").upload_from_string("")
-    flags = ["--bucket", BUCKET, "--project", stack.project, "--dataset", stack.dataset, "--location",
+    flags = ["--bucket", BUCKET, "--project", stack.project, "--bq_dataset", stack.dataset, "--location",
              WORKFLOW_LOCATION, "--prefix", "redrive/"]
     dry = run_cli("pipelines.redrive", *flags, "--dry_run", env=stack.client_env())
     assert dry.returncode == 0 and dry.stdout.count("would start the load of") == 2, dry.stderr
@@ -645,4 +645,4 @@ def test_redrive_starts_the_loads_whose_events_were_lost_and_never_loads_twice(s
 def test_redrive_names_what_is_missing_in_one_line():
     result = run_cli("pipelines.redrive", "--bucket", "b-ok", "--project", "my-project", "--location",
                      "europe-west1", env={"WORKFLOWS_ENDPOINT": "", "GOOGLE_CLOUD_PROJECT": ""})
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--dataset is not given" in result.stderr
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--bq_dataset is not given" in result.stderr

@@ -39,6 +39,9 @@ CUSTOM_ROLES = {
     # that is absent, a generation that is gone), which the workflow must tell from a real refusal
     "mldpObjectTagger": ("ml-dataset-pipeline: read and tag objects",
                          ["storage.objects.get", "storage.objects.list", "storage.objects.update"]),
+    # the function reads the first bytes of a CSV named like a built-in dataset outside our layout (its header
+    # decides whether the shipped schema applies); the object is the event's, so it is there: no list
+    "mldpObjectReader": ("ml-dataset-pipeline: read objects", ["storage.objects.get"]),
 }
 
 
@@ -53,6 +56,8 @@ class Grant:
 ROLES = [
     Grant("function", "custom:mldpExecutionStarter", "project",
           "start executions of the load workflow (workflows.executions.create only)"),
+    Grant("function", "custom:mldpObjectReader", "bucket",
+          "read the header of a CSV named like a built-in dataset outside the shard layout (storage.objects.get only)"),
     Grant("trigger", "roles/eventarc.eventReceiver", "project", "receive the bucket's finalize events"),
     Grant("trigger", "roles/run.invoker", "function", "deliver the events to the function"),
     Grant("workflow", "roles/bigquery.jobUser", "project", "run load jobs"),

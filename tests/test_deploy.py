@@ -101,11 +101,14 @@ def test_roles_granted_are_the_readmes_iam_table():
         granted.add((account, role.replace("projects/my-project/", "projects/<project>/"), scope))
     assert granted == readme_iam_table()
     # Least privilege: no owner, editor or admin-of-everything role anywhere; the function's account may start
-    # workflow executions and nothing else (its trigger has an account of its own).
+    # workflow executions and read the bucket's objects (a header), and nothing else (its trigger has an account
+    # of its own).
     assert not [r for _, r, _ in granted if r in ("roles/owner", "roles/editor") or r.endswith(".admin")]
     assert {(r, sc) for a, r, sc in granted if a == "mldp-ingest-function"} == {
-        ("projects/<project>/roles/mldpExecutionStarter", "project")}
+        ("projects/<project>/roles/mldpExecutionStarter", "project"),
+        ("projects/<project>/roles/mldpObjectReader", "bucket")}
     assert gcp.CUSTOM_ROLES["mldpExecutionStarter"][1] == ["workflows.executions.create"]
+    assert gcp.CUSTOM_ROLES["mldpObjectReader"][1] == ["storage.objects.get"]
 
 
 def test_bad_names_are_refused_in_one_line():

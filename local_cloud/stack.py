@@ -15,7 +15,6 @@ the loads, failed ones with BigQuery's message).
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import signal
@@ -224,20 +223,24 @@ def bigquery_client(project: str, url: str):
                            client_options=ClientOptions(api_endpoint=url))
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m local_cloud.stack", description=__doc__.split("\n\n")[0])
+PROG = "python -m local_cloud.stack"
+
+
+def run(argv) -> int:
+    from pipelines import cli
+
+    p = cli.parser(PROG, __doc__.split("\n\n")[0], renamed={"--dataset": "--bq_dataset"})
     p.add_argument("--folder", default=str(ROOT / ".local_cloud"),
                    help="scratch folder for the emulators' data, logs and the env file, whatever the current "
-                        "folder (default: .local_cloud in the project, %(default)s)")
-    p.add_argument("--bucket", default="local-bucket", help="the bucket watched (default: %(default)s)")
-    p.add_argument("--dataset", default="ingest", help="the BigQuery dataset loaded (default: %(default)s)")
+                        "folder (default: .local_cloud in the project)")
+    p.add_argument("--bucket", default="local-bucket", help="the bucket watched")
+    p.add_argument("--bq_dataset", default="ingest", help="the BigQuery dataset loaded")
     args = p.parse_args(argv)
-    stack = LocalStack(Path(args.folder), bucket=args.bucket, dataset=args.dataset)
+    stack = LocalStack(Path(args.folder), bucket=args.bucket, dataset=args.bq_dataset)
     try:
         stack.start()
     except (ToolMissing, RuntimeError) as e:
-        print(f"local stack: error: {e}", file=sys.stderr)
-        return 1
+        raise RuntimeError(f"local stack: {e}") from None
     env_file = Path(args.folder) / "env"
     env_file.write_text("".join(f"export {k}={v}\n" for k, v in stack.client_env().items()))
     print(f"local stack up: storage {stack.storage_url} (bucket {stack.bucket}), BigQuery {stack.bigquery_url} "
@@ -254,6 +257,12 @@ def main(argv=None) -> int:
         stack.stop()
         print("local stack stopped", flush=True)
     return 0
+
+
+def main(argv=None) -> int:
+    from pipelines import cli
+
+    return cli.main_wrapper(PROG, run, argv)
 
 
 if __name__ == "__main__":

@@ -433,6 +433,7 @@ JOBS = {
     "contract": Job("datagen.contract", "print a dataset's BigQuery schema JSON"),
     "status": Job("local_cloud.status", "the recent load executions of the ingest chain, newest first"),
     "query": Job("local_cloud.query", "run a query on the local stack's BigQuery emulator"),
+    "local_stack": Job("local_cloud.stack", "run the ingest chain on this machine: emulators, function, workflow"),
 }
 
 

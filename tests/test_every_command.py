@@ -35,6 +35,7 @@ MISSPELT = [
     ("datagen.contract", ["--wirte", OUT], "--wirte: unknown option; did you mean --write?"),
     ("local_cloud.status", ["--limt", "5"], "--limt: unknown option; did you mean --limit?"),
     ("local_cloud.query", ["SELECT 1", "--tracebak"], "--tracebak: unknown option; did you mean --traceback?"),
+    ("local_cloud.stack", ["--buckte", "b"], "--buckte: unknown option; did you mean --bucket?"),
 ]
 RENAMED = [
     ("pipelines.seed_postgres", ["--rows", "10", "--replace"], "--replace: renamed --overwrite"),
@@ -43,6 +44,7 @@ RENAMED = [
     ("deploy.gcp", ["--dataset", "d"], "--dataset: renamed --bq_dataset"),
     ("pipelines.redrive", ["--bucket", "b-ok", "--dataset", "d"], "--dataset: renamed --bq_dataset"),
     ("sql.install", ["--project", "my-project", "--dataset", "d"], "--dataset: renamed --bq_dataset"),
+    ("local_cloud.stack", ["--dataset", "d"], "--dataset: renamed --bq_dataset"),
 ]
 
 # No stack, no project: a command that got past its command line would fail, not reach a cloud.
@@ -61,7 +63,8 @@ def test_every_command_is_in_the_table():
     """Each command of the project (a module run with `python -m` that a user types) is one of JOBS."""
     commands = {f"pipelines.{p.stem}" for p in (ROOT / "pipelines").glob("*.py")
                 if 'if __name__ == "__main__":' in p.read_text()}
-    commands |= {"sql.install", "deploy.gcp", "datagen.contract", "local_cloud.status", "local_cloud.query"}
+    commands |= {"sql.install", "deploy.gcp", "datagen.contract", "local_cloud.status", "local_cloud.query",
+                 "local_cloud.stack"}
     assert {job.module for job in cli.JOBS.values()} == commands
     assert {m for m, _, _ in MISSPELT} == commands
 
@@ -190,7 +193,7 @@ def test_mldp_without_a_known_job_is_one_line(args, line):
 
 # Their modules import Arrow (datagen.contract) or the Workflows client (local_cloud.stack) when loaded, so their
 # own --help takes 0.3-0.9 s whichever way it is started; mldp adds nothing to that.
-SLOW_MODULES = {"contract", "status", "query"}
+SLOW_MODULES = {"contract", "status", "query", "local_stack"}
 FAST = [name for name in cli.JOBS if name not in SLOW_MODULES]
 
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import datetime
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from datagen import plan as plans
 from datagen import spec as specs
 from datagen.blocks import DEFAULT_BLOCK_ROWS
+from datagen.plan import MAX_ROWS
 from functions.file_layout import shard_names
 from pipelines import cli
 from pipelines.outputs import (
@@ -41,7 +43,6 @@ PROG = "python -m pipelines.generate"
 ISO_DATE = "%Y-%m-%d"
 DEFAULT_SEED = 42
 MAX_BLOCK_ROWS = 1 << 22
-MAX_ROWS = 10**15
 
 
 class GenerateOptions(cli.JobOptions):
@@ -91,19 +92,10 @@ OPTIONS = (OutputOptions, GenerateOptions)  # this job's options: its command li
 
 
 @dataclass(frozen=True)
-class DatasetPlan:
-    name: str
-    rows: int
-    bytes_per_row: float
-    output_prefix: str  # <output>/<name>/<name>
-    spec: specs.DatasetSpec = None
-    run: dict = field(default_factory=dict)  # the datasets it references: name -> (spec, rows)
+class DatasetPlan(plans.DatasetPlan):
+    """A dataset of the run (:mod:`datagen.plan`) and where its shards go."""
 
-    @property
-    def schema(self):
-        from datagen.contract import from_spec
-
-        return from_spec(self.spec)
+    output_prefix: str = ""  # <output>/<name>/<name>
 
 
 
@@ -111,7 +103,7 @@ class DatasetPlan:
 
 def _datasets(datasets: str | None, spec_files: list[str] | None) -> list[specs.DatasetSpec]:
     """The run's datasets: built-ins named by --datasets, then the --spec files, each once, in an order where a
-    dataset comes after those it references."""
+    dataset comes after those it references (:func:`datagen.plan.order_datasets`)."""
     chosen = []
     names = [] if datasets is None and spec_files else \
         [n.strip() for n in str(datasets or "films,clients").split(",")]
@@ -126,34 +118,10 @@ def _datasets(datasets: str | None, spec_files: list[str] | None) -> list[specs.
             chosen.append(specs.load(path))
         except specs.SpecError as e:
             raise cli.UsageError(str(e)) from None
-    seen = {}
-    for s in chosen:
-        if s.name in seen:
-            raise cli.UsageError(f"dataset {s.name!r} is given twice ({seen[s.name]} and {s.source})")
-        seen[s.name] = s.source
-    by_name = {s.name: s for s in chosen}
-    for s in chosen:
-        for c in s.columns:
-            if c.generator == "reference" and c.params["dataset"] not in by_name:
-                raise cli.UsageError(
-                    f"{s.source}: column {c.name!r}: references dataset {c.params['dataset']!r}, which is not in "
-                    f"this run: add it with --datasets or --spec")
-    ordered, state = [], {}
-
-    def visit(s, path):
-        if state.get(s.name) == "done":
-            return
-        if state.get(s.name) == "visiting":
-            raise cli.UsageError(f"datasets reference each other in a cycle: {' -> '.join(path + [s.name])}")
-        state[s.name] = "visiting"
-        for parent in sorted(s.references):
-            visit(by_name[parent], path + [s.name])
-        state[s.name] = "done"
-        ordered.append(s)
-
-    for s in chosen:
-        visit(s, [])
-    return ordered
+    try:
+        return plans.order_datasets(chosen)
+    except plans.PlanError as e:
+        raise cli.UsageError(str(e)) from None
 
 
 def _per_dataset(option: str, text: str, datasets: list[str], value, what: str, example: str) -> dict:
@@ -242,7 +210,7 @@ class GenerateRequest:
 
 @dataclass(frozen=True)
 class GenerateConfig(GenerateRequest):
-    """The request planned: each dataset with its row count (:func:`plan`)."""
+    """The request planned: each dataset with its row count and where it goes (:func:`plan`)."""
 
     datasets: tuple[DatasetPlan, ...] = ()
 
@@ -280,25 +248,17 @@ def parse_request(argv) -> tuple[GenerateRequest, list[str]]:
 
 def plan(request: GenerateRequest) -> GenerateConfig:
     """Each dataset's row count (--rows, or as many as fill its --target_size, measured on a sample of the real
-    encoding) and estimated bytes per row, parents first (a dataset's references need their row counts)."""
-    from datagen.engine import compile_dataset, run_context
-
-    plans, planned_rows = [], {}
-    for spec in request.specs:
-        run = run_context([s for s in request.specs if s.name in spec.references], planned_rows)
-        try:
-            gen = compile_dataset(spec, run)
-            n, bpr = _plan_rows(gen, None if request.rows is None else request.rows[spec.name],
-                                None if request.targets is None else request.targets[spec.name],
-                                request.file_format, request.compression, request.seed, request.date_format,
-                                request.block_rows, request.num_shards)
-        except specs.SpecError as e:
-            raise cli.UsageError(str(e)) from None
-        if n > MAX_ROWS:
-            raise cli.UsageError(f"--target_size: {request.target_text!r} means more than {MAX_ROWS:,} rows")
-        planned_rows[spec.name] = n
-        plans.append(DatasetPlan(spec.name, n, bpr, f"{request.output}/{spec.name}/{spec.name}", spec, run))
-    return GenerateConfig(**{f.name: getattr(request, f.name) for f in fields(request)}, datasets=tuple(plans))
+    encoding) and estimated bytes per row (:func:`datagen.plan.plan`), parents first."""
+    try:
+        planned = plans.plan(request.specs, request.rows, request.targets, _sizing(request), request.block_rows,
+                             request.num_shards)
+    except plans.TooManyRows:
+        raise cli.UsageError(f"--target_size: {request.target_text!r} means more than {MAX_ROWS:,} rows") from None
+    except specs.SpecError as e:
+        raise cli.UsageError(str(e)) from None
+    datasets = tuple(DatasetPlan(**{f.name: getattr(p, f.name) for f in fields(p)},
+                                 output_prefix=f"{request.output}/{p.name}/{p.name}") for p in planned)
+    return GenerateConfig(**{f.name: getattr(request, f.name) for f in fields(request)}, datasets=datasets)
 
 
 def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
@@ -307,40 +267,21 @@ def parse_config(argv) -> tuple[GenerateConfig, list[str]]:
     return plan(request), beam_args
 
 
-def _plan_rows(gen, rows, target, file_format, compression, seed, date_format, block_rows, num_shards):
-    """(rows, encoded bytes per row) of one dataset: ``rows`` as given, or as many as fill ``target`` bytes."""
-    from pipelines.sizes import SAMPLE_ROWS, encoded_bytes_per_row, rows_for_size, shard_overhead_bytes
+def _sizing(request: GenerateRequest) -> plans.Sizing:
+    """How the run's files are sized: the bytes of a sample as its format and compression write it."""
+    from pipelines.sizes import SAMPLE_ROWS, encoded_bytes_per_row, shard_overhead_bytes
+
+    file_format, compression = request.file_format, request.compression
+
+    def bytes_per_row(gen, sample_rows, group_rows):
+        return encoded_bytes_per_row(gen, file_format, compression, request.seed, request.date_format,
+                                     sample_rows=sample_rows, block_rows=group_rows)
 
     # A target size needs a real sample. With --rows the size only feeds the printed estimate: a small sample
-    # does for CSV, but Parquet compresses a row group of a whole block far better than one of 8,192 rows
-    # (films: the estimate was 41% over), so it is measured with groups as the sink writes them.
-    if target is not None:
-        sample = SAMPLE_ROWS
-    else:
-        sample = min(rows, SAMPLE_ROWS if file_format == "parquet" else 8192)
-    group = min(block_rows, sample)  # Parquet: one row group per generated block, as the sink writes
-
-    def measure(sample_rows, group_rows):
-        return encoded_bytes_per_row(gen, file_format, compression, seed, date_format, sample_rows=sample_rows,
-                                     block_rows=group_rows)
-
-    bpr = measure(sample, group)
-    if target is None:
-        return rows, bpr
-    overhead = shard_overhead_bytes(gen.schema, file_format, compression) * max(num_shards, 1)
-    n = rows_for_size(max(target - overhead, 1), bpr)
-    # A small dataset, or small shards (a shard's row groups hold at most its rows): measure again on a sample
-    # shaped like the files, until the row count settles.
-    shape = (sample, group)
-    for _ in range(3):
-        per_shard = -(-n // num_shards) if num_shards else n
-        wanted = (min(n, sample), min(per_shard, group, n))
-        if wanted == shape:
-            break
-        shape = wanted
-        bpr = measure(*shape)
-        n = rows_for_size(max(target - overhead, 1), bpr)
-    return n, bpr
+    # does for CSV, but Parquet compresses a row group of a whole block far better than one of 8,192 rows, so it
+    # is measured with groups as the sink writes them.
+    return plans.Sizing(bytes_per_row, lambda gen: shard_overhead_bytes(gen.schema, file_format, compression),
+                        sample_rows=SAMPLE_ROWS, estimate_rows=SAMPLE_ROWS if file_format == "parquet" else 8192)
 
 
 def _check_dataflow(options: PipelineOptions, config: GenerateConfig):

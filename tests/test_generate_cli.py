@@ -286,3 +286,26 @@ def test_the_size_printed_for_a_parquet_run_by_rows_is_close_to_what_is_written(
     printed = float(re.search(r"about ([\d,]+) MB of parquet", result.stdout + result.stderr)[1].replace(",", ""))
     written = sum(p.stat().st_size for p in (out / "films").glob("films-*.parquet")) / 1e6
     assert abs(printed - written) <= 0.1 * written, (printed, written)
+
+
+def test_datasets_that_cannot_be_planned_are_one_line(tmp_path):
+    """The plan's errors (datagen.plan) as the job's one-line usage errors: a cycle of references, a reference to a
+    dataset not in the run, a dataset given twice."""
+    def spec(name, parent):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(f"dataset: {name}\ncolumns:\n  - {{name: {parent}_id, generator: reference, dataset: "
+                        f"{parent}}}\n")
+        return str(path)
+
+    a, b = spec("a", "b"), spec("b", "a")
+    cases = [
+        (["--spec", a, "--spec", b], "datasets reference each other in a cycle: a -> b -> a"),
+        (["--spec", a], f"{a}: column 'b_id': references dataset 'b', which is not in this run: add it with "
+                        "--datasets or --spec"),
+        (["--spec", a, "--spec", b, "--spec", a], f"dataset 'a' is given twice ({a} and {a})"),
+    ]
+    out = tmp_path / "out"
+    for args, line in cases:
+        result = run_cli("pipelines.generate", *args, "--rows", "10", "--output", str(out))
+        assert (result.returncode, result.stderr) == (2, f"python -m pipelines.generate: error: {line}\n"), args
+        assert not out.exists()

@@ -13,7 +13,7 @@ $(BIN)/python:
 INSTALLED := $(VENV)/.installed
 install: $(INSTALLED)
 
-$(INSTALLED): $(BIN)/python setup.py requirements.txt pyproject.toml transforms/_gather.c
+$(INSTALLED): $(BIN)/python setup.py requirements.txt pyproject.toml datagen/_gather.c
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 

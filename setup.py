@@ -24,9 +24,9 @@ setup(
     install_requires=[r for r in REQUIREMENTS if r],
     # `mldp generate ...`, `mldp --help`: every job under one command, beside `python -m pipelines.<job>`
     entry_points={"console_scripts": ["mldp = pipelines.cli:mldp"]},
-    # The gather loop of the CSV encoder and of string composition in C. Optional: without a C compiler the
-    # install goes on and transforms/text.py uses Arrow's take (the same bytes, about half as fast in that loop).
-    ext_modules=[Extension("transforms._gather", ["transforms/_gather.c"], optional=True,
+    # The gather loop of string composition and of the CSV encoder in C. Optional: without a C compiler the
+    # install goes on and datagen/text.py uses Arrow's take (the same bytes, about half as fast in that loop).
+    ext_modules=[Extension("datagen._gather", ["datagen/_gather.c"], optional=True,
                            extra_compile_args=["-O3"])],
     extras_require={
         "test": [

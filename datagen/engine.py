@@ -24,8 +24,7 @@ from datagen import expressions
 from datagen.memory import reuse_freed_memory
 from datagen.randomness import WeightedChoice, bits_at, row_bits, stream_key, table_bits, unit_interval
 from datagen.spec import ColumnSpec, DatasetSpec, SpecError, template_parts
-from transforms.text import Prefixes, compose, compose_ragged, merge_small_slots
-from transforms.text import _split_integer_slots as split_integer_slots
+from datagen.text import Prefixes, compose, compose_ragged, merge_small_slots, split_integer_slots
 
 EPOCH = datetime.date(1970, 1, 1)
 _DAY_US = 86_400_000_000

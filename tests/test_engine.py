@@ -978,3 +978,19 @@ def test_freed_memory_is_kept_for_the_next_block_on_glibc():
     from datagen.memory import reuse_freed_memory
 
     assert reuse_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_the_engine_imports_nothing_from_the_beam_pieces():
+    """datagen/ is the library the Beam pieces (transforms/) build on: none of its modules imports them, at the top
+    or inside a function (the text kernel and its C loop are datagen/text.py and datagen/_gather.c)."""
+    import ast
+
+    from tests.helpers import ROOT
+
+    upward = []
+    for path in sorted((ROOT / "datagen").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            upward += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "transforms"]
+    assert not upward, upward

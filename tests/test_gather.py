@@ -1,14 +1,15 @@
-"""transforms/_gather.c, the C gather loop: the same bytes as a plain Python reference and as Arrow's take (the
+"""datagen/_gather.c, the C gather loop: the same bytes as a plain Python reference and as Arrow's take (the
 fallback where it is not built), and a clear error for an index or range that is not in the vocabulary."""
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from datagen import text
 from datagen.engine import compile_dataset
 from datagen.spec import builtin
-from transforms import text
-from transforms.text import Prefixes, compose, compose_ragged, record_batch_to_csv
+from datagen.text import Prefixes, compose, compose_ragged
+from transforms.text import record_batch_to_csv
 
 native = text._native
 
@@ -16,7 +17,7 @@ native = text._native
 def test_the_c_loop_is_built_here():
     # CI and `make test` install the project with setup.py's extension; without it every test below would only
     # compare the fallback with itself.
-    assert native is not None, ("transforms._gather is not built: install the project with a C compiler "
+    assert native is not None, ("datagen._gather is not built: install the project with a C compiler "
                                 "(`pip install -e .`; Debian: apt-get install gcc python3-dev)")
 
 

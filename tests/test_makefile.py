@@ -10,7 +10,7 @@ import time
 
 from tests.helpers import ROOT
 
-INSTALL_INPUTS = ["setup.py", "requirements.txt", "pyproject.toml", "transforms/_gather.c"]
+INSTALL_INPUTS = ["setup.py", "requirements.txt", "pyproject.toml", "datagen/_gather.c"]
 
 
 def dry_run(folder, target="install") -> str:

@@ -8,7 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from transforms.text import Pieces, Prefixes, compose, csv_field, merge_small_slots, record_batch_to_csv
+from datagen.text import Pieces, Prefixes, compose, merge_small_slots
+from transforms.text import csv_field, record_batch_to_csv
 
 
 def parse(text: bytes):

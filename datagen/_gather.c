@@ -4,7 +4,7 @@
  *
  * Arrow's `take` does the same at 10-14 ns a piece, most of it per-piece overhead, as the pieces are short (a
  * separator, a word, a rendered number). Here a piece of up to 16 bytes is one unconditional 16-byte copy (the
- * source and the output have room behind it): about 4 ns. The result is the same bytes; transforms/text.py falls
+ * source and the output have room behind it): about 4 ns. The result is the same bytes; datagen/text.py falls
  * back to Arrow's `take` where this module is not built (setup.py builds it where a C compiler is found).
  *
  * The GIL is released for both passes: the worker threads of a local run gather at the same time. Another
@@ -328,8 +328,8 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "transforms._gather",
-    "Pieces of text gathered end to end (see transforms/_gather.c).", -1, methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "datagen._gather",
+    "Pieces of text gathered end to end (see datagen/_gather.c).", -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__gather(void) { return PyModule_Create(&module); }

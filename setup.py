@@ -25,7 +25,7 @@ setup(
     # `mldp generate ...`, `mldp --help`: every job under one command, beside `python -m pipelines.<job>`
     entry_points={"console_scripts": ["mldp = pipelines.cli:mldp"]},
     # The gather loop of string composition and of the CSV encoder in C. Optional: without a C compiler the
-    # install goes on and datagen/text.py uses Arrow's take (the same bytes, about half as fast in that loop).
+    # install goes on and datagen/text.py uses Arrow's take (the same bytes, more slowly: benchmarks/README.md).
     ext_modules=[Extension("datagen._gather", ["datagen/_gather.c"], optional=True,
                            extra_compile_args=["-O3"])],
     extras_require={

@@ -2,10 +2,11 @@
  * vocabulary held as Arrow holds a string array (int32 offsets into one data buffer), end to end into a new
  * buffer, and note where each row (a fixed or varying number of pieces) starts.
  *
- * Arrow's `take` does the same at 10-14 ns a piece, most of it per-piece overhead, as the pieces are short (a
+ * Arrow's `take` does the same, but most of its time goes to per-piece overhead, as the pieces are short (a
  * separator, a word, a rendered number). Here a piece of up to 16 bytes is one unconditional 16-byte copy (the
- * source and the output have room behind it): about 4 ns. The result is the same bytes; datagen/text.py falls
- * back to Arrow's `take` where this module is not built (setup.py builds it where a C compiler is found).
+ * source and the output have room behind it), with next to no overhead (what it saves: benchmarks/README.md,
+ * "CPU per block"). The result is the same bytes; datagen/text.py falls back to Arrow's `take` where this module
+ * is not built (setup.py builds it where a C compiler is found).
  *
  * The GIL is released for both passes: the worker threads of a local run gather at the same time. Another
  * Python thread could write to the arrays meanwhile (a buffer export stops them being freed, not written), so

@@ -17,7 +17,7 @@ from datagen.arrow import pa
 
 try:  # the gather loop in C (datagen/_gather.c), built by setup.py where a C compiler is found
     from datagen import _gather as _native
-except ImportError:  # the same bytes through Arrow's take, about half as fast
+except ImportError:  # the same bytes through Arrow's take, more slowly (benchmarks/README.md, "CPU per block")
     _native = None
 
 # A range of at most this many values is rendered once per value, then drawn (numbers, dates, the high digits of

@@ -303,7 +303,7 @@ class Items(Maker):
     TABLE_BITS = 16
     SMALL = 64
     # From a batch of this many rows on, every prefix of every ordering is kept as a range of one buffer
-    # (Prefixes: 12 MB and about 0.03 s for 12 values, then faster to draw); a smaller batch composes its rows'
+    # (Prefixes: 12 MB for 12 values, made once per process, then cheaper to draw); a smaller batch composes its rows'
     # pieces (a run of a few thousand rows would spend longer on the table than on its rows). The text is the same
     # either way.
     PREFIX_TABLE_ROWS = 1 << 15

@@ -3,8 +3,8 @@
 A block of 131,072 rows makes many temporary arrays of a few MB each. With glibc's defaults, allocations that
 large are mapped afresh and unmapped when freed (its threshold only adapts to the first sizes it sees), and
 the top of the heap is trimmed: every block then pays the kernel again to fault in and zero the same amount of
-memory. On this project's reference machine (a 2-core VM) that was about a sixth of the films generator's time
-(page faults per 40 blocks: 345,000 with the defaults, 96,000 with the settings below).
+memory. The settings below keep that memory for the next block instead (the page faults they saved, and what they
+cost: benchmarks/HISTORY.md, 2026-11-28).
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 the list of jobs, and ``mldp``, the one command that runs any of them (``mldp generate ...``).
 
 Nothing here imports Beam until a pipeline's options are made (:func:`beam_options`) or an option the job does
-not declare is looked up among Beam's: a job's ``--help`` and its usage errors answer before Beam's second of
-start-up.
+not declare is looked up among Beam's: a job's ``--help`` and its usage errors answer without Beam's start-up.
 """
 
 from __future__ import annotations
@@ -48,7 +47,8 @@ def whole(name: str, text, minimum: int, what: str, maximum: int | None = None) 
 def with_local_defaults(argv: list[str], parallel: bool = True, grouping_rows: bool = False) -> list[str]:
     """Locally, use every core unless told otherwise: numpy, Arrow and the database release the GIL. Work that
     cannot be split (``parallel=False``: e.g. one block of rows per dataset) runs in one worker, in this thread:
-    the runner's second worker would only add its start-up and hand-overs (about 0.8 s of a 1,000-row run).
+    the runner's second worker would only add its start-up and hand-overs (a large part of a small run: see
+    benchmarks/README.md, "a 1,000-row run").
 
     ``grouping_rows``: the pipeline sends rows one by one through a GroupByKey (merge_files' Distinct). There the
     local runner's threads lose rows now and then (apache-beam 2.77, ``multi_threading``: 200,000 distinct rows
@@ -102,10 +102,11 @@ _ONE_JOB_PROCESS = False
 
 
 def _import_beam():
-    """Imports Beam: about a second and a million objects that live as long as the process. In a process that
-    runs one job, the cyclic garbage collector is paused meanwhile (its passes over the growing heap were 0.1-0.2
-    s of the import, for a few dozen objects found) and what is alive is then frozen (:func:`gc.freeze`): later
-    full collections no longer go through Beam's modules (one took 0.06-0.1 s, and stopped every thread)."""
+    """Imports Beam: most of a job's start-up, and a million objects that live as long as the process. In a
+    process that runs one job, the cyclic garbage collector is paused meanwhile (its passes over the growing heap
+    took a noticeable part of the import, for a few dozen objects found) and what is alive is then frozen
+    (:func:`gc.freeze`): later full collections, each of which stopped every thread, no longer go through Beam's
+    modules (benchmarks/HISTORY.md, 2026-11-29, "A 1,000-row run")."""
     if not _ONE_JOB_PROCESS or "apache_beam" in sys.modules:
         import apache_beam  # noqa: F401
         return
@@ -398,7 +399,7 @@ def main_wrapper(prog: str, run, argv=None) -> int:
     finally:
         if from_command_line:
             # The objects alive now (Beam's modules above all) live until the process ends: leave them out of
-            # the collections the interpreter runs on its way out, which took about 0.2 s of a small run's 1.4 s.
+            # the collections the interpreter runs on its way out, a noticeable part of a small run's time.
             gc.freeze()
 
 

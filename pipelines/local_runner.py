@@ -5,7 +5,8 @@ on first use (into ``~/.apache_beam/cache/prism``), and falls back to the FnApiR
 the same command would run on one runner on a machine with Internet access and on another without; Prism
 ignores ``--direct_num_workers`` and ``--direct_running_mode`` (the worker modes :func:`pipelines.cli.
 with_local_defaults` chooses) and names metrics its own way; and offline, the failed attempt (an extra
-translation of the pipeline, a lookup of github.com) cost 0.3-0.6 s of a 20M-row run's start-up.
+translation of the pipeline, a lookup of github.com) lengthened every run's start-up (benchmarks/HISTORY.md,
+2026-12-03 evening).
 
 :class:`LocalRunner` is the FnApiRunner set up as the DirectRunner sets it up for a batch pipeline (the
 pipeline's options handed to the workers). Jobs get it through :func:`pipelines.cli.new_pipeline`, tests

@@ -9,7 +9,8 @@ DirectRunner with 2 partitions to Parquet, (d) connectorx with 2 partitions into
 
 (b) and (d) need pandas and connectorx. They run in the Python given by ``--baseline_python`` (default: the
 ``.venv-bench`` that ``make bench`` makes, else this one), each timed inside its own process: installed beside
-the project, pandas would make every ``import apache_beam`` (so (c)'s start-up) about 0.35 s slower.
+the project, pandas would make every ``import apache_beam`` (so (c)'s start-up) slower, as Beam imports it when
+it is there.
 """
 
 from __future__ import annotations

@@ -126,10 +126,10 @@ def settle(args) -> None:
 
     On a virtual machine that reports free memory to its host (virtio-balloon free page reporting, as on the
     2-core machines these figures come from), a write into page cache freed a moment ago is several times faster
-    than one into memory already handed back: 1.7 GB took 0.4 s right after a 1.7 GB file was deleted and
-    3.5-4.3 s after a pause of 6-10 s. Without a pause, a run that starts writing at once (the plain writer) gets
-    the memory its predecessor freed, while the pipeline, writing only after its start-up, mostly does not: each
-    timed run here waits first, so all of them write into memory in the same state.
+    than one into memory already handed back (benchmarks/HISTORY.md, 2026-12-04, second session). Without a
+    pause, a run that starts writing at once (the plain writer) gets the memory its predecessor freed, while the
+    pipeline, writing only after its start-up, mostly does not: each timed run here waits first, so all of them
+    write into memory in the same state.
     """
     if args.settle:
         time.sleep(args.settle)

@@ -192,7 +192,7 @@ def test_mldp_without_a_known_job_is_one_line(args, line):
 
 
 # Their modules import Arrow (datagen.contract) or the Workflows client (local_cloud.stack) when loaded, so their
-# own --help takes 0.3-0.9 s whichever way it is started; mldp adds nothing to that.
+# own --help is slower than the limit below whichever way it is started; mldp adds nothing to that.
 SLOW_MODULES = {"contract", "status", "query", "local_stack"}
 FAST = [name for name in cli.JOBS if name not in SLOW_MODULES]
 

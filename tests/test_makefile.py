@@ -1,5 +1,5 @@
 """The Makefile installs the project only when what the install reads has changed: every target depends on
-``install``, and an install takes about 15 s of each ``make run``."""
+``install``, and an install takes longer than ``make run``'s own work."""
 
 from __future__ import annotations
 

@@ -12,10 +12,15 @@
 
 (*) BIGNUMERIC where BigQuery's NUMERIC cannot hold it (more than 9 decimals or 29 integer digits). Numerics are
 made as scaled 64-bit integers, so p is at most 18.
+
+The one map between Arrow's types and BigQuery's is here too (:func:`bigquery_of_arrow`, :func:`arrow_of_bigquery`):
+the spec types above, the PostgreSQL columns an extraction reads and the files a profile reads are all named by it.
+Dates and timestamps are days and microseconds since :data:`EPOCH`, everywhere.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from dataclasses import dataclass
@@ -25,6 +30,8 @@ if TYPE_CHECKING:  # Arrow is imported when an Arrow type is first asked for: re
     import pyarrow as pa
 
 MAX_NUMERIC_PRECISION = 18
+EPOCH = datetime.date(1970, 1, 1)  # day 0 of a date, and (at midnight UTC) microsecond 0 of a timestamp
+EPOCH_DATETIME = datetime.datetime.combine(EPOCH, datetime.time())  # naive: timestamps are held in UTC
 _NUMERIC = re.compile(r"^numeric\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 NAMES = ("string", "int64", "float64", "bool", "date", "timestamp", "numeric(p, s)")
 
@@ -48,12 +55,12 @@ class ColumnType:
             import pyarrow as pa
 
             return pa.decimal128(self.precision, self.scale)
-        return _arrow_types()[self.name]
+        return _arrow_of_bigquery()[_BIGQUERY[self.name]]
 
     @property
     def bigquery(self) -> str:
         if self.name == "numeric":
-            return "NUMERIC" if self.scale <= 9 and self.precision - self.scale <= 29 else "BIGNUMERIC"
+            return bigquery_numeric(self.precision, self.scale)
         return _BIGQUERY[self.name]
 
     @property
@@ -69,12 +76,57 @@ _POSTGRES = {"string": "TEXT", "int64": "BIGINT", "float64": "DOUBLE PRECISION",
              "date": "DATE", "timestamp": "TIMESTAMPTZ"}
 
 
+# BigQuery's legacy names of its types: a schema file may use either
+BIGQUERY_ALIASES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "DECIMAL": "NUMERIC",
+                    "BIGDECIMAL": "BIGNUMERIC"}
+BIGQUERY_DECIMALS = ("NUMERIC", "BIGNUMERIC")
+
+
+def bigquery_numeric(precision: int, scale: int) -> str:
+    """BigQuery's type for decimals of ``precision`` digits, ``scale`` of them after the point: NUMERIC holds 29
+    digits before the point and 9 after, BIGNUMERIC more."""
+    return "NUMERIC" if scale <= 9 and precision - scale <= 29 else "BIGNUMERIC"
+
+
 @functools.cache
-def _arrow_types() -> dict[str, pa.DataType]:
+def _arrow_of_bigquery() -> dict[str, pa.DataType]:
     import pyarrow as pa
 
-    return {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
-            "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC")}
+    return {"STRING": pa.string(), "INT64": pa.int64(), "FLOAT64": pa.float64(), "BOOL": pa.bool_(),
+            "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us", tz="UTC"), "DATETIME": pa.timestamp("us")}
+
+
+def bigquery_standard(name: str) -> str:
+    """A BigQuery type's standard SQL name, whichever spelling (``integer``, ``INT64``) a schema gives."""
+    name = str(name).upper()
+    return BIGQUERY_ALIASES.get(name, name)
+
+
+def arrow_of_bigquery(name: str) -> pa.DataType | None:
+    """The Arrow type a BigQuery type's values are read as; None for the decimals (their precision is not in the
+    name) and for types without one here."""
+    return _arrow_of_bigquery().get(bigquery_standard(name))
+
+
+def bigquery_of_arrow(t: pa.DataType) -> str:
+    """The BigQuery type that holds an Arrow type's values (Arrow's own name for a type BigQuery has not)."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(t):
+        return "INT64"
+    if pa.types.is_floating(t):
+        return "FLOAT64"
+    if pa.types.is_decimal(t):
+        return bigquery_numeric(t.precision, t.scale)
+    if pa.types.is_boolean(t):
+        return "BOOL"
+    if pa.types.is_date(t):
+        return "DATE"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMP" if t.tz else "DATETIME"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "STRING"
+    return str(t)
 
 
 def parse(text) -> ColumnType:

@@ -21,6 +21,7 @@ from datagen import plan as plans
 from datagen import spec as specs
 from datagen.blocks import DEFAULT_BLOCK_ROWS
 from datagen.plan import MAX_ROWS
+from datagen.seed import DEFAULT_SEED, MAX_SEED, SEED_RANGE
 from functions.file_layout import shard_names
 from pipelines import cli
 from pipelines.outputs import (
@@ -41,7 +42,6 @@ if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checke
 
 PROG = "python -m pipelines.generate"
 ISO_DATE = "%Y-%m-%d"
-DEFAULT_SEED = 42
 MAX_BLOCK_ROWS = 1 << 22
 
 
@@ -69,7 +69,7 @@ class GenerateOptions(cli.JobOptions):
                  "files land within a few percent of it.")
         parser.add_argument(
             "--seed", default=str(DEFAULT_SEED),
-            help="Seed of the generators (0 to 2**64-1). Row i of a dataset depends only on (seed, dataset, "
+            help=f"Seed of the generators ({SEED_RANGE}). Row i of a dataset depends only on (seed, dataset, "
                  "column, i).")
         parser.add_argument(
             "--date_format", default=ISO_DATE,
@@ -227,7 +227,7 @@ def parse_request(argv) -> tuple[GenerateRequest, list[str]]:
         raise cli.UsageError("give --rows or --target_size, not both")
     if args.rows is None and args.target_size is None:
         raise cli.UsageError("give --rows N or --target_size SIZE (e.g. --rows 1000000 or --target_size 1.7GB)")
-    seed = cli.whole("--seed", args.seed, 0, "a whole number from 0 to 2**64-1", (1 << 64) - 1)
+    seed = cli.whole("--seed", args.seed, 0, f"a whole number from {SEED_RANGE}", MAX_SEED)
     num_shards = output_num_shards(args)
     block_rows = cli.whole("--block_rows", args.block_rows, 1, f"a whole number from 1 to {MAX_BLOCK_ROWS}",
                            MAX_BLOCK_ROWS)

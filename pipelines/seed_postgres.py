@@ -16,6 +16,7 @@ import time
 
 from datagen import spec as specs
 from datagen.blocks import DEFAULT_BLOCK_ROWS
+from datagen.seed import DEFAULT_SEED, MAX_SEED, SEED_RANGE
 from pipelines import cli
 from pipelines.postgres_options import add_connection_args, dsn_from, table_identifier
 from transforms.postgres import connection
@@ -31,7 +32,7 @@ def run(argv=None) -> int:
     p.add_argument("--spec", default=None,
                    help="A dataset spec file (YAML or JSON) to load instead of the built-in transactions dataset.")
     p.add_argument("--rows", default="100000", help="Rows to insert (a positive whole number).")
-    p.add_argument("--seed", default="42", help="Seed of the generated rows (0 to 2**64-1).")
+    p.add_argument("--seed", default=str(DEFAULT_SEED), help=f"Seed of the generated rows ({SEED_RANGE}).")
     p.add_argument("--overwrite", action="store_true", default=False, help="Drop and re-create an existing table.")
     args = p.parse_args(argv)
     # The engine (and Arrow with it) once the command line is read: --help answers at once.
@@ -39,7 +40,7 @@ def run(argv=None) -> int:
     from transforms.postgres.seed import create_and_load, table_exists
 
     rows = cli.whole("--rows", args.rows, 1, "a positive whole number of rows", 10**12)
-    seed = cli.whole("--seed", args.seed, 0, "a whole number from 0 to 2**64-1", (1 << 64) - 1)
+    seed = cli.whole("--seed", args.seed, 0, f"a whole number from {SEED_RANGE}", MAX_SEED)
     try:
         spec = specs.load(args.spec) if args.spec else specs.builtin("transactions")
         gen = compile_dataset(spec)

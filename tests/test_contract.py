@@ -89,6 +89,29 @@ def test_arrow_types_are_real_types_not_strings():
     assert [f["type"] for f in transactions.bigquery_schema() if f["name"] == "amount"] == ["NUMERIC"]
 
 
+def test_one_map_between_arrow_and_bigquery_types():
+    """datagen.types: a spec type's Arrow and BigQuery types are one pair of the map that extraction and profiling
+    read too, whichever spelling of a BigQuery type a schema file gives."""
+    from datagen import types
+
+    for name in ("string", "int64", "float64", "bool", "date", "timestamp", "numeric(10, 2)", "numeric(18, 0)",
+                 "numeric(12, 10)"):
+        t = types.parse(name)
+        assert types.bigquery_of_arrow(t.arrow) == t.bigquery, name
+        assert types.arrow_of_bigquery(t.bigquery) == (None if t.name == "numeric" else t.arrow), name
+    assert types.bigquery_of_arrow(pa.timestamp("us")) == "DATETIME" == types.bigquery_standard("datetime")
+    assert types.arrow_of_bigquery("DATETIME") == pa.timestamp("us")
+    assert [types.bigquery_of_arrow(t) for t in (pa.int16(), pa.float32(), pa.large_string(), pa.date64())] == [
+        "INT64", "FLOAT64", "STRING", "DATE"]
+    assert [types.bigquery_numeric(p, s) for p, s in ((38, 9), (30, 0), (10, 10), (76, 38))] == [
+        "NUMERIC", "BIGNUMERIC", "BIGNUMERIC", "BIGNUMERIC"]  # NUMERIC: 29 digits before the point, 9 after
+    aliases = {"INTEGER": "INT64", "float": "FLOAT64", "BOOLEAN": "BOOL", "DECIMAL": "NUMERIC",
+               "BIGDECIMAL": "BIGNUMERIC"}
+    assert {a: types.bigquery_standard(a) for a in aliases} == aliases
+    assert types.arrow_of_bigquery("integer") == pa.int64() and types.arrow_of_bigquery("GEOGRAPHY") is None
+    assert types.EPOCH.isoformat() == "1970-01-01" and types.EPOCH_DATETIME.isoformat() == "1970-01-01T00:00:00"
+
+
 def test_csv_header_is_the_column_names():
     assert contract.FILMS.csv_header() == b"film_id,title,genre,premiere,runtime,rating_score,language,author\n"
     assert contract.CLIENTS.csv_header() == (b"client_id,name,sex,mail,client_movie_genres,client_language_spoken,"

@@ -15,7 +15,7 @@ def test_describe_gives_arrow_and_bigquery_types_and_the_binary_field(pg_schema)
     with conn.cursor() as cur:
         cur.execute(f"""CREATE TABLE {schema}.ty (a bigint, b integer, c smallint, d real, e double precision,
             f boolean, g text, h varchar(5), i jsonb, j date, k timestamp, l timestamptz, m numeric(12,3),
-            n numeric(30,12), o numeric, p int[], q numeric[], r timestamptz[])""")
+            n numeric(30,12), o numeric, p int[], q numeric[], r timestamptz[], s numeric(32,2))""")
     got = {c.name: (c.arrow_type, c.bigquery_type, c.wire) + (("as text",) if c.sent_as_text else ())
            for c in describe(conn, sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "ty")))}
     assert got == {
@@ -27,7 +27,8 @@ def test_describe_gives_arrow_and_bigquery_types_and_the_binary_field(pg_schema)
         "l": (pa.timestamp("us", tz="UTC"), "TIMESTAMP", ">i8"), "m": (pa.decimal128(12, 3), "NUMERIC", ">i8"),
         "n": (pa.decimal128(30, 12), "BIGNUMERIC", None), "o": (pa.decimal128(38, 9), "BIGNUMERIC", None),
         "p": (pa.list_(pa.int32()), "INT64", ">i4"), "q": (pa.list_(pa.decimal256(76, 38)), "BIGNUMERIC", None),
-        "r": (pa.list_(pa.timestamp("us", tz="UTC")), "TIMESTAMP", ">i8")}
+        "r": (pa.list_(pa.timestamp("us", tz="UTC")), "TIMESTAMP", ">i8"),
+        "s": (pa.decimal128(32, 2), "BIGNUMERIC", None)}  # 30 digits before the point: NUMERIC holds 29
     with pytest.raises(UnsupportedQuery, match="column 'x' has type interval, which is not supported yet"):
         describe(conn, sql.SQL("SELECT interval '1 day' AS x"))
 

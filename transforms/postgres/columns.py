@@ -15,16 +15,18 @@ from dataclasses import dataclass
 import pyarrow as pa
 from psycopg2 import sql
 
-# PostgreSQL type OID -> (Arrow type, BigQuery type). NUMERIC is decided by its precision and scale.
+from datagen.types import EPOCH, bigquery_numeric, bigquery_of_arrow
+
+# PostgreSQL type OID -> Arrow type (the BigQuery type is the Arrow type's, datagen.types). NUMERIC is decided by
+# its precision and scale.
 _TYPES = {
-    16: (pa.bool_(), "BOOL"),
-    20: (pa.int64(), "INT64"), 23: (pa.int32(), "INT64"), 21: (pa.int16(), "INT64"), 26: (pa.int64(), "INT64"),
-    700: (pa.float32(), "FLOAT64"), 701: (pa.float64(), "FLOAT64"),
-    25: (pa.string(), "STRING"), 1043: (pa.string(), "STRING"), 1042: (pa.string(), "STRING"),
-    19: (pa.string(), "STRING"), 2950: (pa.string(), "STRING"),
-    114: (pa.string(), "STRING"), 3802: (pa.string(), "STRING"),  # json, jsonb
-    1082: (pa.date32(), "DATE"),
-    1114: (pa.timestamp("us"), "DATETIME"), 1184: (pa.timestamp("us", tz="UTC"), "TIMESTAMP"),
+    16: pa.bool_(),
+    20: pa.int64(), 23: pa.int32(), 21: pa.int16(), 26: pa.int64(),
+    700: pa.float32(), 701: pa.float64(),
+    25: pa.string(), 1043: pa.string(), 1042: pa.string(), 19: pa.string(), 2950: pa.string(),
+    114: pa.string(), 3802: pa.string(),  # json, jsonb
+    1082: pa.date32(),
+    1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC"),
 }
 # Array type OID -> element OID. Arrays become Arrow lists, BigQuery REPEATED (in CSV files: JSON text, to_json).
 _ARRAYS = {1005: 21, 1007: 23, 1016: 20, 1021: 700, 1022: 701, 1009: 25, 1015: 1043, 1000: 16,
@@ -102,18 +104,20 @@ def describe(conn, query: sql.Composable) -> list[Column]:
             if d.type_code == 1700:  # numeric
                 p, s = d.precision, d.scale
                 if p is None or p > 38 or p <= 0 or s is None or s < 0:
+                    # no precision: its values may have any number of digits, which BIGNUMERIC holds
                     columns.append(Column(d.name, pa.decimal128(38, 9), "BIGNUMERIC"))
                 else:
-                    columns.append(Column(d.name, pa.decimal128(p, s), "NUMERIC" if s <= 9 else "BIGNUMERIC",
+                    columns.append(Column(d.name, pa.decimal128(p, s), bigquery_numeric(p, s),
                                           ">i8" if p <= 18 else None))
             elif d.type_code in _TYPES:
-                a, b = _TYPES[d.type_code]
-                columns.append(Column(d.name, a, b, _WIRE.get(d.type_code), d.type_code in _SENT_AS_TEXT))
+                a = _TYPES[d.type_code]
+                columns.append(Column(d.name, a, bigquery_of_arrow(a), _WIRE.get(d.type_code),
+                                      d.type_code in _SENT_AS_TEXT))
             elif d.type_code == 1231:  # numeric[]: its elements' precision is not described; BIGNUMERIC's range
                 columns.append(Column(d.name, pa.list_(pa.decimal256(76, 38)), "BIGNUMERIC"))
             elif d.type_code in _ARRAYS:
-                a, b = _TYPES[_ARRAYS[d.type_code]]
-                columns.append(Column(d.name, pa.list_(a), b, _WIRE.get(_ARRAYS[d.type_code])))
+                a = _TYPES[_ARRAYS[d.type_code]]
+                columns.append(Column(d.name, pa.list_(a), bigquery_of_arrow(a), _WIRE.get(_ARRAYS[d.type_code])))
             else:
                 cur.execute("SELECT format_type(%s, NULL)", (d.type_code,))
                 raise UnsupportedQuery(f"column {d.name!r} has type {cur.fetchone()[0]}, which is not supported yet")
@@ -134,7 +138,7 @@ class KeyKind:
 
 _KEY_KINDS = {
     "integer": KeyKind("integer", "({})::bigint", "{}"),
-    "date": KeyKind("date", "({} - DATE '1970-01-01')::bigint", "(DATE '1970-01-01' + {}::integer)"),
+    "date": KeyKind("date", f"({{}} - DATE '{EPOCH}')::bigint", f"(DATE '{EPOCH}' + {{}}::integer)"),
     "timestamp": KeyKind("timestamp", "floor(extract(epoch FROM {}) * 1000000)::bigint",
                          "(TIMESTAMP 'epoch' + {} * INTERVAL '1 microsecond')"),
     "timestamptz": KeyKind("timestamptz", "floor(extract(epoch FROM {}) * 1000000)::bigint",

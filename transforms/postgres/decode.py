@@ -12,6 +12,7 @@ that :func:`_lists_from_json` turns into lists.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import re
 import struct
@@ -22,10 +23,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
+from datagen.types import EPOCH
 from transforms.postgres.columns import Column
 from transforms.text import concatenated_bytes
 
-_PG_EPOCH_DAYS = 10_957  # 2000-01-01, PostgreSQL's binary epoch, in days since 1970-01-01
+_PG_EPOCH_DAYS = (datetime.date(2000, 1, 1) - EPOCH).days  # PostgreSQL's binary dates and timestamps count from it
 _PG_EPOCH_US = _PG_EPOCH_DAYS * 86_400 * 1_000_000
 _BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 

@@ -17,8 +17,9 @@ setup(
     python_requires=">=3.10",
     # functions/ has no __init__.py (the Cloud Function deploys from that folder alone): named here, or an
     # installed job run from another folder could not import functions.file_layout.
-    packages=find_packages(include=["datagen", "datagen.*", "pipelines", "pipelines.*", "transforms", "transforms.*",
-                                    "local_cloud", "local_cloud.*", "sql", "sql.*"]) + ["functions"],
+    packages=find_packages(include=["mldp", "mldp.*", "datagen", "datagen.*", "pipelines", "pipelines.*",
+                                    "transforms", "transforms.*", "local_cloud", "local_cloud.*", "sql", "sql.*"])
+    + ["functions"],
     package_data={"datagen": ["datasets/*.yaml", "data/*.json"],
                   "functions": ["schemas/*.json", "requirements.txt"]},
     install_requires=[r for r in REQUIREMENTS if r],

@@ -16,6 +16,7 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.io import iobase
 from apache_beam.io.range_trackers import OffsetRangeTracker
+from apache_beam.transforms.display import DisplayDataItem
 
 from datagen.blocks import DEFAULT_BLOCK_ROWS
 from datagen.engine import compile_dataset
@@ -100,7 +101,13 @@ class GeneratedRowsSource(iobase.BoundedSource):
         return RecordBatchCoder()
 
     def display_data(self):
-        return {"dataset": self.dataset, "rows": self.rows, "seed": self.seed, "block_rows": self.block_rows}
+        return {"dataset": DisplayDataItem(self.dataset, label="Dataset"),
+                "spec": DisplayDataItem(self.spec.source, label="Spec"),
+                "rows": DisplayDataItem(self.rows, label="Rows"),
+                "seed": DisplayDataItem(str(self.seed), label="Seed"),  # may pass int64: shown as text
+                "block_rows": DisplayDataItem(self.block_rows, label="Rows per record batch"),
+                "references": DisplayDataItem(", ".join(f"{n} ({r:,} rows)" for n, (_, r) in sorted(self.run.items()))
+                                              or "none", label="Datasets referenced")}
 
 
 class GenerateDataset(beam.PTransform):
@@ -114,3 +121,6 @@ class GenerateDataset(beam.PTransform):
 
     def expand(self, pbegin):
         return pbegin | beam.io.Read(self._source).with_output_types(pa.RecordBatch)
+
+    def display_data(self):
+        return {"source": self._source.__class__, "source_dd": self._source}

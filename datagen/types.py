@@ -108,25 +108,39 @@ def arrow_of_bigquery(name: str) -> pa.DataType | None:
     return _arrow_of_bigquery().get(bigquery_standard(name))
 
 
-def bigquery_of_arrow(t: pa.DataType) -> str:
-    """The BigQuery type that holds an Arrow type's values (Arrow's own name for a type BigQuery has not)."""
+def kind_of(t: pa.DataType) -> str:
+    """An Arrow type's kind: integer, float, decimal, bool, date, timestamp, string or other (what its BigQuery
+    type, and the statistics of its values, go by)."""
     import pyarrow as pa
 
     if pa.types.is_integer(t):
-        return "INT64"
+        return "integer"
     if pa.types.is_floating(t):
-        return "FLOAT64"
+        return "float"
     if pa.types.is_decimal(t):
-        return bigquery_numeric(t.precision, t.scale)
+        return "decimal"
     if pa.types.is_boolean(t):
-        return "BOOL"
+        return "bool"
     if pa.types.is_date(t):
-        return "DATE"
+        return "date"
     if pa.types.is_timestamp(t):
-        return "TIMESTAMP" if t.tz else "DATETIME"
+        return "timestamp"
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "STRING"
-    return str(t)
+        return "string"
+    return "other"
+
+
+_BIGQUERY_OF_KIND = {"integer": "INT64", "float": "FLOAT64", "bool": "BOOL", "date": "DATE", "string": "STRING"}
+
+
+def bigquery_of_arrow(t: pa.DataType) -> str:
+    """The BigQuery type that holds an Arrow type's values (Arrow's own name for a type BigQuery has not)."""
+    kind = kind_of(t)
+    if kind == "decimal":
+        return bigquery_numeric(t.precision, t.scale)
+    if kind == "timestamp":
+        return "TIMESTAMP" if t.tz else "DATETIME"
+    return _BIGQUERY_OF_KIND.get(kind, str(t))
 
 
 def parse(text) -> ColumnType:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checke
     import pyarrow as pa
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from transforms.profiling import Column, ProfilePlan
+    from datagen.report.profile import ProfilePlan
+    from datagen.stats.columns import Column
 
 PROG = "python -m pipelines.profile"  # the job these messages belong to
 FIRST_SAMPLE_BYTES = 1 << 20  # of the first files: the rows types are inferred from
@@ -156,7 +157,8 @@ def _complete_lines(head: bytes, whole: bool) -> bytes:
 def _csv_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], str]:
     import pyarrow as pa
 
-    from transforms.profiling import BIGQUERY_TYPES, Column, bigquery_name, inferred_type, kind_of, unify
+    from datagen.stats.columns import Column, inferred_type, schema_file_type, unify
+    from datagen.types import bigquery_of_arrow, kind_of
     from transforms.table_read import parse_csv
 
     heads, first = {}, None
@@ -177,7 +179,7 @@ def _csv_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], 
         types = []
         for x in fields:
             bq = str(x["type"]).upper()
-            arrow, kind = BIGQUERY_TYPES.get(bq, (pa.string(), None))
+            arrow, kind = schema_file_type(bq)
             if str(x.get("mode", "")).upper() == "REPEATED":
                 arrow, kind, bq = pa.string(), None, f"ARRAY<{bq}> (JSON text)"
             types.append(arrow)
@@ -193,7 +195,7 @@ def _csv_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], 
                                      f"the columns {','.join(names)[:120]}") from None
             inferred.append([inferred_type(f.type) for f in table.schema])
         schema = pa.schema([pa.field(n, unify([t[i] for t in inferred])) for i, n in enumerate(names)])
-        columns = [Column(f.name, kind_of(f.type), bigquery_name(f.type)) for f in schema]
+        columns = [Column(f.name, kind_of(f.type), bigquery_of_arrow(f.type)) for f in schema]
         source = "inferred from the first rows of the files"
     for path in files:  # every file's first rows, read as the run will read them
         try:
@@ -210,7 +212,8 @@ def _parquet_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Colum
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 
-    from transforms.profiling import Column, bigquery_name, kind_of, normal_parquet_type
+    from datagen.stats.columns import Column, normal_parquet_type
+    from datagen.types import bigquery_of_arrow, kind_of
 
     schemas, groups = [], []
     for path in files:
@@ -231,7 +234,7 @@ def _parquet_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Colum
     schema = pa.schema([pa.field(f.name, normal_parquet_type(f.type)) for f in unified])
     source, fields = schema_file(files, schema.names, guess)
     described = {x["name"]: x for x in fields or []}
-    columns = [Column(f.name, kind_of(f.type), str(described.get(f.name, {}).get("type") or bigquery_name(f.type)),
+    columns = [Column(f.name, kind_of(f.type), str(described.get(f.name, {}).get("type") or bigquery_of_arrow(f.type)),
                       str(described.get(f.name, {}).get("description") or "")) for f in schema]
     return schema, columns, "the Parquet files' own", groups
 
@@ -239,7 +242,7 @@ def _parquet_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Colum
 def plan_profile(pattern: str, output: str, *, name: str | None = None, bins: int = 20, top_values: int = 20,
                  max_categories: int = 50) -> ProfilePlan:
     """Checks the input (before anything is written) and plans its profile; a UsageError names what is wrong."""
-    from transforms.profiling import ProfilePlan
+    from datagen.report.profile import ProfilePlan
     from transforms.table_read import csv_file, csv_parts, parquet_file, parquet_parts
 
     files = _data_files(pattern)
@@ -279,7 +282,7 @@ class ProfileFiles:
     only by a whole new one (both files at once), and left as it was if the run fails or is stopped."""
 
     def __init__(self, output: str):
-        from transforms.profile_report import FILES
+        from transforms.profiling import FILES
 
         self.output = output
         self.paths = [f"{output}/{name}" for name in FILES]
@@ -304,7 +307,7 @@ class ProfileFiles:
     def finish_interrupted(self):
         """Moves in a whole profile that a stopped run had begun to move in (:mod:`transforms.replace`)."""
         from transforms import replace
-        from transforms.profile_report import journal_path
+        from transforms.profiling import journal_path
 
         for journal in replace.matching(journal_path(self.output)):
             if not journal.endswith(".tmp") and replace.finish(journal):
@@ -313,7 +316,7 @@ class ProfileFiles:
 
     def temporary(self) -> list[str]:
         """The files an interrupted run was writing (moved to profile.* once both are whole)."""
-        from transforms.profile_report import TEMP_MARK
+        from transforms.profiling import TEMP_MARK
         from transforms.replace import matching
 
         return matching(f"{self.output}/.profile.*{TEMP_MARK}*")

@@ -13,6 +13,8 @@ import io
 import json
 import math
 import re
+import subprocess
+import sys
 
 import apache_beam as beam
 import numpy as np
@@ -24,10 +26,12 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from datagen.stats.columns import NUMBER_KINDS, ORDERED_KINDS, Column
+from datagen.stats.distribution import QUANTILE_EPSILON
+from datagen.stats.sketches import HLL_RSE, HyperLogLog, hash_numbers, hash_strings
 from pipelines import profile_files
-from tests.helpers import run_cli
-from transforms import profiling
-from transforms.profiling import HLL_RSE, QUANTILE_EPSILON, Column, HyperLogLog, TableStatsFn, TopValues
+from tests.helpers import ROOT, run_cli
+from transforms.profiling import TableStatsFn, TopValues
 from transforms.table_read import csv_parts, read_part
 
 ROWS = 3000
@@ -101,7 +105,7 @@ def check_profile(prof: dict, table: pa.Table, files: int):
         if kind in ("integer", "string", "bool") and distinct <= max_categories:
             categorical.append(col["name"])
             assert col["distinct"] == distinct
-        if kind in profiling.ORDERED_KINDS:
+        if kind in ORDERED_KINDS:
             x = numbers(arr, kind)
             assert col["min"] == x.min() and col["max"] == x.max(), col["name"]
             assert col["mean"] == pytest.approx(x.mean(), rel=1e-9, abs=1e-9), col["name"]
@@ -131,7 +135,7 @@ def check_profile(prof: dict, table: pa.Table, files: int):
             else:
                 assert "items" not in col
     assert prof["category_columns"] == categorical
-    measures = [c["name"] for c in prof["columns"] if c["kind"] in profiling.NUMBER_KINDS]
+    measures = [c["name"] for c in prof["columns"] if c["kind"] in NUMBER_KINDS]
     pairs = {(p["category"], p["measure"]): p for p in prof["by_category"]}
     assert set(pairs) == {(c, m) for c in categorical for m in measures if m != c}
     for (category, measure), pair in pairs.items():
@@ -456,16 +460,63 @@ def test_hyperloglog_merges_and_estimates_within_its_error():
     for n in (0, 1, 10, 1000, 200_000):
         a, b = HyperLogLog(), HyperLogLog()
         values = np.arange(n, dtype=np.int64)
-        a.add_hashes(profiling.hash_numbers(values[: n // 2]))
-        b.add_hashes(profiling.hash_numbers(values[n // 3:]))  # overlapping halves
+        a.add_hashes(hash_numbers(values[: n // 2]))
+        b.add_hashes(hash_numbers(values[n // 3:]))  # overlapping halves
         a.merge(b)
         whole = HyperLogLog()
-        whole.add_hashes(profiling.hash_numbers(values))
+        whole.add_hashes(hash_numbers(values))
         assert np.array_equal(a.registers, whole.registers)
         assert abs(whole.estimate() - n) <= 3 * HLL_RSE * n + 0.5, (n, whole.estimate())
     words = pa.array([f"w{i}" for i in range(5000)] + ["", "é", "a,b"])
-    assert len(np.unique(profiling.hash_strings(words))) == len(words)
-    assert np.array_equal(profiling.hash_strings(words.slice(10, 20)), profiling.hash_strings(words)[10:30])
+    assert len(np.unique(hash_strings(words))) == len(words)
+    assert np.array_equal(hash_strings(words.slice(10, 20)), hash_strings(words)[10:30])
+
+
+def test_the_statistics_and_the_report_are_plain_python():
+    """datagen.stats merges parts of a table in any order into the statistics the Beam transforms make, and
+    datagen.report builds and draws a profile from them; neither imports Beam."""
+    from datagen.report.page import render_html
+    from datagen.report.profile import ProfilePlan, build_profile
+    from datagen.stats.distribution import add_counts, histogram_counts
+    from datagen.stats.table import TableStats
+    from datagen.stats.top_values import BucketCounts, merge_tops, value_count_pieces
+
+    batches = _batches()
+    parts = []
+    for part in (batches[:2], batches[2:]):
+        stats = TableStats(COLUMNS, 50)
+        for b in part:
+            stats.add_batch(b)
+        parts.append(stats)
+    whole, backwards = TableStats(COLUMNS, 50), TableStats(COLUMNS, 50)
+    for stats in parts:
+        whole.merge(stats)
+    for stats in reversed(parts):
+        backwards.merge(stats)
+    for name in ("x", "k", "n"):
+        a, b = whole.columns[name], backwards.columns[name]
+        assert (a.count, a.nulls, a.categories, a.hll.estimate()) == (b.count, b.nulls, b.categories, b.hll.estimate())
+    buckets = {}
+    for b in batches:
+        for key, piece in value_count_pieces(b, ["k"], 4):
+            buckets.setdefault(key, BucketCounts()).add(piece)
+    tops = merge_tops([acc.summaries(3) for acc in buckets.values()], 3)
+    keys = [v for b in batches for v in b.column("k").to_pylist() if v is not None]
+    assert tops["values"]["top"] == [(d["value"], d["count"]) for d in expected_top(keys, 3)]
+    ordered = [c for c in COLUMNS if c.kind in ORDERED_KINDS]
+    counts = {}
+    for b in batches:
+        for c in histogram_counts(b, whole, ordered, 10):
+            add_counts(counts, c)
+    plan = ProfilePlan("t", "in", "out", "parquet", pa.schema([]), COLUMNS, ("in/t.parquet",), bins=10, top_values=3)
+    prof = build_profile(plan, whole, {}, {"k": tops}, {n: c.tolist() for n, c in counts.items()})
+    assert prof["summary"]["rows"] == sum(b.num_rows for b in batches) and prof["columns"][1]["distinct"] == 4
+    assert sum(prof["columns"][0]["histogram"]["counts"]) == whole.columns["x"].moments.n
+    check_page(render_html(prof), prof)
+    code = ("import sys; import datagen.report.page, datagen.report.profile, datagen.stats.distribution, "
+            "datagen.stats.table, datagen.stats.top_values; print('apache_beam' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert (done.returncode, done.stdout) == (0, "False\n"), done.stderr
 
 
 # --- bad inputs -----------------------------------------------------------------------------------------------

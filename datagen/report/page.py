@@ -1,196 +1,23 @@
-"""A dataset's profile as JSON (from the merged statistics) and as one self-contained HTML page.
+"""A dataset's profile as one self-contained HTML page.
 
 The page needs no network: every plot is a PNG made by matplotlib (Agg, no display) and embedded as a base64
-data URI; the style is a few lines of inline CSS (a grid of cards). Files are written to a temporary name in the
-output folder, then renamed, so a final path never holds a half-written file.
+data URI; the style is a few lines of inline CSS (a grid of cards).
 """
 
 from __future__ import annotations
 
 import base64
-import datetime
 import html
 import io
-import json
 import threading
-import uuid
 
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
+from datagen.stats.columns import ORDERED_KINDS
 
-from functions.file_layout import PROFILE_FILES
-from transforms.profiling import (
-    HLL_M,
-    HLL_RSE,
-    NUM_QUANTILES,
-    ORDERED_KINDS,
-    QUANTILE_EPSILON,
-    REPORTED_PERCENTS,
-    ProfilePlan,
-    histogram_edges,
-)
-
-FILES = PROFILE_FILES
-TEMP_MARK = ".tmp-"
 CHART_BARS = 12  # top values drawn per chart (the JSON keeps --top_values of them)
 PAIR_CHARTS = 4  # per category column: charts of the first numeric columns (the table has them all)
-_EPOCH = datetime.date(1970, 1, 1)
-_EPOCH_TS = datetime.datetime(1970, 1, 1)
-
-UNITS = {"date": "days since 1970-01-01", "timestamp": "microseconds since 1970-01-01"}
 # matplotlib's fonts are shared objects: two pages drawn at once (two datasets in one local run) take turns
 _DRAWING = threading.Lock()
 
-
-# --- the profile as data ----------------------------------------------------------------------------------------
-
-def build_profile(plan: ProfilePlan, stats, quantiles: dict, top: dict, histograms: dict,
-                  now: datetime.datetime | None = None) -> dict:
-    """The profile (JSON-ready) of one dataset from the pipeline's merged results."""
-    rows = stats.rows
-    columns = [_column(plan, c, stats.columns[c.name], quantiles, top, histograms, rows) for c in plan.columns]
-    keys = {c["name"] for c in columns if c.get("looks_like_key")}
-    categorical = [c for c in plan.columns if stats.columns[c.name].categories is not None]
-    by_category = []
-    for c in categorical:
-        s = stats.columns[c.name]
-        for measure in plan.measures:
-            if measure == c.name:
-                continue
-            groups = s.groups.get(measure, {})
-            by_category.append({
-                "category": c.name, "measure": measure, "measure_looks_like_key": measure in keys,
-                "groups": [{"value": v, "rows": s.categories[v], "count": groups.get(v, (0, 0.0))[0],
-                            "mean": (groups[v][1] / groups[v][0]) if groups.get(v, (0,))[0] else None}
-                           for v in sorted(s.categories, key=_value_order)]})
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    return {
-        "dataset": plan.name,
-        "summary": {
-            "rows": rows, "columns": len(plan.columns), "files": len(plan.files), "bytes": plan.total_bytes,
-            "format": plan.file_format, "input": plan.input, "schema": plan.schema_source,
-            "profiled_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-        "approximations": {
-            "approx_distinct": f"HyperLogLog with {HLL_M:,} registers (Ertl's estimator): relative standard error "
-                               f"{100 * HLL_RSE:.2f}%. 'distinct' is exact where it is given (strings, and columns "
-                               f"of at most {plan.max_categories} values).",
-            "quantiles": f"Beam's ApproximateQuantiles with {NUM_QUANTILES} quantiles: the rank of each reported value "
-                         f"is within {QUANTILE_EPSILON:.4f} x count of the exact quantile's (worst case).",
-            "std": "population standard deviation (ddof 0) of the finite values",
-            "everything else": "exact",
-        },
-        "settings": {"bins": plan.bins, "top_values": plan.top_values, "max_categories": plan.max_categories},
-        "columns": columns,
-        "category_columns": [c.name for c in categorical],
-        "by_category": by_category,
-    }
-
-
-def _value_order(v):
-    return (v is None, str(type(v)), v if v is not None else 0)
-
-
-def _percentiles(values: list) -> list:
-    """101 values for 0%..100%: ApproximateQuantiles' own, or with fewer values than that (it then returns them
-    all, sorted) the nearest rank."""
-    if len(values) == NUM_QUANTILES:
-        return list(values)
-    n = len(values)
-    return [values[round(p / 100 * (n - 1))] for p in range(NUM_QUANTILES)]
-
-
-def _column(plan, c, s, quantiles, top, histograms, rows) -> dict:
-    out = {"name": c.name, "type": c.type, "kind": c.kind}
-    if c.description:
-        out["description"] = c.description
-    out.update(count=s.count, nulls=s.nulls, null_fraction=(s.nulls / rows) if rows else 0.0)
-    exact = None
-    if s.categories is not None:
-        exact = len(s.categories) - (None in s.categories)
-    elif c.kind == "string":
-        exact = top[c.name]["values"]["distinct"] if c.name in top else 0
-    out["distinct"] = exact
-    out["approx_distinct"] = round(s.hll.estimate()) if s.hll is not None else None
-    out["categorical"] = s.categories is not None
-    if c.kind in ORDERED_KINDS:
-        m = s.moments
-        if c.kind in ("float", "decimal"):
-            out.update(nan=s.nan, infinite=s.infinite)
-        if c.kind in UNITS:
-            out["unit"] = UNITS[c.kind]
-        out.update(min=m.min, max=m.max, mean=m.mean if m.n else None, std=m.std)
-        if c.kind == "integer":
-            out["looks_like_key"] = bool(s.count > plan.max_categories and out["approx_distinct"] >= 0.97 * s.count)
-        if c.name in quantiles:
-            pct = _percentiles(quantiles[c.name])
-            out["quantiles"] = {str(p): pct[p] for p in REPORTED_PERCENTS}
-            out["percentiles"] = pct
-        edges = histogram_edges(c.kind, m.min, m.max, plan.bins)
-        if edges:
-            out["histogram"] = {"edges": edges, "counts": histograms.get(c.name, [0] * (len(edges) - 1))}
-        if c.kind in UNITS and m.n:
-            show = _date_text if c.kind == "date" else _timestamp_text
-            out["display"] = {"min": show(m.min), "max": show(m.max), "mean": show(m.mean),
-                              "quantiles": {k: show(v) for k, v in out.get("quantiles", {}).items()}}
-    if c.kind == "string":
-        out["empty"] = s.empty
-        ln = s.length
-        out["length"] = {"min": ln.min, "max": ln.max, "mean": ln.mean if ln.n else None}
-        values = top[c.name]["values"] if c.name in top else {"top": []}
-        out["top_values"] = [{"value": v, "count": n} for v, n in values["top"]]
-        out["values_with_comma"] = s.with_comma
-        if s.with_comma:
-            items = top[c.name]["items"] if c.name in top else {"distinct": 0, "total": 0, "top": []}
-            out["items"] = {"separator": ",", "count": items["total"], "distinct": items["distinct"],
-                            "per_row": items["total"] / s.count if s.count else None,
-                            "top_values": [{"value": v, "count": n} for v, n in items["top"]]}
-    elif s.categories is not None:  # integers and booleans of few values: their counts, exact
-        pairs = sorted(((v, n) for v, n in s.categories.items() if v is not None), key=lambda vn: (-vn[1], vn[0]))
-        out["top_values"] = [{"value": v, "count": n} for v, n in pairs[:plan.top_values]]
-    return out
-
-
-def _date_text(days) -> str:
-    return (_EPOCH + datetime.timedelta(days=round(days))).isoformat()
-
-
-def _timestamp_text(micros) -> str:
-    return (_EPOCH_TS + datetime.timedelta(microseconds=round(micros))).isoformat(sep=" ")
-
-
-# --- writing ------------------------------------------------------------------------------------------------
-
-def write_files(output: str, profile: dict) -> list[str]:
-    """profile.json and profile.html in ``output``: both written under temporary names, then moved in by one
-    journal (:mod:`transforms.replace`), so that a profile already there is replaced whole or not at all."""
-    from transforms import replace
-
-    contents = {
-        "profile.json": (json.dumps(profile, indent=2, allow_nan=False, ensure_ascii=False).encode() + b"\n",
-                         "application/json"),
-        "profile.html": (_render_locked(profile).encode(), "text/html"),
-    }
-    mark = f"{TEMP_MARK}{uuid.uuid4().hex}"
-    moves = []
-    for name in FILES:
-        data, mime = contents[name]
-        temp = f"{output}/.{name}{mark}"
-        with FileSystems.create(temp, mime_type=mime, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            f.write(data)
-        moves.append((temp, f"{output}/{name}"))
-    journal = journal_path(output, mark)
-    replace.write_journal(journal, moves, [])
-    replace.finish(journal)
-    return [final for _, final in moves]
-
-
-def journal_path(output: str, mark: str = TEMP_MARK + "*") -> str:
-    """The journal of a profile being moved into ``output`` (a glob of them with the default ``mark``)."""
-    return f"{output}/.profile.journal{mark}"
-
-
-# --- the page -----------------------------------------------------------------------------------------------
 
 CSS = """
 *{box-sizing:border-box}
@@ -229,12 +56,13 @@ footer{color:#57606a;font-size:12px;padding:0 24px 24px}
 """
 
 
-def _render_locked(profile: dict) -> str:
-    with _DRAWING:
-        return render_html(profile)
-
-
 def render_html(profile: dict) -> str:
+    """The page of a profile (:func:`datagen.report.profile.build_profile`)."""
+    with _DRAWING:
+        return _page(profile)
+
+
+def _page(profile: dict) -> str:
     s = profile["summary"]
     esc = html.escape
     tiles = [(f"{s['rows']:,}", "rows"), (f"{s['columns']:,}", "columns"), (f"{s['files']:,}", "files"),

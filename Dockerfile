@@ -10,13 +10,14 @@ COPY --from=launcher /opt/google/dataflow/python_template_launcher /opt/google/d
 
 WORKDIR /template
 COPY setup.py pyproject.toml MANIFEST.in requirements.txt README.md ./
+# setup.py's IMAGE_PACKAGES, and the template entry point (run as a file); a test keeps the two lists equal. Not the
+# commands run from a user's machine only (setup.py's LOCAL_PACKAGES: the local emulator stack, the SQL installer).
 COPY datagen ./datagen
+COPY functions ./functions
+COPY mldp ./mldp
 COPY pipelines ./pipelines
 COPY transforms ./transforms
 COPY templates ./templates
-COPY functions ./functions
-COPY local_cloud ./local_cloud
-COPY sql ./sql
 RUN pip install --no-cache-dir /template
 
 ARG JOB=generate

@@ -7,6 +7,11 @@ from setuptools import Extension, find_packages, setup
 # Pinned in one place: the launcher and the workers must run the same Beam and the same libraries.
 REQUIREMENTS = [line.split("#")[0].strip() for line in
                 (Path(__file__).resolve().parent / "requirements.txt").read_text().splitlines()]
+# The packages, by where they run. The image (Dockerfile: it copies exactly these) and Dataflow's workers run the
+# jobs and the library; a test checks that these hold every module the template jobs import.
+IMAGE_PACKAGES = ["datagen", "functions", "mldp", "pipelines", "transforms"]
+# Commands run from a user's machine only: the BigQuery SQL installer and the local emulator stack.
+LOCAL_PACKAGES = ["local_cloud", "sql"]
 
 setup(
     name="ml-dataset-pipeline",
@@ -17,8 +22,7 @@ setup(
     python_requires=">=3.10",
     # functions/ has no __init__.py (the Cloud Function deploys from that folder alone): named here, or an
     # installed job run from another folder could not import functions.file_layout.
-    packages=find_packages(include=["mldp", "mldp.*", "datagen", "datagen.*", "pipelines", "pipelines.*",
-                                    "transforms", "transforms.*", "local_cloud", "local_cloud.*", "sql", "sql.*"])
+    packages=find_packages(include=[p for top in IMAGE_PACKAGES + LOCAL_PACKAGES for p in (top, f"{top}.*")])
     + ["functions"],
     package_data={"datagen": ["datasets/*.yaml", "data/*.json"],
                   "functions": ["schemas/*.json", "requirements.txt"]},

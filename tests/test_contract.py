@@ -112,6 +112,25 @@ def test_one_map_between_arrow_and_bigquery_types():
     assert types.EPOCH.isoformat() == "1970-01-01" and types.EPOCH_DATETIME.isoformat() == "1970-01-01T00:00:00"
 
 
+# Modules that still spell out the epoch, until they take datagen.types.EPOCH (the engine's restructuring does)
+EPOCH_ELSEWHERE = {"datagen/engine.py"}
+
+
+def test_the_epoch_is_written_once():
+    """Dates and timestamps count from datagen.types.EPOCH everywhere: no other module spells out 1970-01-01."""
+    import ast
+
+    found = set()
+    for folder in ("datagen", "transforms", "pipelines", "mldp", "functions", "sql", "templates"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                        "date", "datetime") and node.args and getattr(node.args[0], "value", None) == 1970):
+                    found.add(str(path.relative_to(ROOT)))
+    assert found == {"datagen/types.py"} | EPOCH_ELSEWHERE, "take the epoch from datagen.types, or drop a module " \
+        "from EPOCH_ELSEWHERE that no longer spells it out"
+
+
 def test_csv_header_is_the_column_names():
     assert contract.FILMS.csv_header() == b"film_id,title,genre,premiere,runtime,rating_score,language,author\n"
     assert contract.CLIENTS.csv_header() == (b"client_id,name,sex,mail,client_movie_genres,client_language_spoken,"

@@ -333,7 +333,7 @@ def test_items_large_list_with_frequent_repeats_stays_distinct():
 def test_items_of_a_small_list_are_the_same_drawn_from_prefix_views():
     # From a batch of Items.PREFIX_TABLE_ROWS rows on, a small list's rows are drawn as views of every prefix of
     # every ordering; smaller batches compose each row's pieces. The rows must not depend on which did it.
-    from datagen.engine import Items
+    from datagen.generators.choices import Items
 
     spec = parse(spec_text(
         "{name: n, type: int64, generator: categorical, values: {1: 5, 2: 3, 3: 2}, hidden: true}",
@@ -978,19 +978,3 @@ def test_freed_memory_is_kept_for_the_next_block_on_glibc():
     from datagen.memory import reuse_freed_memory
 
     assert reuse_freed_memory() is (platform.libc_ver()[0] == "glibc")
-
-
-def test_the_engine_imports_nothing_from_the_beam_pieces():
-    """datagen/ is the library the Beam pieces (transforms/) build on: none of its modules imports them, at the top
-    or inside a function (the text kernel and its C loop are datagen/text.py and datagen/_gather.c)."""
-    import ast
-
-    from tests.helpers import ROOT
-
-    upward = []
-    for path in sorted((ROOT / "datagen").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
-            upward += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "transforms"]
-    assert not upward, upward

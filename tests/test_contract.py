@@ -112,10 +112,6 @@ def test_one_map_between_arrow_and_bigquery_types():
     assert types.EPOCH.isoformat() == "1970-01-01" and types.EPOCH_DATETIME.isoformat() == "1970-01-01T00:00:00"
 
 
-# Modules that still spell out the epoch, until they take datagen.types.EPOCH (the engine's restructuring does)
-EPOCH_ELSEWHERE = {"datagen/engine.py"}
-
-
 def test_the_epoch_is_written_once():
     """Dates and timestamps count from datagen.types.EPOCH everywhere: no other module spells out 1970-01-01."""
     import ast
@@ -127,8 +123,7 @@ def test_the_epoch_is_written_once():
                 if (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
                         "date", "datetime") and node.args and getattr(node.args[0], "value", None) == 1970):
                     found.add(str(path.relative_to(ROOT)))
-    assert found == {"datagen/types.py"} | EPOCH_ELSEWHERE, "take the epoch from datagen.types, or drop a module " \
-        "from EPOCH_ELSEWHERE that no longer spells it out"
+    assert found == {"datagen/types.py"}, "take the epoch from datagen.types"
 
 
 def test_csv_header_is_the_column_names():

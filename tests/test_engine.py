@@ -221,6 +221,13 @@ def test_categorical_equally_likely_vocabulary():
     assert len(set(got)) > 0.9 * len(words)
 
 
+@pytest.mark.parametrize("given", ["[words]", "{words: 1}", "7"])
+def test_a_vocabulary_is_named_or_a_one_line_error(given):
+    # A list or a mapping given as the vocabulary was a TypeError (unhashable) out of the spec's checks.
+    with pytest.raises(SpecError, match="column 'w': unknown vocabulary .*: expected one of first_names, "):
+        make(f"{{name: w, generator: categorical, vocabulary: {given}}}")
+
+
 @pytest.mark.parametrize("f, apply", [("lower", str.lower), ("upper", str.upper), ("title", str.title)])
 def test_categorical_filters(f, apply):
     plain = make("{name: c, generator: categorical, values: [hello World, FOO bar, mIxEd]}",

@@ -390,3 +390,20 @@ def test_spec_refuses_python_in_an_expression_column():
             "  - {name: y, generator: expression, expression: \"__builtins__ + 1\"}\n")
     with pytest.raises(SpecError, match=r"^t\.yaml: column 'y': unknown column '__builtins__'"):
         parse_spec(text, "t.yaml")
+
+
+def test_of_several_unknown_maps_the_first_in_order_is_named_at_every_run():
+    # The maps an expression uses are a set: the one named was the first in an order that changed with the
+    # process's string hashing.
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    code = ("from datagen.spec import SpecError, parse\ntry:\n    parse('dataset: t\\ncolumns:\\n  - {name: c, "
+            "generator: sequence}\\n  - {name: y, generator: expression, expression: \"zeta[c] + beta[c] + "
+            "alpha[c]\"}\\n', 't.yaml')\nexcept SpecError as e:\n    print(e)\n")
+    said = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
+                           env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout for seed in range(4)}
+    assert said == {"t.yaml: column 'y': expression: unknown map 'alpha' in alpha[c]: expected one of the "
+                    "column's maps (none defined)\n"}

@@ -36,7 +36,7 @@ def _choice(given: dict, ctype, where, prefix: str = "") -> Choice:
     if has_vocab:
         if ctype.name != "string":
             raise where.error(f"{prefix}vocabulary: vocabularies are strings, the column is {ctype}")
-        if given["vocabulary"] not in vocabulary.NAMES:
+        if not isinstance(given["vocabulary"], str) or given["vocabulary"] not in vocabulary.NAMES:
             raise where.error(f"{prefix}unknown vocabulary {given['vocabulary']!r}: expected one of "
                               f"{', '.join(vocabulary.NAMES)}")
         if "weights" in given:

@@ -88,7 +88,7 @@ columns:
             for k, v in m.items():
                 if not checks.is_number(v):
                     raise where.error(f"maps: {name}: {k!r} maps to {v!r}: expected a number")
-        for m, col in lookups:
+        for m, col in sorted(lookups):  # the first unknown map in the same order at every run
             if m not in maps:
                 raise where.error(f"expression: unknown map {m!r} in {m}[{col}]: expected one of the column's maps "
                                   f"({', '.join(maps) or 'none defined'})")

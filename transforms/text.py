@@ -68,7 +68,6 @@ def _rendered_domain(lo: int, hi: int, dates: bool, separator: str, date_format:
     return pc.binary_join_element_wise(rendered, separator, "")
 
 
-
 def _decimal_float_slots(column: pa.Array, separator: str) -> list | None:
     """Floats that are whole multiples of 10**-d (d up to 4) over a small range, such as scores with two
     decimals: each multiple rendered once, exactly as Arrow renders the value (the doubles are the same)."""

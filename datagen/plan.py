@@ -73,10 +73,10 @@ def order_datasets(specs: Sequence[DatasetSpec]) -> list[DatasetSpec]:
     by_name = {s.name: s for s in specs}
     for s in specs:
         for c in s.columns:
-            if c.generator == "reference" and c.params["dataset"] not in by_name:
-                raise PlanError(
-                    f"{s.source}: column {c.name!r}: references dataset {c.params['dataset']!r}, which is not in "
-                    f"this run: add it with --datasets or --spec")
+            for parent in c.references:
+                if parent not in by_name:
+                    raise PlanError(f"{s.source}: column {c.name!r}: references dataset {parent!r}, which is not in "
+                                    f"this run: add it with --datasets or --spec")
 
     def cycle(path):
         return PlanError(f"datasets reference each other in a cycle: {' -> '.join(path)}")

@@ -59,7 +59,7 @@ def output_name(output: str, default: str) -> str:
 
 
 # The profile a job writes into a folder (pipelines.profile), and where generate --profile puts it: a folder beside
-# a dataset's shards (never loaded: not .csv, .csv.gz or .parquet).
+# a dataset's shards (never loaded: the function ignores what is in a folder of this name, profile.json included).
 PROFILE_FILES = ("profile.json", "profile.html")
 PROFILE_FOLDER = "_profile"
 

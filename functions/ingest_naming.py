@@ -11,15 +11,19 @@ import unicodedata
 from dataclasses import dataclass
 
 try:  # deployed: this folder is the function's root
-    from file_layout import SHARD_STEM, TABLE_ID, TEMPORARY
+    from file_layout import PROFILE_FOLDER, SCHEMA_SUFFIX, SHARD_STEM, TABLE_ID, TEMPORARY
 except ImportError:  # imported as the package functions (tests, local stack, the jobs)
-    from functions.file_layout import SHARD_STEM, TABLE_ID, TEMPORARY
+    from functions.file_layout import PROFILE_FOLDER, SCHEMA_SUFFIX, SHARD_STEM, TABLE_ID, TEMPORARY
 
+# Object suffix (lower case) -> BigQuery source format: what the chain loads. The one place for it: the jobs'
+# formats (transforms.formats) take each suffix's load format from here.
+FORMATS = {".csv": "CSV", ".csv.gz": "CSV", ".parquet": "PARQUET",
+           ".json": "NEWLINE_DELIMITED_JSON", ".json.gz": "NEWLINE_DELIMITED_JSON"}
+LOADED = ", ".join(sorted(FORMATS)[:-1]) + " or " + sorted(FORMATS)[-1]  # for messages: .csv, ... or .parquet
 # One of our own shards: <prefix>/<dataset>/<dataset>-SSSSS-of-NNNNN<suffix>, as every job writes them (its
 # shards are named after their folder, functions.file_layout.output_name); Beam pads shard numbers to 5 digits.
-OUR_SHARD = re.compile(r"(?:^|/)(?P<dataset>[^/]+)/(?P=dataset)-\d{5,}-of-\d{5,}(?:\.csv|\.csv\.gz|\.parquet)$")
-# Object suffix (lower case) -> BigQuery source format.
-FORMATS = {".csv": "CSV", ".csv.gz": "CSV", ".parquet": "PARQUET"}
+OUR_SHARD = re.compile(r"(?:^|/)(?P<dataset>[^/]+)/(?P=dataset)-\d{5,}-of-\d{5,}(?:"
+                       + "|".join(re.escape(s) for s in FORMATS) + ")$")
 MAX_TABLE_ID = 1024
 
 
@@ -36,6 +40,8 @@ class Decision:
 def suffix_format(name: str) -> tuple[str, str] | None:
     """(suffix as written, BigQuery format) of a loadable object name, else None. Case-insensitive."""
     lower = name.lower()
+    if _not_rows(name):
+        return None
     for suffix in sorted(FORMATS, key=len, reverse=True):  # .csv.gz before .csv
         if lower.endswith(suffix):
             return name[len(name) - len(suffix):], FORMATS[suffix]
@@ -66,6 +72,15 @@ def table_id(name: str) -> str:
     return f"{cleaned.rstrip('_')[: MAX_TABLE_ID - 9]}_{digest}"
 
 
+def _not_rows(name: str) -> str:
+    """Why a name with a loaded suffix holds no rows (the JSON files our jobs write besides NDJSON), else ''."""
+    if name.lower().endswith(SCHEMA_SUFFIX):
+        return "a schema file"
+    if f"/{PROFILE_FOLDER}/" in f"/{name}":  # profile.json
+        return "a profile"
+    return ""
+
+
 def decide(data: dict) -> Decision:
     """Load or ignore a ``google.cloud.storage.object.v1.finalized`` event's object (its ``data``)."""
     name = data.get("name") or ""
@@ -76,9 +91,11 @@ def decide(data: dict) -> Decision:
     base = name.rsplit("/", 1)[-1]
     if base.startswith("_"):  # _SUCCESS and other markers
         return Decision(False, "a marker file")
+    if _not_rows(name):
+        return Decision(False, _not_rows(name))
     found = suffix_format(name)
     if found is None:
-        return Decision(False, "not .csv, .csv.gz or .parquet")
+        return Decision(False, f"not {LOADED}")
     if int(data.get("size") or 0) == 0:
         return Decision(False, "an empty object")
     return Decision(True, table=table_id(name), source_format=found[1])

@@ -5,14 +5,16 @@ columns ``id,amount`` lands in table ``transactions`` too, and loading it with t
 fails. So a shipped schema applies only to
 
 1. our own shards, from the name alone (nothing is read): ``<prefix>/<dataset>/<dataset>-SSSSS-of-NNNNN`` with
-   ``.csv``, ``.csv.gz`` or ``.parquet``, as every job writes them (``ingest_naming.is_our_shard``);
+   any suffix the chain loads (``.csv``, ``.csv.gz``, ``.parquet``, ``.json``, ``.json.gz``), as every job writes
+   them (``ingest_naming.is_our_shard``);
 2. a CSV (plain or gzip) whose first line is exactly the schema's column names, in order: one ranged read of
    the object's first ``HEAD_BYTES`` (``read_head``), only for a CSV outside that layout whose table has a
    shipped schema.
 
 Any other file loads as every user file does: with the ``<table>.schema.json`` beside it if there is one, else
 BigQuery's autodetect. A Parquet file outside the layout is left to rule 1: its column names are in its footer,
-at the end of the file, and it carries its own schema anyway.
+at the end of the file, and it carries its own schema anyway; so is a newline-delimited JSON file, whose rows
+name their columns (BigQuery's autodetect reads them).
 """
 
 from __future__ import annotations

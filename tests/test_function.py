@@ -19,6 +19,8 @@ VALID_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 @pytest.mark.parametrize("name,table", [
     ("films/films-00003-of-00010.csv", "films"),
     ("films-00000-of-00001.parquet", "films"),
+    ("films/films-00000-of-00002.json", "films"),
+    ("run/films/films-00001-of-00002.json.gz", "films"),
     ("run/2026/clients/clients-00001-of-00004.csv.gz", "clients"),
     ("CLIENTS-00001-of-00002.PARQUET", "CLIENTS"),
     ("transactions.csv", "transactions"),
@@ -55,8 +57,11 @@ def test_names_that_fold_alike_still_get_different_tables():
     ({"name": "out/.temp-beam-3c1d/films-00000-of-00001.parquet", "size": "10"}, "temporary"),
     ({"name": "out/films/_SUCCESS", "size": "0"}, "marker"),
     ({"name": "out/films/films-00000-of-00001.csv", "size": "0"}, "empty"),
-    ({"name": "out/films/films.schema.json", "size": "100"}, "not .csv"),
-    ({"name": "out/notes.txt", "size": "5"}, "not .csv"),
+    ({"name": "out/films/films.schema.json", "size": "100"}, "a schema file"),  # .json, but no rows
+    ({"name": "out/films/FILMS.SCHEMA.JSON", "size": "100"}, "a schema file"),
+    ({"name": "out/films/_profile/profile.json", "size": "100"}, "a profile"),
+    ({"name": "_profile/profile.json", "size": "100"}, "a profile"),
+    ({"name": "out/notes.txt", "size": "5"}, "not .csv, .csv.gz, .json, .json.gz or .parquet"),
     ({"name": "out/folder/", "size": "0"}, "folder"),
 ])
 def test_what_is_not_a_data_file_is_ignored_with_a_reason(data, reason):
@@ -65,7 +70,8 @@ def test_what_is_not_a_data_file_is_ignored_with_a_reason(data, reason):
 
 
 @pytest.mark.parametrize("name,fmt", [("a.csv", "CSV"), ("a.CSV.GZ", "CSV"), ("a.csv.gz", "CSV"),
-                                      ("a.Parquet", "PARQUET")])
+                                      ("a.Parquet", "PARQUET"), ("a.json", "NEWLINE_DELIMITED_JSON"),
+                                      ("a.JSON.gz", "NEWLINE_DELIMITED_JSON")])
 def test_data_files_load_in_their_format(name, fmt):
     decision = decide({"name": name, "size": "10"})
     assert decision.load and decision.source_format == fmt and decision.table == "a"
@@ -152,6 +158,9 @@ def test_the_function_reads_the_bucket_in_one_place_only():
     ("demo/films/films-00003-of-00010.csv", True),
     ("films/films-00000-of-00001.csv.gz", True),
     ("run/2026/clients/clients-00001-of-00004.parquet", True),
+    ("run/clients/clients-00001-of-00004.json", True),
+    ("run/clients/clients-00001-of-00004.json.gz", True),
+    ("run/clients/clients.schema.json", False),
     ("x/transactions/transactions-100000-of-100001.csv", True),  # Beam pads to five digits, at least
     ("films-00000-of-00001.csv", False),  # not in its dataset's folder
     ("other/films-00000-of-00001.csv", False),
@@ -203,6 +212,8 @@ def test_a_gzip_csv_header_is_read_from_a_prefix_of_the_stream():
 @pytest.mark.parametrize("name,fmt,head,shipped", [
     ("out/transactions/transactions-00000-of-00004.csv", "CSV", None, True),  # ours by name: nothing read
     ("out/clients/clients-00000-of-00001.parquet", "PARQUET", None, True),
+    ("out/clients/clients-00000-of-00001.json.gz", "NEWLINE_DELIMITED_JSON", None, True),
+    ("incoming/clients.json", "NEWLINE_DELIMITED_JSON", None, False),  # outside our layout: as Parquet's
     ("incoming/transactions.csv", "CSV", b"id,amount\n1,2\n", False),  # issue 26
     ("incoming/transactions.csv", "CSV", header_of("transactions") + b"\n1,2\n", True),
     ("incoming/transactions.csv", "CSV", b"", False),  # the generation is gone: the workflow skips it

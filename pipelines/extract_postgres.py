@@ -1,4 +1,5 @@
-"""Extract a PostgreSQL table or query, in parallel key ranges from one snapshot, to sharded CSV or Parquet.
+"""Extract a PostgreSQL table or query, in parallel key ranges from one snapshot, to sharded CSV, Parquet or
+newline-delimited JSON.
 
     python -m pipelines.extract_postgres --dsn postgresql://postgres@127.0.0.1/postgres --table transactions \
         --output ./out/transactions --format parquet
@@ -24,7 +25,7 @@ from pipelines import cli
 from pipelines.outputs import OutputOptions, Shards, check_output, claim, file_format_and_compression, run_job
 from pipelines.outputs import num_shards as output_num_shards
 from pipelines.postgres_options import add_connection_args, dsn_from, table_identifier
-from transforms.formats import file_suffix
+from transforms import formats
 from transforms.postgres import connection
 
 if TYPE_CHECKING:  # Beam is imported once the command line is checked (--help answers at once)
@@ -116,17 +117,14 @@ def build_pipeline(dsn: str, plan, partitions: int, file_format: str, compressio
     import pyarrow as pa
 
     from transforms.postgres.read import ReadFromPostgres
-    from transforms.sinks import WriteCsv, WriteParquet
 
     pipeline = cli.new_pipeline(options)
     batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions, dsn_file=dsn_file)
-    if file_format == "csv":
-        header = (",".join(c.name for c in plan.columns) + "\n").encode()
-        name = prefix.rsplit("/", 1)[-1]
-        _ = batches | "Write" >> WriteCsv(prefix, header, compression, num_shards, metrics_name=name)
-    else:
-        arrow_schema = pa.schema([(c.name, c.arrow_type) for c in plan.columns])  # arrays as lists
-        _ = batches | "Write" >> WriteParquet(prefix, arrow_schema, compression, num_shards)
+    # arrays as lists where the format writes lists (the plan reads them so), else as JSON text
+    schema = pa.schema([(c.name, c.arrow_type if plan.arrays_as_lists else c.csv_type) for c in plan.columns])
+    write = formats.get(file_format).code().sink(formats.SinkTarget(
+        prefix, schema, compression, num_shards, metrics_name=prefix.rsplit("/", 1)[-1]))
+    _ = batches | "Write" >> write
     return pipeline
 
 
@@ -189,7 +187,7 @@ def _plan(args, dsn: str, query: str, table: str | None, partitions: int, consis
             _check_table(conn, table)
         conn.close()
         return plan_read(dsn, query, key, partitions, args.lower_bound, args.upper_bound,
-                         share_snapshot=consistency == "snapshot", arrays_as_lists=file_format == "parquet")
+                         share_snapshot=consistency == "snapshot", arrays_as_lists=formats.get(file_format).lists)
     except connection.ConnectionFailed as e:
         raise cli.UsageError(str(e)) from None
     except UnsupportedQuery as e:
@@ -228,7 +226,7 @@ def run(argv=None) -> int:
     output = check_output(args.output, [])
     name = output_name(output, "extract")
     prefix = f"{output}/{name}"
-    suffix = file_suffix(file_format, compression)
+    suffix = formats.file_suffix(file_format, compression)
 
     options = cli.beam_options(cli.with_local_defaults(_without_connection_args(argv)), OPTIONS)
     from apache_beam.io.filesystems import FileSystems

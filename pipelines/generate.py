@@ -34,7 +34,7 @@ from pipelines.outputs import (
     run_job,
 )
 from pipelines.outputs import num_shards as output_num_shards
-from transforms.formats import file_suffix
+from transforms import formats
 
 if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checked (--help answers at once)
     import apache_beam as beam
@@ -202,7 +202,7 @@ class GenerateRequest:
 
     @property
     def suffix(self) -> str:
-        return file_suffix(self.file_format, self.compression)
+        return formats.file_suffix(self.file_format, self.compression)
 
     def shard_pattern(self, plan: DatasetPlan) -> str:
         return Shards(plan.output_prefix, self.suffix).pattern
@@ -278,10 +278,11 @@ def _sizing(request: GenerateRequest) -> plans.Sizing:
                                      sample_rows=sample_rows, block_rows=group_rows)
 
     # A target size needs a real sample. With --rows the size only feeds the printed estimate: a small sample
-    # does for CSV, but Parquet compresses a row group of a whole block far better than one of 8,192 rows, so it
-    # is measured with groups as the sink writes them.
+    # does for text, but Parquet compresses a row group of a whole block far better than one of 8,192 rows, so
+    # it is measured with groups as the sink writes them.
+    whole_groups = formats.get(file_format).whole_groups
     return plans.Sizing(bytes_per_row, lambda gen: shard_overhead_bytes(gen.schema, file_format, compression),
-                        sample_rows=SAMPLE_ROWS, estimate_rows=SAMPLE_ROWS if file_format == "parquet" else 8192)
+                        sample_rows=SAMPLE_ROWS, estimate_rows=SAMPLE_ROWS if whole_groups else 8192)
 
 
 def _check_dataflow(options: PipelineOptions, config: GenerateConfig):
@@ -295,11 +296,8 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from datagen.engine import compile_dataset
-    from transforms.formats import generated_dictionary
     from transforms.progress import CountRows, RowCounter, reset_progress
     from transforms.shards import ShardedDataset, WriteGeneratedShards
-    from transforms.sinks import WriteCsv, WriteParquet
     from transforms.source import GenerateDataset
 
     options = options or PipelineOptions()
@@ -313,14 +311,9 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
         # With --num_shards, that many balanced shards, each made whole by one worker: the same bytes always. A
         # dataset of one block makes one file either way, and the shard path is the shorter graph to run.
         num_shards = config.num_shards or (1 if plan.rows <= config.block_rows else 0)
-        if config.file_format == "csv":
-            write = WriteCsv(plan.output_prefix, ds.csv_header(), config.compression, num_shards,
-                             config.date_format, metrics_name=plan.name)
-        else:
-            # The dataset's dictionary columns, carried to every worker: the same encoding in every file
-            write = WriteParquet(plan.output_prefix, ds.arrow_schema, config.compression, num_shards,
-                                 dictionary=generated_dictionary(compile_dataset(plan.spec, plan.run), config.seed,
-                                                                 plan.rows))
+        write = formats.get(config.file_format).code().sink(formats.SinkTarget(
+            plan.output_prefix, ds.arrow_schema, config.compression, num_shards, config.date_format,
+            metrics_name=plan.name, generated=(plan.spec, plan.run, config.seed, plan.rows)))
         counter = RowCounter(plan.name, plan.rows, show_progress=local and config.show_progress)
         if num_shards:
             sharded.append(ShardedDataset(write.sink, plan.spec, plan.rows, config.seed, config.block_rows,
@@ -374,7 +367,7 @@ def run(argv=None) -> int:
         print(f"{plan.name}: {plan.rows:,} rows (about {plan.rows * plan.bytes_per_row / 1e6:,.0f} MB of "
               f"{config.file_format}) -> {shard_names(plan.output_prefix, config.suffix)}", file=sys.stderr)
     pipeline = build_pipeline(config, options)
-    dates_as_text = config.file_format == "csv" and config.date_format != ISO_DATE
+    dates_as_text = formats.get(config.file_format).dates_as_text and config.date_format != ISO_DATE
     schemas = [(s, plan.schema.bigquery_schema(dates_as_text)) for plan, s in zip(config.datasets, shards)]
     done = run_job(PROG, pipeline, options, shards, schemas)
     if done is None:

@@ -3,21 +3,22 @@
     python -m pipelines.merge_files --input 'out/clients/*.csv' --output merged/clients
     python -m pipelines.merge_files --input gs://BUCKET/runs --output gs://BUCKET/merged/films --format parquet
 
-reads every ``.csv`` / ``.csv.gz`` file the input names (a folder: every one below it), checks they all have the
-same header, drops each file's header and every duplicate row (rows equal as text, across all files), and writes
-``<output>/<name>-SSSSS-of-NNNNN.csv`` (or ``.parquet``) with one header per shard, plus ``<name>.schema.json``
-when the header is a known dataset's. Rows come out in no particular order (duplicates are found by grouping);
-sort when reading, e.g. ``ORDER BY credit_score DESC``.
+reads every ``.csv`` / ``.csv.gz`` file the input names (a folder: every one below it; a data file of another
+format is refused), checks they all have the same header, drops each file's header and every duplicate row (rows
+equal as text, across all files), and writes ``<output>/<name>-SSSSS-of-NNNNN.csv`` with one header per shard
+(or, for a known dataset, another --format, such as ``.parquet``), plus ``<name>.schema.json`` when the header
+is a known dataset's. Rows come out in no particular order (duplicates are found by grouping); sort when reading,
+e.g. ``ORDER BY credit_score DESC``.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import TYPE_CHECKING
 
 from datagen import spec as specs
 from functions.file_layout import output_name
+from functions.ingest_naming import suffix_format
 from pipelines import cli
 from pipelines.inputs import InputOptions, list_inputs
 from pipelines.outputs import (
@@ -29,13 +30,13 @@ from pipelines.outputs import (
     run_job,
 )
 from pipelines.outputs import num_shards as output_num_shards
-from transforms.formats import file_suffix
+from transforms import formats
 
 if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checked (--help answers at once)
     from datagen.contract import DatasetSchema
 
 PROG = "python -m pipelines.merge_files"
-_CSV = re.compile(r"\.csv(\.gz)?$", re.IGNORECASE)
+INPUT = formats.FORMATS["csv"]  # merged as lines of text: rows equal as text are one
 BATCH_ROWS = 65_536
 
 
@@ -46,7 +47,7 @@ class MergeOptions(cli.JobOptions):
     def _add_argparse_args(cls, parser):
         parser.add_argument("--dataset", default=None,
                             help="a built-in dataset: " + ", ".join(specs.builtin_names()) + " (default: the dataset "
-                                 "whose columns the header names, if any); needed for --format parquet.")
+                                 "whose columns the header names, if any); needed for a --format other than csv.")
 
 
 OPTIONS = (OutputOptions, InputOptions, MergeOptions)  # this job's command line (and its template's parameters)
@@ -58,7 +59,12 @@ def check_inputs(pattern: str) -> tuple[list[str], str, str | None]:
     from transforms.csv_lines import first_lines
 
     files, _ = list_inputs(pattern)
-    files = [f for f in files if _CSV.search(f)]
+    other = next((f for f in files if suffix_format(f) and not INPUT.holds(f)), None)  # data files of another format
+    if other is not None:
+        fmt = formats.of_path(other)
+        raise cli.UsageError(f"--input: {other!r} is {fmt.title if fmt else 'not CSV'}: merge_files merges CSV files "
+                             "only (.csv, .csv.gz)")
+    files = [f for f in files if INPUT.holds(f)]
     if not files:
         raise cli.UsageError(f"--input: no .csv or .csv.gz file matches {pattern!r}")
     header, sample, first = None, None, None
@@ -99,20 +105,21 @@ def build_pipeline(files: list[str], header: str, ds, file_format: str, compress
     from apache_beam.io.textio import ReadAllFromText
 
     from transforms.csv_lines import DistinctRows, LinesToRecordBatches
-    from transforms.sinks import WriteCsvLines, WriteParquet
+    from transforms.sinks import WriteCsvLines
 
     p = cli.new_pipeline(options)
     rows = (p
             | "Files" >> beam.Create(files)
             | "Read" >> ReadAllFromText(skip_header_lines=1)
             | "Distinct" >> DistinctRows())
-    if file_format == "csv":
+    if file_format == INPUT.name:  # the lines as they are
         _ = rows | "Write" >> WriteCsvLines(prefix, header, compression, num_shards)  # gzip as every job's
     else:
         _ = (rows
              | "Batch" >> beam.BatchElements(min_batch_size=1024, max_batch_size=BATCH_ROWS)
              | "Parse" >> beam.ParDo(LinesToRecordBatches(ds)).with_output_types(pa.RecordBatch)
-             | "Write" >> WriteParquet(prefix, ds.arrow_schema, compression, num_shards))
+             | "Write" >> formats.get(file_format).code().sink(formats.SinkTarget(
+                 prefix, ds.arrow_schema, compression, num_shards, metrics_name=prefix.rsplit("/", 1)[-1])))
     return p
 
 
@@ -133,19 +140,20 @@ def run(argv=None) -> int:
     cli.check_dataflow(options, {"--input": args.input, "--output": output})
     files, header, sample = check_inputs(args.input)
     ds = dataset_of(header, args.dataset)
-    if file_format == "parquet" and ds is None:
-        raise cli.UsageError(f"--format parquet: the header {header[:120]!r} is not a known dataset's "
+    if file_format != INPUT.name and ds is None:  # the rows are parsed into their types
+        raise cli.UsageError(f"--format {file_format}: the header {header[:120]!r} is not a known dataset's "
                              f"({', '.join(contract.DATASETS)}), so its column types are unknown; use --format csv")
-    if file_format == "parquet" and sample is not None and non_iso_dates(ds, sample):
-        raise cli.UsageError(f"--format parquet: the dates in {sample[:120]!r} are not yyyy-mm-dd; use --format csv")
+    if file_format != INPUT.name and sample is not None and non_iso_dates(ds, sample):
+        raise cli.UsageError(f"--format {file_format}: the dates in {sample[:120]!r} are not yyyy-mm-dd; use "
+                             "--format csv")
     name = output_name(output, "merged")
     prefix = f"{output}/{name}"
-    shards = Shards(prefix, file_suffix(file_format, compression))
+    shards = Shards(prefix, formats.file_suffix(file_format, compression))
     claim([shards], output, args.overwrite)
     pipeline = build_pipeline(files, header, ds, file_format, compression, num_shards, prefix, options)
     schemas = []
     if ds is not None:
-        dates_text = file_format == "csv" and sample is not None and non_iso_dates(ds, sample)
+        dates_text = formats.get(file_format).dates_as_text and sample is not None and non_iso_dates(ds, sample)
         schemas.append((shards, ds.bigquery_schema(dates_as_text=dates_text)))
     done = run_job(PROG, pipeline, options, [shards], schemas)
     if done is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from functions.file_layout import GCS_URL, schema_path, shard_names, shard_pattern, temp_folders
 from pipelines import cli
-from transforms.formats import CSV_COMPRESSIONS, PARQUET_CODECS
+from transforms import formats
 
 DEFAULT_OUTPUT = "./out"
 
@@ -35,10 +35,11 @@ class OutputOptions(cli.JobOptions):
             "--output", default=None,
             help=f"Local folder or gs://bucket/prefix (generate: each dataset goes to <output>/<dataset>/; "
                  f"default {DEFAULT_OUTPUT} for generate, required by the others).")
-        parser.add_argument("--format", default="csv", help="csv or parquet.")
+        parser.add_argument("--format", default="csv", help=f"{formats.choices()}.")
         parser.add_argument(
             "--compression", default=None,
-            help="CSV: none or gzip (default none). Parquet: snappy, gzip, zstd or none (default snappy).")
+            help=" ".join(f"{f.name}: {', '.join(f.compressions)} (default {f.default_compression})."
+                          for f in formats.FORMATS.values()))
         parser.add_argument(
             "--num_shards", default="0",
             help="Files per dataset; 0 lets the runner decide (one per bundle of work).")
@@ -78,15 +79,15 @@ def check_output(output: str, datasets: list[str]) -> str:
 
 def file_format_and_compression(args) -> tuple[str, str]:
     """The checked --format and --compression (the format's default compression when none is given)."""
-    file_format = (args.format or "").strip().lower()
-    if file_format not in ("csv", "parquet"):
-        raise cli.UsageError(f"--format: expected csv or parquet, got {args.format!r}")
-    allowed = tuple(CSV_COMPRESSIONS) if file_format == "csv" else PARQUET_CODECS
-    compression = (args.compression or allowed[0]).strip().lower()
-    if compression not in allowed:
-        raise cli.UsageError(
-            f"--compression: expected one of {', '.join(allowed)} for {file_format}, got {args.compression!r}")
-    return file_format, compression
+    try:
+        fmt = formats.get((args.format or "").strip().lower())
+    except formats.UnknownFormat:
+        raise cli.UsageError(f"--format: expected {formats.choices()}, got {args.format!r}") from None
+    compression = (args.compression or fmt.default_compression).strip().lower()
+    if compression not in fmt.compressions:
+        raise cli.UsageError(f"--compression: expected one of {', '.join(fmt.compressions)} for {fmt.name}, got "
+                             f"{args.compression!r}")
+    return fmt.name, compression
 
 
 def num_shards(args) -> int:

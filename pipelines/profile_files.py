@@ -5,7 +5,6 @@ command line is in ``pipelines/profile.py``.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -13,9 +12,11 @@ import sys
 from typing import TYPE_CHECKING
 
 from functions.file_layout import PROFILE_FOLDER, SCHEMA_SUFFIX, SHARD_STEM, TEMPORARY, schema_path
+from functions.ingest_naming import suffix_format
 from pipelines import cli
 from pipelines.inputs import list_inputs
 from pipelines.outputs import OutputOptions, check_output, leftovers, run_job  # noqa: F401 (OutputOptions: --output)
+from transforms import formats
 
 if TYPE_CHECKING:  # Beam and Arrow are imported once the command line is checked (--help answers at once)
     import apache_beam as beam
@@ -51,8 +52,6 @@ class ProfileOptions(cli.JobOptions):
 # --- what the input holds -----------------------------------------------------------------------------------
 
 def _data_files(pattern: str) -> list[str]:
-    from transforms.table_read import csv_file, parquet_file
-
     files, base = list_inputs(pattern)
     out = []
     for f in files:
@@ -60,7 +59,7 @@ def _data_files(pattern: str) -> list[str]:
         name = f.rsplit("/", 1)[-1]
         if name.startswith(("_", ".")) or TEMPORARY.search(rel):
             continue  # markers, hidden and temporary files of a running job
-        if csv_file(f) or parquet_file(f):
+        if suffix_format(f) and formats.of_path(f):  # data, as the ingest function tells it (no schema file)
             out.append(f)
     return out
 
@@ -79,7 +78,9 @@ def _folder(path: str) -> str:
 
 def _dataset_name(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
-    name = re.sub(r"\.(csv|csv\.gz|parquet)$", "", name, flags=re.IGNORECASE)
+    fmt = formats.of_path(name)
+    if fmt is not None:
+        name = re.sub("(" + "|".join(re.escape(s) for s in fmt.suffixes.values()) + ")$", "", name, flags=re.I)
     shard = SHARD_STEM.match(name)
     return (shard.group("name") if shard else name) or "dataset"
 
@@ -120,57 +121,47 @@ def schema_file(files: list[str], names: list[str], guess: str) -> tuple[str | N
     return path, fields
 
 
-def _head(path: str, size: int) -> bytes:
+def _head(path: str, size: int, fmt: formats.Format) -> bytes:
     from apache_beam.io.filesystems import FileSystems
 
     try:
         with FileSystems.open(path) as f:  # gzip by the file's name
             return f.read(size)
     except Exception as e:
-        what = "a gzip-compressed CSV file" if path.lower().endswith(".gz") else "a CSV file"
+        what = f"a gzip-compressed {fmt.title} file" if path.lower().endswith(".gz") else f"a {fmt.title} file"
         raise cli.UsageError(f"--input: cannot read {path!r} ({_one_line(e)}): expected {what}") from None
 
 
-def _header(path: str, head: bytes) -> list[str]:
-    line, newline, _ = head.partition(b"\n")
-    if not head.strip():
-        raise cli.UsageError(f"--input: {path!r} is empty: expected a CSV file starting with its header")
-    if not newline and len(head) >= SAMPLE_BYTES:
-        raise cli.UsageError(f"--input: {path!r} has no line end in its first {len(head):,} bytes: expected a CSV "
-                             "file starting with its header")
+def _names(path: str, head: bytes, fmt: formats.Format) -> list[str]:
     try:
-        text = line.decode("utf-8-sig").rstrip("\r")
-    except UnicodeDecodeError:
-        raise cli.UsageError(f"--input: {path!r} does not start with UTF-8 text: expected a CSV file starting with "
-                             "its header") from None
-    names = next(csv.reader([text]), [])
-    if not names or any(not n.strip() for n in names) or len(set(names)) != len(names):
-        raise cli.UsageError(f"--input: {path!r} starts with {text[:120]!r}: expected a header of distinct, "
-                             "non-empty column names")
-    return names
+        return fmt.code().names(head, SAMPLE_BYTES)
+    except ValueError as e:
+        raise cli.UsageError(f"--input: {path!r} {e}") from None
 
 
 def _complete_lines(head: bytes, whole: bool) -> bytes:
     return head if whole else head[:head.rfind(b"\n") + 1]
 
 
-def _csv_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], str]:
+def _text_schema(fmt: formats.Format, files: list[str], guess: str) -> tuple[pa.Schema, list[Column], str]:
+    """The column types of files of text lines (CSV, NDJSON): from the schema file beside them, else inferred by
+    Arrow from their first rows; every file's first rows are read as the run will read them."""
     import pyarrow as pa
 
     from datagen.stats.columns import Column, inferred_type, schema_file_type, unify
     from datagen.types import bigquery_of_arrow, kind_of
-    from transforms.table_read import parse_csv
 
+    code = fmt.code()
     heads, first = {}, None
     for i, path in enumerate(files):
         size = FIRST_SAMPLE_BYTES if i < SAMPLED_FIRST else SAMPLE_BYTES
-        head = _head(path, size)
-        names = _header(path, head)
+        head = _head(path, size, fmt)
+        names = _names(path, head, fmt)
         if first is None:
             first = (path, names)
         elif names != first[1]:
-            raise cli.UsageError(f"--input: headers differ: {first[0]!r} has {','.join(first[1])[:120]!r} but "
-                                 f"{path!r} has {','.join(names)[:120]!r}")
+            raise cli.UsageError(f"--input: {code.NAMED_BY} differ: {first[0]!r} has {','.join(first[1])[:120]!r} "
+                                 f"but {path!r} has {','.join(names)[:120]!r}")
         heads[path] = _complete_lines(head, len(head) < size)
     names = first[1]
     source, fields = schema_file(files, names, guess)
@@ -180,7 +171,10 @@ def _csv_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], 
         for x in fields:
             bq = str(x["type"]).upper()
             arrow, kind = schema_file_type(bq)
-            if str(x.get("mode", "")).upper() == "REPEATED":
+            arrow = code.PROFILE_TYPES.get(bq, arrow)
+            if str(x.get("mode", "")).upper() == "REPEATED" and fmt.lists:
+                arrow, kind, bq = pa.list_(arrow), None, f"ARRAY<{bq}>"  # a list's kind, as in Parquet
+            elif str(x.get("mode", "")).upper() == "REPEATED":
                 arrow, kind, bq = pa.string(), None, f"ARRAY<{bq}> (JSON text)"
             types.append(arrow)
             columns.append(Column(x["name"], kind or kind_of(arrow), bq, str(x.get("description") or "")))
@@ -189,26 +183,28 @@ def _csv_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], 
         inferred = []
         for path in files[:SAMPLED_FIRST]:
             try:
-                table = parse_csv(heads[path], names, None, skip_header=True)
+                table = code.parse(heads[path], names, None, skip_header=True)
             except Exception as e:
-                raise cli.UsageError(f"--input: {path!r} cannot be read as CSV ({_one_line(e)}): expected rows of "
-                                     f"the columns {','.join(names)[:120]}") from None
+                raise cli.UsageError(f"--input: {path!r} cannot be read as {fmt.title} ({_one_line(e)}): expected "
+                                     f"rows of the columns {','.join(names)[:120]}") from None
             inferred.append([inferred_type(f.type) for f in table.schema])
         schema = pa.schema([pa.field(n, unify([t[i] for t in inferred])) for i, n in enumerate(names)])
         columns = [Column(f.name, kind_of(f.type), bigquery_of_arrow(f.type)) for f in schema]
         source = "inferred from the first rows of the files"
     for path in files:  # every file's first rows, read as the run will read them
         try:
-            parse_csv(heads[path], names, schema, skip_header=True)
+            code.parse(heads[path], names, schema, skip_header=True)
         except Exception as e:
             raise cli.UsageError(f"--input: {path!r} does not read as the columns' types ({_one_line(e)}): expected "
-                                 f"CSV rows of {', '.join(f'{c.name} {c.type}' for c in columns)[:200]}") from None
+                                 f"{fmt.title} rows of {', '.join(f'{c.name} {c.type}' for c in columns)[:200]}"
+                                 ) from None
     return schema, columns, source
 
 
-def _parquet_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Column], str, list[list[int]]]:
+def _typed_schema(fmt: formats.Format, files: list[str], guess: str
+                  ) -> tuple[pa.Schema, list[Column], str, list[list[int]]]:
+    """The column types of files that carry their own (Parquet), and the bytes of each file's row groups."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 
@@ -219,50 +215,51 @@ def _parquet_schema(files: list[str], guess: str) -> tuple[pa.Schema, list[Colum
     for path in files:
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                pf = pq.ParquetFile(f)
-                schemas.append(pf.schema_arrow)
-                groups.append([pf.metadata.row_group(i).total_byte_size for i in range(pf.metadata.num_row_groups)])
+                own, sizes = fmt.code().file_schema(f)
+                schemas.append(own)
+                groups.append(sizes)
         except Exception as e:
-            raise cli.UsageError(f"--input: {path!r} is not a readable Parquet file ({_one_line(e)})") from None
+            raise cli.UsageError(f"--input: {path!r} is not a readable {fmt.title} file ({_one_line(e)})") from None
         if schemas[-1].names != schemas[0].names:
             raise cli.UsageError(f"--input: columns differ: {files[0]!r} has {','.join(schemas[0].names)[:120]!r} but "
                                  f"{path!r} has {','.join(schemas[-1].names)[:120]!r}")
     try:
         unified = pa.unify_schemas([s.remove_metadata() for s in schemas], promote_options="permissive")
     except Exception as e:
-        raise cli.UsageError(f"--input: the Parquet files' column types differ ({_one_line(e)})") from None
+        raise cli.UsageError(f"--input: the {fmt.title} files' column types differ ({_one_line(e)})") from None
     schema = pa.schema([pa.field(f.name, normal_parquet_type(f.type)) for f in unified])
     source, fields = schema_file(files, schema.names, guess)
     described = {x["name"]: x for x in fields or []}
     columns = [Column(f.name, kind_of(f.type), str(described.get(f.name, {}).get("type") or bigquery_of_arrow(f.type)),
                       str(described.get(f.name, {}).get("description") or "")) for f in schema]
-    return schema, columns, "the Parquet files' own", groups
+    return schema, columns, f"the {fmt.title} files' own", groups
 
 
 def plan_profile(pattern: str, output: str, *, name: str | None = None, bins: int = 20, top_values: int = 20,
                  max_categories: int = 50) -> ProfilePlan:
     """Checks the input (before anything is written) and plans its profile; a UsageError names what is wrong."""
     from datagen.report.profile import ProfilePlan
-    from transforms.table_read import csv_file, csv_parts, parquet_file, parquet_parts
 
     files = _data_files(pattern)
     if not files:
-        raise cli.UsageError(f"--input: no .csv, .csv.gz or .parquet file matches {pattern!r}")
-    csvs = [f for f in files if csv_file(f)]
-    parquets = [f for f in files if parquet_file(f)]
-    if csvs and parquets:
-        raise cli.UsageError(f"--input: {pattern!r} holds both CSV ({csvs[0]!r}) and Parquet ({parquets[0]!r}) "
-                             "files: expected files of one format")
+        raise cli.UsageError(f"--input: no {formats.suffix_list()} file matches {pattern!r}")
+    by_format = {}
+    for f in files:
+        by_format.setdefault(formats.of_path(f), f)
+    if len(by_format) > 1:
+        (a, fa), (b, fb) = sorted(by_format.items(), key=lambda x: formats.names().index(x[0].name))[:2]
+        raise cli.UsageError(f"--input: {pattern!r} holds both {a.title} ({fa!r}) and {b.title} ({fb!r}) files: "
+                             "expected files of one format")
+    (fmt,) = by_format
     sizes = _sizes(files)
     guess = name or _dataset_name(files[0])
-    if csvs:
-        file_format = "csv"
-        schema, columns, source = _csv_schema(files, guess)
-        parts = [p for f, s in zip(files, sizes) for p in csv_parts(f, s)]
+    if fmt.typed:
+        schema, columns, source, groups = _typed_schema(fmt, files, guess)
     else:
-        file_format = "parquet"
-        schema, columns, source, groups = _parquet_schema(files, guess)
-        parts = [p for f, g in zip(files, groups) for p in parquet_parts(f, g)]
+        schema, columns, source = _text_schema(fmt, files, guess)
+        groups = [None] * len(files)
+    parts = [p for f, s, g in zip(files, sizes, groups) for p in fmt.code().parts(f, s, g)]
+    file_format = fmt.name
     total = sum(sizes)
     buckets = 8
     while buckets < 1024 and total / buckets > (32 << 20):  # a bucket's share of the text stays small
@@ -395,7 +392,7 @@ def run_profiles(prog: str, plans: list[ProfilePlan], options: PipelineOptions, 
 def after_generate(config, options: PipelineOptions) -> int:
     """``generate --profile``: profiles each dataset just written into ``<output>/<dataset>/_profile/`` (replacing
     an earlier profile there: it described other shards). Object names under ``_profile/`` are never loaded by the
-    ingest function (``profile.json`` and ``profile.html`` are not .csv, .csv.gz or .parquet)."""
+    ingest function (it ignores what is in a ``_profile/`` folder)."""
     view = options.view_as(cli.beam_view(ProfileOptions))
     settings = settings_of(view)
     plans = [plan_profile(config.shard_pattern(d), f"{config.output}/{d.name}/{PROFILE_FOLDER}", name=d.name,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import re
 
 from datagen.blocks import DEFAULT_BLOCK_ROWS
-from transforms.formats import generated_dictionary, gzip_compressor, parquet_ready, parquet_writer
-from transforms.text import record_batch_to_csv
+from transforms import formats
 
 _UNITS = {
     "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
@@ -32,44 +30,17 @@ def encoded_bytes_per_row(gen, file_format: str, compression: str, seed: int,
                           date_format: str | None = None, sample_rows: int = SAMPLE_ROWS,
                           block_rows: int = DEFAULT_BLOCK_ROWS) -> float:
     """Bytes per row of a dataset (its compiled generator ``gen``) as written in ``file_format``, measured on a
-    sample of generated rows.
-
-    Parquet gets one row group per generated block (``block_rows``), as in the real files, and the dictionary
-    columns of a dataset of ``sample_rows`` rows (:func:`generated_dictionary`, chosen here on the sample's rows:
-    a plan's sample from row 0 makes the choice its pipeline's files then take).
-    """
+    sample of generated rows by the format's own writer (its ``sample_bytes``: Parquet gets one row group per
+    generated block, ``block_rows``, as in the real files)."""
     batch = gen.batch(seed, 0, sample_rows)
-    if file_format == "csv":
-        text = record_batch_to_csv(batch, date_format)
-        if compression == "gzip":
-            c = gzip_compressor()
-            return (len(c.compress(text)) + len(c.flush())) / sample_rows
-        return len(text) / sample_rows
-    sink = io.BytesIO()
-    writer = None
-    batch = parquet_ready(batch, gen.schema.arrow_schema)
-    dictionary = generated_dictionary(gen, seed, sample_rows, sample=batch)
-    for start in range(0, batch.num_rows, block_rows):  # one row group per generated block, as the sink writes
-        part = batch.slice(start, block_rows)
-        writer = writer or parquet_writer(sink, part.schema, compression, dictionary=dictionary)
-        writer.write_batch(part)
-    writer.close()
-    return (sink.tell() - shard_overhead_bytes(gen.schema, file_format, compression)) / sample_rows
+    return formats.get(file_format).code().sample_bytes(gen, batch, compression, seed, date_format,
+                                                        block_rows) / sample_rows
 
 
 def shard_overhead_bytes(schema, file_format: str, compression: str) -> int:
-    """Bytes every file costs whatever its rows (``schema``: the dataset's contract, :mod:`datagen.contract`):
-    the CSV header, or Parquet's magic numbers and footer."""
-    if file_format == "csv":
-        header = schema.csv_header()
-        if compression == "gzip":
-            c = gzip_compressor()
-            return len(c.compress(header)) + len(c.flush())
-        return len(header)
-    sink = io.BytesIO()
-    with parquet_writer(sink, schema.arrow_schema, compression):
-        pass
-    return sink.tell()
+    """Bytes every file costs whatever its rows (``schema``: the dataset's contract, :mod:`datagen.contract`): the
+    CSV header, or Parquet's magic numbers and footer."""
+    return formats.get(file_format).code().overhead_bytes(schema.arrow_schema, compression)
 
 
 def rows_for_size(target_bytes: int, bytes_per_row: float) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 from datagen.spec import builtin_names
 from functions.file_layout import PROJECT_ID
 from pipelines.cli import JOBS, template_jobs
+from transforms import formats
 
 FOLDER = Path(__file__).resolve().parent
 _GCS_PATH = r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/[^*?\[\]{}]*)?$"
@@ -27,8 +28,9 @@ _NAME = r"[a-z][a-z0-9_]{0,62}"  # a dataset's name, in name=value lists
 # option -> (label, regex). A regex is what the template accepts; the job checks values again more closely.
 SPEC = {
     "output": ("Output location", _GCS_PATH),
-    "format": ("File format", r"^(csv|parquet)$"),
-    "compression": ("Compression", r"^(none|gzip|snappy|zstd)$"),
+    "format": ("File format", "^(" + "|".join(formats.names()) + ")$"),
+    "compression": ("Compression",
+                    "^(" + "|".join(dict.fromkeys(c for f in formats.FORMATS.values() for c in f.compressions)) + ")$"),
     "num_shards": ("Files per dataset", _WHOLE),
     "overwrite": ("Replace earlier shards", r"^(true|false)$"),
     "datasets": ("Built-in datasets", "^(" + "|".join(builtin_names()) + ")(,(" + "|".join(builtin_names()) + "))*$"),

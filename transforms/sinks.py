@@ -1,6 +1,7 @@
-"""Sharded CSV and Parquet writers for PCollections of Arrow record batches (and of CSV lines).
+"""Sharded CSV and Parquet writers for PCollections of Arrow record batches (and of CSV
+lines); each format's ``sink`` (:mod:`transforms.formats`) makes one of them.
 
-Both go through Beam's file-based sinks: each bundle writes a temporary file, and only a successful run
+All go through Beam's file-based sinks: each bundle writes a temporary file, and only a successful run
 renames them to ``<prefix>-SSSSS-of-NNNNN<suffix>``, so an interrupted run leaves no partial file at the final
 path. Every CSV shard starts with the header row.
 """
@@ -8,6 +9,7 @@ path. Every CSV shard starts with the header row.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 
 import apache_beam as beam
@@ -20,13 +22,8 @@ from apache_beam.metrics import Metrics
 
 from functions.file_layout import PROFILE_FILES, SHARD_TEMPLATE, profile_path, schema_path, shard_pattern
 from transforms import replace
-from transforms.formats import (
-    CSV_COMPRESSIONS,
-    file_suffix,
-    gzip_compressor,
-    parquet_ready,
-    parquet_writer,
-)
+from transforms.formats import FORMATS, gzip_compressor
+from transforms.formats.parquet import parquet_ready, parquet_writer
 from transforms.progress import NAMESPACE
 from transforms.text import record_batch_to_csv
 
@@ -82,13 +79,14 @@ class _StoppableSink(filebasedsink.FileBasedSink):
 
 class _TextSink(_StoppableSink):
     """Text shards, each starting with ``header``: plain, or with gzip one gzip stream per shard at
-    :data:`GZIP_LEVEL`, by :func:`gzip_compressor` (every gzip CSV of the project is written here), compressed by
+    :data:`GZIP_LEVEL`, by :func:`gzip_compressor` (every gzip file of the project is written here), compressed by
     the thread that writes it (ISA-L releases the GIL, so shards compress on every core)."""
 
-    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression: str):
+    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression: str,
+                 mime_type: str = "text/csv"):
         super().__init__(
             file_path_prefix, coder=None, file_name_suffix=file_name_suffix,
-            num_shards=num_shards, shard_name_template=SHARD_TEMPLATE, mime_type="text/csv",
+            num_shards=num_shards, shard_name_template=SHARD_TEMPLATE, mime_type=mime_type,
             compression_type=CompressionTypes.UNCOMPRESSED)  # compressed here, at our level
         self._header = header
         self._gzip = compression == "gzip"
@@ -113,21 +111,32 @@ class _TextSink(_StoppableSink):
         handle.close()
 
 
-class _CsvSink(_TextSink):
-    """Writes record batches as CSV text, after a header at the top of each shard. Each batch is encoded as it
-    is written, straight from Arrow's buffer into the file (no copy of the text, no step between)."""
+class _EncodedSink(_TextSink):
+    """Writes record batches as text (``encode(batch)``: its lines), after ``header`` at the top of each shard.
+    Each batch is encoded as it is written, straight from Arrow's buffer into the file (no copy of the text, no
+    step between); its bytes are counted in the metric ``counter``."""
 
-    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression: str,
-                 date_format: str | None, metrics_name: str):
-        super().__init__(file_path_prefix, header, file_name_suffix, num_shards, compression)
-        self._date_format = date_format
-        self._bytes = Metrics.counter(NAMESPACE, f"{metrics_name}_csv_bytes")
+    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression: str, encode,
+                 counter: str, mime_type: str):
+        super().__init__(file_path_prefix, header, file_name_suffix, num_shards, compression, mime_type)
+        self._encode = encode
+        self._bytes = Metrics.counter(NAMESPACE, counter)
 
     def write_record(self, opened, batch: pa.RecordBatch):
         _check_not_stopped()
-        text = record_batch_to_csv(batch, self._date_format)
+        text = self._encode(batch)
         self._write(opened, text)
         self._bytes.inc(len(text))
+
+
+class _CsvSink(_EncodedSink):
+    """CSV text, dates with ``date_format`` (None: ISO)."""
+
+    def __init__(self, file_path_prefix, header: bytes, file_name_suffix, num_shards, compression: str,
+                 date_format: str | None, metrics_name: str):
+        super().__init__(file_path_prefix, header, file_name_suffix, num_shards, compression,
+                         functools.partial(record_batch_to_csv, date_format=date_format), f"{metrics_name}_csv_bytes",
+                         "text/csv")
 
 
 class WriteCsv(beam.PTransform):
@@ -137,17 +146,18 @@ class WriteCsv(beam.PTransform):
     def __init__(self, file_path_prefix: str, header: bytes, compression: str = "none", num_shards: int = 0,
                  date_format: str | None = None, metrics_name: str = "csv"):
         super().__init__()
-        _check_compression(compression)
-        self.sink = _CsvSink(file_path_prefix, header, file_suffix("csv", compression), num_shards,
+        self.sink = _CsvSink(file_path_prefix, header, _suffix("csv", compression), num_shards,
                              compression, date_format, metrics_name)
 
     def expand(self, batches):
         return batches | "WriteShards" >> Write(self.sink)
 
 
-def _check_compression(compression: str):
-    if compression not in CSV_COMPRESSIONS:
-        raise ValueError(f"compression: expected one of {', '.join(CSV_COMPRESSIONS)}, got {compression!r}")
+def _suffix(file_format: str, compression: str) -> str:
+    fmt = FORMATS[file_format]
+    if compression not in fmt.compressions:
+        raise ValueError(f"compression: expected one of {', '.join(fmt.compressions)}, got {compression!r}")
+    return fmt.suffix(compression)
 
 
 _LINES_PIECE = 1 << 20  # characters of lines gathered before they are written (and compressed) in one call
@@ -189,9 +199,7 @@ class WriteCsvLines(beam.PTransform):
 
     def __init__(self, file_path_prefix: str, header: str, compression: str = "none", num_shards: int = 0):
         super().__init__()
-        _check_compression(compression)
-        self.sink = _CsvLinesSink(file_path_prefix, header, file_suffix("csv", compression), num_shards,
-                                  compression)
+        self.sink = _CsvLinesSink(file_path_prefix, header, _suffix("csv", compression), num_shards, compression)
 
     def expand(self, lines):
         return lines | "WriteShards" >> Write(self.sink)
@@ -210,7 +218,7 @@ class _ParquetSink(_StoppableSink):
     def __init__(self, file_path_prefix, schema: pa.Schema, codec: str, num_shards: int,
                  dictionary: tuple[str, ...] | None = None):
         super().__init__(
-            file_path_prefix, coder=None, file_name_suffix=".parquet", num_shards=num_shards,
+            file_path_prefix, coder=None, file_name_suffix=_suffix("parquet", codec), num_shards=num_shards,
             shard_name_template=SHARD_TEMPLATE, mime_type="application/x-parquet",
             compression_type=CompressionTypes.UNCOMPRESSED)  # Parquet compresses its pages itself
         self._schema = schema

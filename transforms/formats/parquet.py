@@ -1,41 +1,19 @@
-"""The output files' formats, without Beam: suffixes, codecs, the shard name template, and how gzip and Parquet
-files are written (Arrow is imported when a file is).
-
-The sinks (:mod:`transforms.sinks`) and the size estimate of ``--target_size`` (:mod:`pipelines.sizes`) write
-by these, and the jobs check their options against them before anything heavy is imported (so that ``--help``
-and a usage error answer at once).
+"""Parquet: how its files are written (row groups, dictionary columns; Arrow is imported when a file is), its
+sink, its size estimate and its reader. Registered in :mod:`transforms.formats`.
 """
 
 from __future__ import annotations
 
 import weakref
-import zlib
 from typing import TYPE_CHECKING
+
+from transforms.formats import Part, SinkTarget, conform
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-CSV_COMPRESSIONS = ("none", "gzip")
-PARQUET_CODECS = ("snappy", "gzip", "zstd", "none")
-# gzip by Intel's ISA-L (the isal package) at its level 1: 3.5 times the speed of zlib's level 1 on our CSV
-# (films 277 MB/s against 78 MB/s on one core) for files no larger (0.43 of the text for films, 0.34 for
-# clients; zlib's level 6 makes them about 1.2 times smaller, at a third of zlib level 1's speed). A standard
-# gzip stream all the same, which gzip, Python's zlib and BigQuery read.
-GZIP_LEVEL = 1
-
-
-def file_suffix(file_format: str, compression: str) -> str:
-    if file_format == "csv":
-        return ".csv.gz" if compression == "gzip" else ".csv"
-    return ".parquet"
-
-
-def gzip_compressor():
-    """How every gzip CSV of the project is compressed (the size estimate of --target_size included)."""
-    from isal import isal_zlib
-
-    return isal_zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+BATCH_ROWS = 65_536  # rows per record batch when a file is read
 
 
 def parquet_ready(batch, schema: pa.Schema):
@@ -183,3 +161,84 @@ def _dictionary_worthy(t: pa.DataType) -> bool:
     import pyarrow as pa
 
     return _is_text(t) or pa.types.is_boolean(t) or pa.types.is_dictionary(t) or pa.types.is_date32(t)
+
+
+# --- the format's code (transforms.formats) -------------------------------------------------------------------
+
+def sink(target: SinkTarget):
+    """Shards of ``target.schema``'s types; a generated dataset's carry its dictionary columns, so that every file
+    of it is encoded alike whatever process writes it."""
+    from transforms.sinks import WriteParquet
+
+    dictionary = None
+    if target.generated is not None:
+        from datagen.engine import compile_dataset
+
+        spec, run, seed, rows = target.generated
+        dictionary = generated_dictionary(compile_dataset(spec, run), seed, rows)
+    return WriteParquet(target.prefix, target.schema, target.compression, target.num_shards, dictionary=dictionary)
+
+
+def sample_bytes(gen, batch, compression: str, seed: int, date_format: str | None, block_rows: int) -> int:
+    """The bytes the rows of ``batch`` (rows [0, n) of ``gen`` under ``seed``) take in a file, less the file's own
+    (:func:`overhead_bytes`): one row group per generated block (``block_rows``), as the sink writes, with the
+    dictionary columns of a dataset of n rows (:func:`generated_dictionary`, chosen here on the sample's rows: a
+    plan's sample from row 0 makes the choice its pipeline's files then take)."""
+    import io
+
+    sink = io.BytesIO()
+    writer = None
+    batch = parquet_ready(batch, gen.schema.arrow_schema)
+    dictionary = generated_dictionary(gen, seed, batch.num_rows, sample=batch)
+    for start in range(0, batch.num_rows, block_rows):
+        part = batch.slice(start, block_rows)
+        writer = writer or parquet_writer(sink, part.schema, compression, dictionary=dictionary)
+        writer.write_batch(part)
+    writer.close()
+    return sink.tell() - overhead_bytes(gen.schema.arrow_schema, compression)
+
+
+def overhead_bytes(schema: pa.Schema, compression: str) -> int:
+    """Parquet's magic numbers and footer."""
+    import io
+
+    sink = io.BytesIO()
+    with parquet_writer(sink, schema, compression):
+        pass
+    return sink.tell()
+
+
+def file_schema(raw) -> tuple[pa.Schema, list[int]]:
+    """A file's own schema and the bytes of each of its row groups (``raw``: the file, opened)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(raw)
+    return pf.schema_arrow, [pf.metadata.row_group(i).total_byte_size for i in range(pf.metadata.num_row_groups)]
+
+
+def parts(path: str, size: int, row_group_bytes: list[int], split_bytes: int | None = None) -> list[Part]:
+    """Consecutive row groups of about ``split_bytes`` together (a file of one group is one part)."""
+    from transforms.formats import SPLIT_BYTES
+
+    split_bytes = split_bytes or SPLIT_BYTES
+    if len(row_group_bytes) <= 1:
+        return [Part(path)]
+    found, group, total = [], [], 0
+    for i, b in enumerate(row_group_bytes):
+        if group and total + b > split_bytes:
+            found.append(Part(path, row_groups=tuple(group)))
+            group, total = [], 0
+        group.append(i)
+        total += b
+    found.append(Part(path, row_groups=tuple(group)))
+    return found
+
+
+def read(raw, part: Part, schema: pa.Schema):
+    """The record batches of ``part``'s row groups, of ``schema`` exactly."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(raw)
+    for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=part.row_groups, columns=schema.names):
+        if batch.num_rows:
+            yield conform(batch, schema)

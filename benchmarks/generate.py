@@ -3,7 +3,7 @@ pipelines.generate, in one run.
 
     python benchmarks/generate.py [--rows 5000000] [--baseline_rows 20000] [--films_size 1.7GB]
                                   [--clients_size 2GB] [--parquet_rows N] [--compare_with REV] [--repeat N]
-                                  [--settle 10] [--gzip_rows N]
+                                  [--settle 10] [--gzip_rows N] [--ndjson_rows N]
 
 Prints a table of rows/s and MB/s (CSV) per approach and dataset, the ratios between them, and the peak memory
 of the pipeline. Machines are noisy: compare figures of one run, not across runs.
@@ -192,6 +192,9 @@ def main() -> int:
     ap.add_argument("--gzip_rows", type=int, default=0,
                     help="also time films and clients to CSV with --compression gzip and without, this many rows "
                          "each, one after the other (the gzip target: its speed as a share of plain CSV's)")
+    ap.add_argument("--ndjson_rows", type=int, default=0,
+                    help="also time films and clients to --format ndjson and to CSV, this many rows each, one after "
+                         "the other (newline-delimited JSON's speed as a share of CSV's)")
     ap.add_argument("--only_sized", action="store_true", help="skip (a), (b'), (b) and (c) at --rows")
     ap.add_argument("--repeat", type=int, default=1,
                     help="time (Q), (C) and their baselines this many times, each pair one after the other, and "
@@ -268,12 +271,14 @@ def sized(args, tmp: Path, other: Path | None, results: list) -> None:
                 s, peak = pipeline("films,clients", ["--rows", str(args.parquet_rows), "--format", "parquet"],
                                    tmp / "q", tree)
                 results.append((key, label, "both", 2 * args.parquet_rows, s, size_of(tmp / "q"), peak))
-    for dataset in ("films", "clients") if args.gzip_rows else ():
-        for key, label, extra in (("z0", "(c) plain CSV", []), ("z", "(c) gzip CSV", ["--compression", "gzip"])):
-            subprocess.run(["rm", "-rf", str(tmp / "z")], check=True)
-            settle(args)
-            s, peak = pipeline(dataset, ["--rows", str(args.gzip_rows), *extra], tmp / "z")
-            results.append((key, label, dataset, args.gzip_rows, s, size_of(tmp / "z"), peak))
+    for option, (key, name, extra) in AGAINST_CSV.items():
+        rows = getattr(args, option)
+        for dataset in ("films", "clients") if rows else ():
+            for k, label, how in ((key + "0", "(c) plain CSV", []), (key, f"(c) {name}", extra)):
+                subprocess.run(["rm", "-rf", str(tmp / "z")], check=True)
+                settle(args)
+                s, peak = pipeline(dataset, ["--rows", str(rows), *how], tmp / "z")
+                results.append((k, label, dataset, rows, s, size_of(tmp / "z"), peak))
     for dataset, size in (("films", args.films_size), ("clients", args.clients_size)):
         if not size:
             continue
@@ -289,6 +294,11 @@ def sized(args, tmp: Path, other: Path | None, results: list) -> None:
         s = timed(plain_writer, dataset, rows, path)
         results.append(("P", "(B') plain numpy writer, same rows", dataset, rows, s, path.stat().st_size, None))
         path.unlink()
+
+
+# --option -> (key, name, the generate options): the whole command, against plain CSV's for the same rows
+AGAINST_CSV = {"gzip_rows": ("z", "gzip CSV", ["--compression", "gzip"]),
+               "ndjson_rows": ("j", "NDJSON", ["--format", "ndjson"])}
 
 
 def report(results: list, compare_with: str | None) -> None:
@@ -311,9 +321,10 @@ def report(results: list, compare_with: str | None) -> None:
         if ("c@", dataset) in rate:
             print(f"{dataset}: against {compare_with}: (b) {rate[('b', dataset)] / rate[('b@', dataset)]:.2f}x, "
                   f"(c) {rate[('c', dataset)] / rate[('c@', dataset)]:.2f}x the rows/s")
-        if ("z", dataset) in each:
-            print(f"{dataset}: gzip CSV runs at {ratios(each[('z0', dataset)], each[('z', dataset)])} the speed of "
-                  f"plain CSV (whole command)")
+        for key, name, _ in AGAINST_CSV.values():
+            if (key, dataset) in each:
+                print(f"{dataset}: {name} runs at {ratios(each[(key + '0', dataset)], each[(key, dataset)])} the "
+                      f"speed of plain CSV (whole command)")
         if ("C", dataset) in each:
             print(f"{dataset}: (C) takes {ratios(each[('C', dataset)], each[('P', dataset)])} the time of the "
                   f"plain one-thread writer (B') for the same rows")

@@ -372,3 +372,55 @@ def test_a_usage_error_answers_without_importing_beam_or_arrow():
             "print(status, [m for m in ('apache_beam', 'pyarrow') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "2 []" and "--output: give a local folder" in out.stderr, out
+
+
+def test_every_mapped_type_to_ndjson_equals_the_parquet_extraction_and_profiles_typed_by_its_schema(pg_schema,
+                                                                                                   tmp_path):
+    """Newline-delimited JSON of every type the extraction maps (arrays as JSON arrays, BigQuery REPEATED): each
+    line, read by Python's json, is the row the Parquet extraction of the same table holds, as BigQuery reads JSON
+    (tests/test_ndjson.py); the schema file beside it types its profile."""
+    from tests.test_ndjson import same
+    from tests.test_postgres_read import EVERY_TYPE_DDL
+
+    dsn, schema, conn = pg_schema
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.every ({EVERY_TYPE_DDL}, big bigint, small smallint, r real, "
+                    "dp double precision, ts2 timestamp)")
+        cur.execute(f"""INSERT INTO {schema}.every VALUES
+            (1, 'héllo, "wörld"' || chr(10) || chr(1) || '\\', 'ab', 'x', '{{"a": [1, 2]}}', '{{"b":1}}',
+             'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'nm', 1.5, 12345678901234567890.1234, -3.25, '2024-02-29',
+             '2001-02-03 04:05:06+02', true, '{{1,NULL,3}}', '{{a,"b,c",NULL,""}}', '{{1.5,NULL}}', '{{2024-01-01}}',
+             '{{1.5,-2}}', '{{t,f}}', '{{"1999-12-31 23:59:59.999999"}}', 9223372036854775807, -32768, 1.5,
+             -2.25e300, '1900-06-01 12:00'),
+            (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+            (3, '', '', '', '[]', 'null', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', '', 0, 0, 0, '1970-01-01',
+             '1970-01-01', false, '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', -5, 7, -0.5, 5e-324,
+             '2262-04-11 23:47:16')""")
+        cur.execute(f"INSERT INTO {schema}.every (id, t, ia, big) SELECT g, repeat('x', g), "
+                    "array_fill(g, ARRAY[g % 5]), g::bigint * 1000000007 FROM generate_series(4, 3000) g")
+    extract(dsn, tmp_path / "pq", "--table", f"{schema}.every", "--partitions", "3")
+    extract(dsn, tmp_path / "nd", "--table", f"{schema}.every", "--partitions", "3", "--format", "ndjson")
+    table = read_parquet(tmp_path / "pq").sort_by("id")
+    files = sorted(glob.glob(f"{tmp_path}/nd/nd-*-of-*.json"))
+    assert files
+    objects = sorted((json.loads(line, parse_float=decimal.Decimal) for f in files for line in open(f)),
+                     key=lambda o: o["id"])
+    assert len(objects) == table.num_rows == 3000
+    for field in table.schema:
+        for o, value in zip(objects, table.column(field.name).to_pylist()):
+            assert same(o[field.name], value, field.type), (field, o["id"], o[field.name], value)
+    bq = json.loads((tmp_path / "nd" / "nd.schema.json").read_text())
+    assert bq == json.loads((tmp_path / "pq" / "pq.schema.json").read_text())  # REPEATED, as for Parquet
+    assert {f["name"]: f["mode"] for f in bq}["ia"] == "REPEATED"
+    # Without row 1: the profile's means per category take integers as doubles, and refuse one past 2**53.
+    extract(dsn, tmp_path / "nd2", "--query", f"SELECT * FROM {schema}.every WHERE id <> 1", "--partition_column",
+            "id", "--format", "ndjson")
+    result = run_cli("pipelines.profile", "--input", str(tmp_path / "nd2"), "--output", str(tmp_path / "profile"))
+    assert result.returncode == 0, result.stderr
+    profile = json.loads((tmp_path / "profile" / "profile.json").read_text())
+    assert profile["summary"]["rows"] == 2999 and profile["summary"]["schema"].endswith("nd2.schema.json")
+    columns = {c["name"]: c for c in profile["columns"]}
+    assert columns["big"]["max"] == 3000 * 1000000007 and columns["m"]["kind"] == "decimal"
+    assert columns["d"]["kind"] == "date" and columns["ts"]["kind"] == "timestamp" and columns["b"]["kind"] == "bool"
+    assert columns["ia"]["type"] == "ARRAY<INT64>" and columns["t"]["count"] == 2998

@@ -16,8 +16,9 @@ def test_suffixes():
     assert file_suffix("csv", "none") == ".csv"
     assert file_suffix("csv", "gzip") == ".csv.gz"
     assert file_suffix("parquet", "zstd") == ".parquet"
+    assert file_suffix("ndjson", "none") == ".json" and file_suffix("ndjson", "gzip") == ".json.gz"
     assert CSV_COMPRESSIONS[0] == "none" and PARQUET_CODECS[0] == "snappy"  # the defaults come first
-    assert formats.of_path("out/x/X-00000-of-00001.PARQUET") is formats.FORMATS["parquet"]
+    assert formats.of_path("out/x/X-00000-of-00001.JSON.GZ") is formats.FORMATS["ndjson"]
     assert formats.of_path("a.csv.gz").name == "csv" and formats.of_path("a.txt") is None
 
 
@@ -32,19 +33,19 @@ def test_every_format_loads_with_the_ingest_chains_source_format_and_defines_its
         assert callable(code.file_schema)
     else:
         assert callable(code.names) and callable(code.parse) and code.NAMED_BY and isinstance(code.PROFILE_TYPES, dict)
-    assert formats.get("parquet").bigquery_format == "PARQUET"
+    assert formats.get("ndjson").bigquery_format == "NEWLINE_DELIMITED_JSON"
 
 
 def test_a_format_whose_suffix_the_chain_does_not_load_is_refused():
     with pytest.raises(ValueError, match="ingest_naming"):
         formats.register(formats.Format("xml", "XML", {"none": ".xml"}, "x"))
     assert "xml" not in formats.FORMATS
-    with pytest.raises(formats.UnknownFormat, match="expected csv or parquet, got 'xml'"):
+    with pytest.raises(formats.UnknownFormat, match="expected csv, parquet or ndjson, got 'xml'"):
         formats.get("xml")
 
 
 def test_importing_it_imports_neither_beam_nor_arrow():
-    code = ("import sys\nimport transforms.formats as f\nf.get('csv').suffix('gzip')\n"
+    code = ("import sys\nimport transforms.formats as f\nf.get('ndjson').suffix('gzip')\n"
             "print(sorted({'apache_beam', 'pyarrow'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -56,12 +57,13 @@ def test_importing_it_imports_neither_beam_nor_arrow():
     ("pipelines.merge_files", ["--input", "nowhere/*.csv"])])
 def test_a_bad_format_is_one_line_naming_the_registered_formats(job, args, tmp_path):
     out = tmp_path / "o"
-    for bad, expected in (("xml", "--format: expected csv or parquet, got 'xml'"),):
+    for bad, expected in (("xml", "--format: expected csv, parquet or ndjson, got 'xml'"),
+                          ("json", "--format: expected csv, parquet or ndjson, got 'json'")):
         result = run_cli(job, *args, "--output", str(out), "--format", bad)
         assert result.returncode == 2, result.stderr
         assert result.stderr.splitlines() == [f"python -m {job}: error: {expected}"]
         assert not out.exists()
-    result = run_cli(job, *args, "--output", str(out), "--format", "csv", "--compression", "zstd")
+    result = run_cli(job, *args, "--output", str(out), "--format", "ndjson", "--compression", "zstd")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"python -m {job}: error: --compression: expected one of none, gzip for csv, got 'zstd'"]
+        f"python -m {job}: error: --compression: expected one of none, gzip for ndjson, got 'zstd'"]

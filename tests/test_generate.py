@@ -79,6 +79,23 @@ def test_csv_and_parquet_hold_the_same_rows(tmp_path):
     assert sorted(norm) == sorted(from_parquet)
 
 
+def test_ndjson_holds_the_rows_of_the_csv_one_object_a_line_dates_iso_whatever_the_date_format(tmp_path):
+    import json
+
+    out_csv = run(tmp_path, "--rows", "3000", "--num_shards", "2", output="c")
+    out_json = run(tmp_path, "--rows", "3000", "--num_shards", "2", "--format", "ndjson", "--compression", "gzip",
+                   "--date_format", "%y/%m/%d", output="j")
+    for name, ds in DEFAULT_DATASETS.items():
+        files = sorted(glob.glob(f"{out_json}/{name}/*-of-*"))
+        assert [os.path.basename(f) for f in files] == [f"{name}-0000{i}-of-00002.json.gz" for i in range(2)]
+        objects = [json.loads(line) for f in files for line in gzip.open(f, "rt", encoding="utf-8")]
+        assert all(list(o) == ds.column_names for o in objects)
+        as_text = [tuple("true" if v is True else "false" if v is False else str(v) for v in o.values())
+                   for o in objects]
+        assert as_text == csv_rows(sorted(glob.glob(f"{out_csv}/{name}/*-of-*")))  # the same rows, in order
+        assert json.loads(open(f"{out_json}/{name}/{name}.schema.json").read()) == ds.bigquery_schema()
+
+
 @pytest.mark.slow
 def test_fixed_shards_are_balanced_in_row_order_and_the_same_bytes_whatever_the_runner(tmp_path):
     # Once, blocks of 131,072 rows went to random shards: --rows 20000 --num_shards 2 gave one shard every row
@@ -145,7 +162,8 @@ def test_same_seed_same_rows_whatever_the_runner_mode_workers_shards_and_blocks(
     ("csv", "none", "6MB", []), ("csv", "gzip", "2MB", ["--num_shards", "5", "--block_rows", "1000"]),
     ("parquet", "snappy", "films=3MB,clients=4MB", []),
     ("parquet", "snappy", "films=3MB,clients=4MB", ["--block_rows", "2000"]),
-    ("parquet", "zstd", "films=3MB,clients=4MB", ["--num_shards", "20"])])
+    ("parquet", "zstd", "films=3MB,clients=4MB", ["--num_shards", "20"]),
+    ("ndjson", "none", "6MB", []), ("ndjson", "gzip", "2MB", ["--num_shards", "5", "--block_rows", "1000"])])
 def test_target_size_lands_within_five_percent(tmp_path, fmt, compression, target, extra):
     out = run(tmp_path, "--target_size", target, "--format", fmt, "--compression", compression, *extra)
     wanted = {"films": 6e6, "clients": 6e6} if target == "6MB" else (

@@ -68,8 +68,21 @@ def query(stack, sql: str) -> list[dict]:
     return [dict(r) for r in stack.bigquery().query(sql).result()]
 
 
+def json_objects(blob) -> list[dict]:
+    """The objects of a newline-delimited JSON shard (plain or gzip), read line by line by Python's json."""
+    import gzip
+
+    data = blob.download_as_bytes()
+    text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def is_json_shard(name: str) -> bool:
+    return name.endswith((".json", ".json.gz")) and not name.endswith(".schema.json")
+
+
 def rows_in_files(bucket, prefix: str) -> dict[str, list[tuple]]:
-    """Every data row of the CSV and Parquet shards under prefix, per dataset, in one comparable form."""
+    """Every data row of the CSV, Parquet and NDJSON shards under prefix, per dataset, in one comparable form."""
     out: dict[str, list[tuple]] = {}
     for blob in bucket.client.list_blobs(bucket, prefix=prefix):
         name = blob.name.rsplit("/", 1)[-1]
@@ -78,6 +91,8 @@ def rows_in_files(bucket, prefix: str) -> dict[str, list[tuple]]:
             records = list(csv.reader(io.StringIO(blob.download_as_text())))[1:]
         elif name.endswith(".parquet"):
             records = [list(row.values()) for row in pq.read_table(io.BytesIO(blob.download_as_bytes())).to_pylist()]
+        elif is_json_shard(name):
+            records = [list(o.values()) for o in json_objects(blob)]
         else:
             continue
         out.setdefault(dataset, []).extend(comparable(dataset, r) for r in records)
@@ -112,15 +127,16 @@ def table_rows(stack, table: str, columns: list[str]) -> list[tuple]:
 
 
 def test_generated_files_load_once_each_into_one_table_per_dataset_even_when_events_repeat(stack, gcs):
-    for fmt, seed in (("csv", "1"), ("parquet", "2")):
+    """CSV, Parquet and gzip NDJSON (BigQuery's NEWLINE_DELIMITED_JSON, bqemulator's DuckDB JSON reader)."""
+    for fmt, seed, extra in (("csv", "1", []), ("parquet", "2", []), ("ndjson", "3", ["--compression", "gzip"])):
         result = run_cli("pipelines.generate", "--datasets", "films,clients", "--rows", "1500", "--seed", seed,
                          "--output", f"gs://{BUCKET}/e2e-{fmt}", "--format", fmt, "--num_shards", "2",
-                         "--block_rows", "500", env=stack.client_env())
+                         "--block_rows", "500", *extra, env=stack.client_env())
         assert result.returncode == 0, result.stderr
     executions = deliver_all(stack, "e2e-")
-    data_files = [b for b in gcs.client.list_blobs(gcs, prefix="e2e-") if not b.name.endswith(".json")]
-    assert len(data_files) == 8
-    assert len(executions) == 8 and all(e.state == e.State.SUCCEEDED for e in executions), [
+    data_files = [b for b in gcs.client.list_blobs(gcs, prefix="e2e-") if not b.name.endswith(".schema.json")]
+    assert len(data_files) == 12 and sum(b.name.endswith(".json.gz") for b in data_files) == 4
+    assert len(executions) == 12 and all(e.state == e.State.SUCCEEDED for e in executions), [
         e.error.payload for e in executions]
 
     generated = rows_in_files(gcs, "e2e-")
@@ -128,7 +144,7 @@ def test_generated_files_load_once_each_into_one_table_per_dataset_even_when_eve
 
     assert set(generated) == {"films", "clients"}
     for dataset, schema in ((d, DATASETS[d]) for d in generated):  # the built-ins generated here
-        assert len(generated[dataset]) == 3000
+        assert len(generated[dataset]) == 4500
         assert sorted(table_rows(stack, dataset, schema.column_names)) == sorted(generated[dataset])
         table = stack.bigquery().get_table(f"{stack.project}.{stack.dataset}.{dataset}")
         assert fields(table) == [(f["name"], same_type(f["type"])) for f in schema.bigquery_schema()]
@@ -143,10 +159,10 @@ def test_generated_files_load_once_each_into_one_table_per_dataset_even_when_eve
     # At-least-once delivery: every event twice more; nothing is loaded again.
     for _ in range(2):
         again = deliver_all(stack, "e2e-")
-        assert len(again) == 8 and all(e.state == e.State.SUCCEEDED for e in again)
+        assert len(again) == 12 and all(e.state == e.State.SUCCEEDED for e in again)
         assert {json.loads(e.result)["state"] for e in again} == {"SKIPPED"}
     for dataset in generated:
-        assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.{dataset}")[0]["n"] == 3000
+        assert query(stack, f"SELECT count(*) AS n FROM {stack.dataset}.{dataset}")[0]["n"] == 4500
 
 
 def test_a_redelivered_event_finds_its_load_job_instead_of_loading_twice(stack, gcs):
@@ -500,13 +516,15 @@ def test_a_schema_file_that_is_not_a_schema_fails_the_load_loudly(stack, gcs, co
 
 
 def data_rows(bucket, prefix: str) -> dict[str, int]:
-    """Data rows of the CSV and Parquet shards under prefix, per dataset (CSV: records after the header)."""
+    """Data rows of the CSV, Parquet and NDJSON shards under prefix, per dataset (CSV: records after the header)."""
     counts: dict[str, int] = {}
     for blob in bucket.client.list_blobs(bucket, prefix=prefix):
         if blob.name.endswith(".csv"):
             n = len(list(csv.reader(io.StringIO(blob.download_as_text())))) - 1
         elif blob.name.endswith(".parquet"):
             n = pq.ParquetFile(io.BytesIO(blob.download_as_bytes())).metadata.num_rows
+        elif is_json_shard(blob.name):
+            n = len(json_objects(blob))
         else:
             continue
         counts[table_id(blob.name)] = counts.get(table_id(blob.name), 0) + n
@@ -514,9 +532,9 @@ def data_rows(bucket, prefix: str) -> dict[str, int]:
 
 
 def values_in_files(bucket, prefix: str, dataset: str, schema: list[dict]) -> list[tuple]:
-    """The rows of a dataset's CSV and Parquet shards under prefix as Python values, CSV text read as BigQuery
-    reads it by the schema (TIMESTAMP as an instant, NUMERIC exact, BOOL, nothing as a null in a NULLABLE
-    column): comparable with what a query of the table answers."""
+    """The rows of a dataset's CSV, Parquet and NDJSON shards under prefix as Python values, text read as BigQuery
+    reads it by the schema (TIMESTAMP as an instant, NUMERIC exact, BOOL, nothing as a null in a NULLABLE CSV
+    column, JSON's null): comparable with what a query of the table answers."""
     import datetime
     from decimal import Decimal
 
@@ -537,13 +555,19 @@ def values_in_files(bucket, prefix: str, dataset: str, schema: list[dict]) -> li
             table = pq.read_table(io.BytesIO(blob.download_as_bytes()))
             assert table.column_names == names, (blob.name, table.column_names)
             rows.extend(tuple(r[n] for n in names) for r in table.to_pylist())
+        elif is_json_shard(blob.name):
+            for o in json_objects(blob):
+                assert list(o) == names, (blob.name, list(o))
+                rows.append(tuple(o[f["name"]] if o[f["name"]] is None or f["type"] in ("INT64", "BOOL") else
+                                  parse[f["type"]](o[f["name"]]) for f in schema))
     return rows
 
 
 def test_a_user_spec_that_references_clients_loads_and_joins_back(stack, gcs, tmp_path):
     """A user's own spec (docs/examples/orders.yaml: orders whose client_id references clients.client_id)
-    generated with clients, as CSV and as Parquet: each shard loads with the schema written beside it (TIMESTAMP,
-    NUMERIC, BOOL, NULLABLE columns), every row arrives with its values, and every order finds its client.
+    generated with clients, as CSV, as Parquet and as NDJSON (plain and gzip): each shard loads with the schema
+    written beside it (TIMESTAMP, NUMERIC, BOOL, NULLABLE columns), every row arrives with its values, and every
+    order finds its client.
 
     Runs after the other tests of this module: it adds rows to their clients table (tables are named after the
     datasets), so the checks here do not assume that table holds only these rows."""
@@ -559,11 +583,12 @@ def test_a_user_spec_that_references_clients_loads_and_joins_back(stack, gcs, tm
     existing = [t.table_id for t in stack.bigquery().list_tables(stack.dataset)]
     clients_before = count("clients") if "clients" in existing else 0
     loaded = {"orders": 0, "clients": 0}
-    for fmt, seed in (("csv", "11"), ("parquet", "12")):
-        prefix = f"spec-{fmt}/"
+    for fmt, seed, compression in (("csv", "11", "none"), ("parquet", "12", "snappy"), ("ndjson", "13", "none"),
+                                   ("ndjson", "14", "gzip")):
+        prefix = f"spec-{fmt}-{compression}/"
         result = run_cli("pipelines.generate", "--spec", spec, "--datasets", "clients", "--rows", "3000", "--seed",
-                         seed, "--output", f"gs://{BUCKET}/spec-{fmt}", "--format", fmt, "--num_shards", "2",
-                         "--block_rows", "1000", "--no_progress", env=stack.client_env())
+                         seed, "--output", f"gs://{BUCKET}/{prefix}", "--format", fmt, "--compression", compression,
+                         "--num_shards", "2", "--block_rows", "1000", "--no_progress", env=stack.client_env())
         assert result.returncode == 0, result.stderr
         schema = json.loads(gcs.blob(f"{prefix}orders/orders.schema.json").download_as_text())
         executions = deliver_all(stack, prefix)

@@ -68,6 +68,24 @@ def test_parquet_output_and_gzip_inputs(tmp_path):
     assert len({tuple(r.values()) for r in table.to_pylist()}) == 800
 
 
+@pytest.mark.slow
+def test_ndjson_output_holds_the_distinct_rows_typed(tmp_path):
+    generate(tmp_path / "a", "films", 800)
+    generate(tmp_path / "b", "films", 500)
+    result = run_cli("pipelines.merge_files", "--input", str(tmp_path), "--output", str(tmp_path / "m" / "films"),
+                     "--format", "ndjson", "--compression", "gzip", "--num_shards", "2")
+    assert result.returncode == 0, result.stderr
+    files = sorted(glob.glob(f"{tmp_path}/m/films/films-*-of-00002.json.gz"))
+    objects = [json.loads(line) for f in files for line in gzip.open(f, "rt", encoding="utf-8")]
+    assert len(objects) == 800 and all(list(o) == FILMS.column_names for o in objects)
+    rows = {tuple(str(v) for v in o.values()) for o in objects}
+    source = {tuple(row) for r in csv_records(glob.glob(f"{tmp_path}/a/films/*.csv")) for row in r[1:]}
+    assert rows == source
+    assert isinstance(objects[0]["runtime"], int) and isinstance(objects[0]["rating_score"], float)
+    schema = json.loads((tmp_path / "m" / "films" / "films.schema.json").read_text())
+    assert schema == FILMS.bigquery_schema()
+
+
 def test_gcs_inputs_and_output(gcs_emulator, tmp_path, monkeypatch):
     for key, value in gcs_emulator.items():
         monkeypatch.setenv(key, value)
@@ -109,8 +127,12 @@ def test_blank_lines_in_the_inputs_are_not_rows(tmp_path):
 @pytest.mark.slow
 def test_bad_inputs_are_one_line_exit_2_and_write_nothing(tmp_path):
     generate(tmp_path / "a", "films", 50)
+    generate(tmp_path / "j", "films", 50, "--format", "ndjson")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "x.csv").write_text("id,amount\n1,2\n")
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "x.csv").write_text("id,amount\n1,2\n")
+    (tmp_path / "mixed" / "y.json").write_text('{"id": 2, "amount": 3}\n')
     out = tmp_path / "o"
     cases = [
         (["--input", str(tmp_path / "nothing" / "*.csv")], "no .csv or .csv.gz file matches"),
@@ -118,6 +140,9 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(tmp_path):
         (["--input", str(tmp_path / "a"), "--dataset", "movies"], "unknown dataset 'movies'"),
         (["--input", str(tmp_path / "a"), "--dataset", "clients"], "is not the clients columns"),
         (["--input", str(tmp_path / "other"), "--format", "parquet"], "--format parquet"),
+        (["--input", str(tmp_path / "other"), "--format", "ndjson"], "--format ndjson: the header 'id,amount'"),
+        (["--input", str(tmp_path / "j")], "is newline-delimited JSON: merge_files merges CSV files only"),
+        (["--input", str(tmp_path / "mixed")], "y.json' is newline-delimited JSON"),
         (["--output", str(out)], "--input"),
     ]
     for args, named in cases:

@@ -193,9 +193,10 @@ def load(folder) -> tuple[dict, str]:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    """films and clients, 3,000 rows each in 2 shards, as CSV, gzip CSV and Parquet (the same rows)."""
+    """films and clients, 3,000 rows each in 2 shards, as CSV, gzip CSV, Parquet and NDJSON (the same rows)."""
     out = tmp_path_factory.mktemp("generated")
-    for name, extra in (("csv", []), ("gz", ["--compression", "gzip"]), ("parquet", ["--format", "parquet"])):
+    for name, extra in (("csv", []), ("gz", ["--compression", "gzip"]), ("parquet", ["--format", "parquet"]),
+                        ("json", ["--format", "ndjson"])):
         result = run_cli("pipelines.generate", "--datasets", "films,clients", "--rows", str(ROWS), "--num_shards", "2",
                          "--output", str(out / name), "--no_progress", *extra)
         assert result.returncode == 0, result.stderr
@@ -247,22 +248,28 @@ def comparable(prof: dict) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_gzip_csv_and_parquet_inputs_give_the_same_profile(generated, tmp_path):
+def test_gzip_csv_parquet_and_ndjson_inputs_give_the_same_profile(generated, tmp_path):
     profiles = {}
-    for name, pattern in (("csv", "*.csv"), ("gz", "*.csv.gz"), ("parquet", "*.parquet")):
+    for name, pattern in (("csv", "*.csv"), ("gz", "*.csv.gz"), ("parquet", "*.parquet"), ("json", "*.json")):
         folder = generated / name / "films"
         result = run_profile("--input", str(folder / pattern), "--output", str(tmp_path / name))
         assert result.returncode == 0, (name, result.stderr)
         prof, page = load(tmp_path / name)
         if name == "parquet":
             table = pa.concat_tables(pq.read_table(p) for p in sorted(glob.glob(str(folder / pattern))))
+        elif name == "json":  # read line by line by Python's json, typed by the schema file (not data: *.json)
+            schema = pa.schema([(f["name"], ARROW_OF[f["type"]]) for f in json.loads(
+                (folder / "films.schema.json").read_text())])
+            rows = [json.loads(line) for p in sorted(glob.glob(str(folder / "*-of-*.json"))) for line in open(p)]
+            table = pa.Table.from_pylist(rows).cast(schema)
         else:
             table = read_csvs(glob.glob(str(folder / pattern)), folder / "films.schema.json")
         check_profile(prof, table, files=2 if name != "gz" else len(glob.glob(str(folder / pattern))))
         check_page(page, prof)
         profiles[name] = prof
-    assert profiles["parquet"]["summary"]["format"] == "parquet"
-    for name in ("gz", "parquet"):
+    assert profiles["parquet"]["summary"]["format"] == "parquet" and profiles["json"]["summary"]["format"] == "ndjson"
+    assert profiles["json"]["summary"]["schema"].endswith("films.schema.json")  # typed by the schema file
+    for name in ("gz", "parquet", "json"):
         assert_same(comparable(profiles["csv"]), comparable(profiles[name]), name)
         assert_same(profiles["csv"]["by_category"], profiles[name]["by_category"], name)
 
@@ -370,6 +377,27 @@ def test_csv_byte_ranges_read_every_row_once(tmp_path):
         assert len(parts) == (1 if size <= split else math.ceil(size / split))
         batches = [b for part in parts for b in read_part(part, "csv", schema)]
         assert pa.Table.from_batches(batches, schema).equals(whole.cast(schema)), split
+
+
+def test_ndjson_byte_ranges_read_every_row_once(tmp_path):
+    """Lines of JSON in byte ranges, as a large uncompressed file is read: every row once, in any split."""
+    from transforms.formats import line_parts
+    from transforms.formats.ndjson import record_batch_to_ndjson
+
+    batch = pa.RecordBatch.from_pydict({
+        "id": pa.array(range(800), pa.int64()),
+        "name": pa.array([f'n{i % 7},"q"\n' if i % 3 else f"n{i}" for i in range(800)]),
+        "value": pa.array([i * 0.25 if i % 5 else None for i in range(800)]),
+        "tags": pa.array([[f"t{i % 3}"] * (i % 4) for i in range(800)], pa.list_(pa.string()))})
+    path = tmp_path / "x.json"
+    path.write_bytes(bytes(record_batch_to_ndjson(batch)))
+    size = path.stat().st_size
+    whole = pa.Table.from_batches([batch])
+    for split in (1, 17, 97, 1000, 4096, size - 1, size, 10 * size):
+        parts = line_parts(str(path), size, split)
+        assert len(parts) == (1 if size <= split else math.ceil(size / split))
+        batches = [b for part in parts for b in read_part(part, "ndjson", batch.schema)]
+        assert pa.Table.from_batches(batches, batch.schema).equals(whole), split
 
 
 @pytest.mark.slow
@@ -524,7 +552,7 @@ def test_the_statistics_and_the_report_are_plain_python():
 @pytest.mark.slow
 def test_bad_inputs_are_one_line_and_write_nothing(generated, tmp_path):
     bad = tmp_path / "bad"
-    for sub in ("gz", "parquet", "mixed", "headers", "typed", "deep", "done"):
+    for sub in ("gz", "parquet", "mixed", "headers", "typed", "deep", "done", "json", "jsonmixed", "jsontyped"):
         (bad / sub).mkdir(parents=True)
     (bad / "gz" / "x.csv.gz").write_text("id,name\n1,a\n")  # not gzip
     (bad / "parquet" / "x.parquet").write_bytes(b"PAR1" + bytes(range(256)) * 8)
@@ -539,9 +567,18 @@ def test_bad_inputs_are_one_line_and_write_nothing(generated, tmp_path):
     with gzip.open(bad / "deep" / "d.csv.gz", "wt") as f:  # a bad value past what is checked before the run
         f.write("id,amount\n" + "".join(f"{i},{i / 4}\n" for i in range(300_000)) + "x,1\n")
     (bad / "done" / "profile.json").write_text("{}")
+    (bad / "json" / "x.json").write_text("id,name\n1,a\n")  # CSV text named .json
+    (bad / "jsonmixed" / "a.json").write_text('{"id": 1}\n')
+    (bad / "jsonmixed" / "b.csv").write_text("id\n2\n")
+    (bad / "jsontyped" / "t-00000-of-00001.json").write_text('{"id": 1, "amount": 2.5}\n{"id": "seven"}\n')
+    (bad / "jsontyped" / "t.schema.json").write_text(json.dumps([{"name": "id", "type": "INT64"},
+                                                                 {"name": "amount", "type": "FLOAT64"}]))
     out = tmp_path / "out"
     cases = [
-        (["--input", str(bad / "nothing" / "*.csv")], 2, "no .csv, .csv.gz or .parquet file matches"),
+        (["--input", str(bad / "nothing" / "*.csv")], 2, "no .csv, .csv.gz, .parquet, .json or .json.gz file matches"),
+        (["--input", str(bad / "json")], 2, "starts with 'id,name': expected newline-delimited JSON"),
+        (["--input", str(bad / "jsonmixed")], 2, "holds both CSV"),
+        (["--input", str(bad / "jsontyped")], 2, "does not read as the columns' types"),
         (["--input", str(bad / "gz")], 2, "x.csv.gz"),
         (["--input", str(bad / "parquet")], 2, "is not a readable Parquet file"),
         (["--input", str(bad / "mixed")], 2, "holds both CSV"),

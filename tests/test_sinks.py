@@ -256,3 +256,29 @@ def test_a_generated_datasets_dictionary_columns_are_chosen_on_its_first_rows_in
             "print(','.join(generated_dictionary(builtin_generator('films'), 42, 300_000)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ",".join(chosen)  # a fresh process: the same choice
+
+
+def test_ndjson_shards_hold_one_object_a_line_and_count_their_bytes(tmp_path):
+    import gzip
+    import json
+
+    from transforms.sinks import WriteNdjson
+
+    p = TestPipeline()
+    made = create(p)
+    _ = made | WriteNdjson(str(tmp_path / "j" / "j"), num_shards=2, metrics_name="films")
+    _ = made | "Gzip" >> WriteNdjson(str(tmp_path / "z" / "z"), compression="gzip", num_shards=1)
+    result = p.run()
+    result.wait_until_finish()
+    files = sorted(glob.glob(str(tmp_path / "j" / "j-*")))
+    assert [os.path.basename(f) for f in files] == ["j-00000-of-00002.json", "j-00001-of-00002.json"]
+    text = b"".join(open(f, "rb").read() for f in files)
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert sorted(rows, key=lambda r: r["n"]) == [{"name": name, "n": n} for name, n in (
+        ("a,b", 0), ("c", 1), ("a,b", 2), ("a,b", 10), ("c", 11), ("a,b", 12))]
+    counters = result.metrics().query(beam.metrics.MetricsFilter().with_name("films_json_bytes"))["counters"]
+    assert sum(c.committed for c in counters) == len(text)
+    (zipped,) = glob.glob(str(tmp_path / "z" / "z-*"))
+    assert zipped.endswith("-00000-of-00001.json.gz") and sorted(gzip.decompress(open(zipped, "rb").read())
+                                                                 .splitlines()) == sorted(text.splitlines())
+    assert not [d for d in os.listdir(tmp_path / "j") if d.startswith("beam-temp")]

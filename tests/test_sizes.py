@@ -23,3 +23,25 @@ def test_bytes_per_row_depends_on_format_and_compression():
     parquet = encoded_bytes_per_row(builtin_generator("films"), "parquet", "snappy", 42, sample_rows=20_000)
     assert 55 < csv < 80 and gz < csv / 2 and parquet < csv
     assert rows_for_size(1_000_000, csv) == round(1_000_000 / csv)
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_ndjson_bytes_per_row_are_its_encoders_and_its_files_have_no_header(compression):
+    import gzip
+
+    from pipelines.sizes import shard_overhead_bytes
+    from transforms.formats import gzip_compressor
+    from transforms.formats.ndjson import record_batch_to_ndjson
+
+    gen = builtin_generator("films")
+    json_bytes = encoded_bytes_per_row(gen, "ndjson", compression, 42, sample_rows=20_000)
+    text = bytes(record_batch_to_ndjson(gen.batch(42, 0, 20_000)))
+    if compression == "none":
+        assert json_bytes == len(text) / 20_000
+        assert encoded_bytes_per_row(gen, "csv", "none", 42, sample_rows=20_000) < json_bytes  # the keys
+        assert shard_overhead_bytes(gen.schema, "ndjson", "none") == 0
+    else:  # as the sink compresses (tests/test_sinks.py)
+        c = gzip_compressor()
+        zipped = c.compress(text) + c.flush()
+        assert json_bytes == len(zipped) / 20_000 and gzip.decompress(zipped) == text
+        assert 0 < shard_overhead_bytes(gen.schema, "ndjson", "gzip") < 64  # an empty gzip stream

@@ -1,4 +1,4 @@
-"""Sharded CSV and Parquet writers for PCollections of Arrow record batches (and of CSV
+"""Sharded CSV, newline-delimited JSON and Parquet writers for PCollections of Arrow record batches (and of CSV
 lines); each format's ``sink`` (:mod:`transforms.formats`) makes one of them.
 
 All go through Beam's file-based sinks: each bundle writes a temporary file, and only a successful run
@@ -23,6 +23,7 @@ from apache_beam.metrics import Metrics
 from functions.file_layout import PROFILE_FILES, SHARD_TEMPLATE, profile_path, schema_path, shard_pattern
 from transforms import replace
 from transforms.formats import FORMATS, gzip_compressor
+from transforms.formats.ndjson import record_batch_to_ndjson
 from transforms.formats.parquet import parquet_ready, parquet_writer
 from transforms.progress import NAMESPACE
 from transforms.text import record_batch_to_csv
@@ -148,6 +149,21 @@ class WriteCsv(beam.PTransform):
         super().__init__()
         self.sink = _CsvSink(file_path_prefix, header, _suffix("csv", compression), num_shards,
                              compression, date_format, metrics_name)
+
+    def expand(self, batches):
+        return batches | "WriteShards" >> Write(self.sink)
+
+
+class WriteNdjson(beam.PTransform):
+    """Writes record batches as newline-delimited JSON shards ``<prefix>-SSSSS-of-NNNNN.json[.gz]``
+    (:func:`transforms.formats.ndjson.record_batch_to_ndjson`); the bytes written are counted in the metric
+    ``<metrics_name>_json_bytes``."""
+
+    def __init__(self, file_path_prefix: str, compression: str = "none", num_shards: int = 0,
+                 metrics_name: str = "json"):
+        super().__init__()
+        self.sink = _EncodedSink(file_path_prefix, b"", _suffix("ndjson", compression), num_shards, compression,
+                                 record_batch_to_ndjson, f"{metrics_name}_json_bytes", "application/x-ndjson")
 
     def expand(self, batches):
         return batches | "WriteShards" >> Write(self.sink)

@@ -1,7 +1,8 @@
 """CSV text of Arrow record batches, without a Python loop per row: each column becomes a few slots of pieces
 drawn from small vocabularies (its values rendered once per distinct value where they are few), and one gather
 of every slot of every row (``datagen/text.py``) is the text of the batch (:func:`record_batch_to_csv`, a view of
-that buffer: the file gets it without a copy).
+that buffer: the file gets it without a copy). The slots' assembly (:func:`encode_slots`) and the pieces that are
+the same in any text format are shared with newline-delimited JSON (``transforms/formats/ndjson.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def csv_field(value: str) -> str:
 _QUOTE_CHARS = (b'"', b",", b"\n", b"\r")
 
 
-def _constant(text: str, n: int) -> Slot:
+def constant_slot(text: str, n: int) -> Slot:
     return pa.array([text], pa.string()), np.zeros(n, dtype=np.int64)
 
 
@@ -42,8 +43,8 @@ def _string_slots(column: pa.Array, separator: str) -> list:
     if b'"' in data:
         column = pc.replace_substring(column, '"', '""')
     if any(ch in data for ch in _QUOTE_CHARS):
-        return [_constant('"', n), (column, rows), _constant('"' + separator, n)]
-    return [(column, rows), _constant(separator, n)]
+        return [constant_slot('"', n), (column, rows), constant_slot('"' + separator, n)]
+    return [(column, rows), constant_slot(separator, n)]
 
 
 def _small_domain_slots(raw: np.ndarray, typ: pa.DataType, separator: str, date_format: str | None):
@@ -68,7 +69,7 @@ def _rendered_domain(lo: int, hi: int, dates: bool, separator: str, date_format:
     return pc.binary_join_element_wise(rendered, separator, "")
 
 
-def _decimal_float_slots(column: pa.Array, separator: str) -> list | None:
+def decimal_float_slots(column: pa.Array, separator: str) -> list | None:
     """Floats that are whole multiples of 10**-d (d up to 4) over a small range, such as scores with two
     decimals: each multiple rendered once, exactly as Arrow renders the value (the doubles are the same)."""
     x = column.to_numpy(zero_copy_only=False)
@@ -111,7 +112,7 @@ def _csv_slots(column: pa.Array, separator: str, date_format: str | None) -> lis
             if slots is not None:
                 return slots
     if n and pa.types.is_floating(typ):
-        slots = _decimal_float_slots(column, separator)
+        slots = decimal_float_slots(column, separator)
         if slots is not None:
             return slots
     text = _render(column, date_format)
@@ -125,16 +126,22 @@ _DICTIONARY_FIELDS_LOCK = threading.Lock()
 
 
 def _dictionary_fields(dictionary: pa.Array, separator: str, date_format: str | None) -> pa.Array:
-    """A dictionary's values as CSV fields followed by ``separator``, rendered once per dictionary: the blocks of
-    a dataset share their dictionaries (50,000 authors in films: about 3 ms a block). The key is where the
-    dictionary's buffers are; the entry holds the dictionary itself, so no other array can be at those
-    addresses while the entry lives."""
+    """A dictionary's values as CSV fields followed by ``separator``, rendered once per dictionary."""
+    return kept_per_dictionary(dictionary, (separator, date_format),
+                               lambda: _field_pieces(_render(dictionary, date_format), separator))
+
+
+def kept_per_dictionary(dictionary: pa.Array, how: tuple, make):
+    """``make()``, the pieces a dictionary's values are written as (``how``: what else they depend on), made once
+    per dictionary: the blocks of a dataset share their dictionaries (a large one costs milliseconds a block).
+    The key is where the dictionary's buffers are; the entry holds the dictionary itself, so no other array can be
+    at those addresses while the entry lives."""
     key = (tuple(0 if b is None else b.address for b in dictionary.buffers()), dictionary.offset,
-           len(dictionary), str(dictionary.type), separator, date_format)
+           len(dictionary), str(dictionary.type), how)
     hit = _DICTIONARY_FIELDS.get(key)
     if hit is not None:
         return hit[1]
-    fields = _field_pieces(_render(dictionary, date_format), separator)
+    fields = make()
     with _DICTIONARY_FIELDS_LOCK:  # the local runner's threads share it
         if len(_DICTIONARY_FIELDS) >= 64:
             del _DICTIONARY_FIELDS[next(iter(_DICTIONARY_FIELDS))]
@@ -180,6 +187,11 @@ def record_batch_to_csv(batch: pa.RecordBatch, date_format: str | None = None) -
     slots = []
     for i, column in enumerate(batch.columns):
         slots.extend(_csv_slots(column, "\n" if i == ncols - 1 else ",", date_format))
+    return encode_slots(slots, n)
+
+
+def encode_slots(slots: list, n: int) -> memoryview:
+    """The text of ``n`` rows, each the pieces its ``slots`` draw, in order (bytes-like, a view of the buffer)."""
     slots = merge_small_slots(slots)
     sizes = [len(values) for values, _ in slots]
     if sum(sizes) >= 1 << 31:

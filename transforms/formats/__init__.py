@@ -109,6 +109,8 @@ def register(fmt: Format) -> Format:
 register(Format("csv", "CSV", {"none": ".csv", "gzip": ".csv.gz"}, "transforms.formats.csv", dates_as_text=True))
 register(Format("parquet", "Parquet", dict.fromkeys(("snappy", "gzip", "zstd", "none"), ".parquet"),
                 "transforms.formats.parquet", lists=True, typed=True, whole_groups=True))
+register(Format("ndjson", "newline-delimited JSON", {"none": ".json", "gzip": ".json.gz"},
+                "transforms.formats.ndjson", lists=True))
 
 
 def names() -> tuple[str, ...]:

@@ -2,15 +2,13 @@
 
 A dataset is defined once, in its spec (``datagen/datasets/<name>.yaml`` for the built-ins, any file for a
 user's own); this module gives the views every other part reads: the CSV header, the Arrow/Parquet schema,
-the BigQuery schema JSON (``python -m datagen.contract films`` or ``--spec FILE``) and the README's tables.
+the BigQuery schema JSON (``python -m pipelines.contract films`` or ``--spec FILE``) and the README's tables.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -79,41 +77,6 @@ def get(name: str) -> DatasetSchema:
             f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}") from None
 
 
-def main(argv=None) -> int:
-    from pipelines import cli  # the command line's only: the engine does not depend on the jobs
-
-    prog = "python -m datagen.contract"
-
-    def run(argv):
-        parser = cli.parser(
-            prog, "Print the BigQuery schema JSON of a dataset (for bq load --schema or a load job), or write "
-                  "every built-in dataset's into a folder (as functions/schemas, shipped with the ingest function).")
-        parser.add_argument("dataset", nargs="?", choices=sorted(DATASETS), help="a built-in dataset")
-        parser.add_argument("--spec", metavar="FILE", help="a spec file (YAML or JSON, local or gs://) instead")
-        parser.add_argument("--write", metavar="FOLDER", help="write <dataset>.json for every built-in into FOLDER")
-        args = parser.parse_args(argv)
-        if args.write:
-            for name, schema in DATASETS.items():
-                Path(args.write, f"{name}.json").write_text(schema_json(schema))
-            return 0
-        if args.spec:
-            try:
-                schema = from_spec(specs.load(args.spec))
-            except specs.SpecError as e:
-                raise cli.UsageError(str(e)) from None
-            sys.stdout.write(schema_json(schema))
-            return 0
-        if not args.dataset:
-            raise cli.UsageError("name a dataset, or give --spec FILE or --write FOLDER")
-        sys.stdout.write(schema_json(DATASETS[args.dataset]))
-        return 0
-
-    return cli.main_wrapper(prog, run, argv)
-
-
 def schema_json(schema: DatasetSchema) -> str:
     return json.dumps(schema.bigquery_schema(), indent=2) + "\n"
 
-
-if __name__ == "__main__":
-    sys.exit(main())

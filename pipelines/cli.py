@@ -431,7 +431,7 @@ JOBS = {
     "redrive": Job("pipelines.redrive", "start again the load of every object of a bucket not tagged as loaded"),
     "install_sql": Job("sql.install", "install the merge procedures into a BigQuery dataset"),
     "deploy": Job("deploy.gcp", "create or update the project's Google Cloud resources, least privilege"),
-    "contract": Job("datagen.contract", "print a dataset's BigQuery schema JSON"),
+    "contract": Job("pipelines.contract", "print a dataset's BigQuery schema JSON"),
     "status": Job("local_cloud.status", "the recent load executions of the ingest chain, newest first"),
     "query": Job("local_cloud.query", "run a query on the local stack's BigQuery emulator"),
     "local_stack": Job("local_cloud.stack", "run the ingest chain on this machine: emulators, function, workflow"),

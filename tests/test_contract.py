@@ -58,7 +58,7 @@ columns:
   - {name: risky_host, type: int64, hidden: true, generator: expression, expression: "100 / (row % 7)"}
   - {name: risky_score, generator: uniform, min: 0, max: 1, per: risky_host}
 """)
-    printed = run_cli("datagen.contract", "--spec", str(path))
+    printed = run_cli("pipelines.contract", "--spec", str(path))
     assert printed.returncode == 0, printed.stderr
     modes = {f["name"]: f["mode"] for f in json.loads(printed.stdout)}
     assert modes == {"visitor": "REQUIRED", "age": "REQUIRED", "age_next_year": "REQUIRED",
@@ -138,9 +138,11 @@ def test_unknown_dataset_is_a_clear_error():
 
 
 def test_schema_command_prints_bigquery_json(capsys):
-    assert contract.main(["clients"]) == 0
+    from pipelines import contract as command
+
+    assert command.main(["clients"]) == 0
     assert json.loads(capsys.readouterr().out) == contract.CLIENTS.bigquery_schema()
-    assert contract.main(["--spec", str(ROOT / "datagen" / "datasets" / "transactions.yaml")]) == 0
+    assert command.main(["--spec", str(ROOT / "datagen" / "datasets" / "transactions.yaml")]) == 0
     assert json.loads(capsys.readouterr().out) == contract.get("transactions").bigquery_schema()
 
 

@@ -32,7 +32,7 @@ MISSPELT = [
     ("pipelines.redrive", ["--bukcet", "b-ok"], "--bukcet: unknown option; did you mean --bucket?"),
     ("sql.install", ["--projcet", "p", "--bq_dataset", "d"], "--projcet: unknown option; did you mean --project?"),
     ("deploy.gcp", ["--regoin", "europe-west1"], "--regoin: unknown option; did you mean --region?"),
-    ("datagen.contract", ["--wirte", OUT], "--wirte: unknown option; did you mean --write?"),
+    ("pipelines.contract", ["--wirte", OUT], "--wirte: unknown option; did you mean --write?"),
     ("local_cloud.status", ["--limt", "5"], "--limt: unknown option; did you mean --limit?"),
     ("local_cloud.query", ["SELECT 1", "--tracebak"], "--tracebak: unknown option; did you mean --traceback?"),
     ("local_cloud.stack", ["--buckte", "b"], "--buckte: unknown option; did you mean --bucket?"),
@@ -63,7 +63,7 @@ def test_every_command_is_in_the_table():
     """Each command of the project (a module run with `python -m` that a user types) is one of JOBS."""
     commands = {f"pipelines.{p.stem}" for p in (ROOT / "pipelines").glob("*.py")
                 if 'if __name__ == "__main__":' in p.read_text()}
-    commands |= {"sql.install", "deploy.gcp", "datagen.contract", "local_cloud.status", "local_cloud.query",
+    commands |= {"sql.install", "deploy.gcp", "local_cloud.status", "local_cloud.query",
                  "local_cloud.stack"}
     assert {job.module for job in cli.JOBS.values()} == commands
     assert {m for m, _, _ in MISSPELT} == commands
@@ -125,10 +125,10 @@ def test_every_command_has_traceback_for_a_bug_report(tmp_path, module, args, li
 
 def test_a_failure_with_traceback_prints_the_whole_of_it(tmp_path):
     missing = tmp_path / "no-such-folder"
-    plain = run_cli("datagen.contract", "--write", str(missing))
+    plain = run_cli("pipelines.contract", "--write", str(missing))
     assert plain.returncode == 1 and plain.stderr.count("\n") == 1, plain.stderr
-    assert plain.stderr.startswith("python -m datagen.contract: failed: [Errno 2] No such file or directory")
-    full = run_cli("datagen.contract", "--write", str(missing), "--traceback")
+    assert plain.stderr.startswith("python -m pipelines.contract: failed: [Errno 2] No such file or directory")
+    full = run_cli("pipelines.contract", "--write", str(missing), "--traceback")
     assert full.returncode == 1 and full.stderr.startswith("Traceback (most recent call last):\n"), full.stderr
     assert 'contract.py", line' in full.stderr and full.stderr.rstrip().splitlines()[-1].startswith(
         "FileNotFoundError: [Errno 2] No such file or directory")
@@ -191,7 +191,7 @@ def test_mldp_without_a_known_job_is_one_line(args, line):
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith(line), result.stderr
 
 
-# Their modules import Arrow (datagen.contract) or the Workflows client (local_cloud.stack) when loaded, so their
+# Their modules import Arrow (pipelines.contract) or the Workflows client (local_cloud.stack) when loaded, so their
 # own --help is slower than the limit below whichever way it is started; mldp adds nothing to that.
 SLOW_MODULES = {"contract", "status", "query", "local_stack"}
 FAST = [name for name in cli.JOBS if name not in SLOW_MODULES]

@@ -86,7 +86,7 @@ def test_load_job_ids_are_fixed_by_bucket_object_and_generation():
 
 
 def test_shipped_schemas_are_the_schema_modules():
-    """functions/schemas is what `python -m datagen.contract --write functions/schemas` writes."""
+    """functions/schemas is what `python -m pipelines.contract --write functions/schemas` writes."""
     for name, schema in DATASETS.items():
         assert (ROOT / "functions" / "schemas" / f"{name}.json").read_text() == schema_json(schema)
     assert sorted(p.stem for p in (ROOT / "functions" / "schemas").glob("*.json")) == sorted(DATASETS)

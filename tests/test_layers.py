@@ -40,13 +40,7 @@ WITHOUT_BEAM_MODULES = ("mldp",)
 BEAM = "apache_beam"
 
 # Known exceptions, each to go when the module named is changed; a test fails once one is no longer needed.
-KNOWN = {
-    ("datagen.contract", "pipelines.cli"):
-        "python -m datagen.contract's main() reads its command line with the jobs' one-line errors; the command "
-        "line's core (UsageError, the parser, main_wrapper) belongs below every command, not in pipelines/",
-    ("datagen.spec", BEAM):
-        "datagen.spec.read_text reads a gs:// spec with Beam's FileSystems",
-}
+KNOWN: dict = {}
 
 
 @dataclass(frozen=True)

@@ -408,7 +408,7 @@ def test_a_user_spec_with_the_options_every_dataset_takes(tmp_path):
     assert [(f["name"], f["type"]) for f in schema] == [
         ("order_id", "INT64"), ("client_id", "INT64"), ("channel", "STRING"), ("placed", "DATE"),
         ("total", "NUMERIC")]
-    printed = run_cli("datagen.contract", "--spec", spec)
+    printed = run_cli("pipelines.contract", "--spec", spec)
     assert printed.returncode == 0 and json.loads(printed.stdout) == schema
     # The same spec in JSON, and the same seed: the same rows.
     import yaml

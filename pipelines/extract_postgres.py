@@ -122,7 +122,7 @@ def build_pipeline(dsn: str, plan, partitions: int, file_format: str, compressio
     batches = pipeline | "Read" >> ReadFromPostgres(dsn, plan, partitions, dsn_file=dsn_file)
     # arrays as lists where the format writes lists (the plan reads them so), else as JSON text
     schema = pa.schema([(c.name, c.arrow_type if plan.arrays_as_lists else c.csv_type) for c in plan.columns])
-    write = formats.get(file_format).code().sink(formats.SinkTarget(
+    write = formats.get(file_format).write(formats.SinkTarget(
         prefix, schema, compression, num_shards, metrics_name=prefix.rsplit("/", 1)[-1]))
     _ = batches | "Write" >> write
     return pipeline

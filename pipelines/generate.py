@@ -311,7 +311,7 @@ def build_pipeline(config: GenerateConfig, options: PipelineOptions | None = Non
         # With --num_shards, that many balanced shards, each made whole by one worker: the same bytes always. A
         # dataset of one block makes one file either way, and the shard path is the shorter graph to run.
         num_shards = config.num_shards or (1 if plan.rows <= config.block_rows else 0)
-        write = formats.get(config.file_format).code().sink(formats.SinkTarget(
+        write = formats.get(config.file_format).write(formats.SinkTarget(
             plan.output_prefix, ds.arrow_schema, config.compression, num_shards, config.date_format,
             metrics_name=plan.name, generated=(plan.spec, plan.run, config.seed, plan.rows)))
         counter = RowCounter(plan.name, plan.rows, show_progress=local and config.show_progress)

@@ -118,7 +118,7 @@ def build_pipeline(files: list[str], header: str, ds, file_format: str, compress
         _ = (rows
              | "Batch" >> beam.BatchElements(min_batch_size=1024, max_batch_size=BATCH_ROWS)
              | "Parse" >> beam.ParDo(LinesToRecordBatches(ds)).with_output_types(pa.RecordBatch)
-             | "Write" >> formats.get(file_format).code().sink(formats.SinkTarget(
+             | "Write" >> formats.get(file_format).write(formats.SinkTarget(
                  prefix, ds.arrow_schema, compression, num_shards, metrics_name=prefix.rsplit("/", 1)[-1])))
     return p
 

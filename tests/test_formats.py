@@ -1,6 +1,7 @@
 """The format registry (transforms/formats/): each format's facts, which the jobs read before Beam is imported, and
 what each format's module defines; a bad --format names the registered formats."""
 
+import importlib
 import subprocess
 import sys
 
@@ -27,8 +28,10 @@ def test_every_format_loads_with_the_ingest_chains_source_format_and_defines_its
     fmt = formats.get(name)
     assert {LOADED[s] for s in fmt.suffixes.values()} == {fmt.bigquery_format}  # functions/ says, for each suffix
     code = fmt.code()
-    for attribute in ("sink", "sample_bytes", "overhead_bytes", "parts", "read"):
+    for attribute in ("sample_bytes", "overhead_bytes", "parts", "read"):
         assert callable(getattr(code, attribute)), attribute
+    module, _, factory = fmt.sink.partition(":")
+    assert module == "transforms.sinks" and callable(getattr(importlib.import_module(module), factory))
     if fmt.typed:
         assert callable(code.file_schema)
     else:
@@ -38,7 +41,7 @@ def test_every_format_loads_with_the_ingest_chains_source_format_and_defines_its
 
 def test_a_format_whose_suffix_the_chain_does_not_load_is_refused():
     with pytest.raises(ValueError, match="ingest_naming"):
-        formats.register(formats.Format("xml", "XML", {"none": ".xml"}, "x"))
+        formats.register(formats.Format("xml", "XML", {"none": ".xml"}, "x", "x:y"))
     assert "xml" not in formats.FORMATS
     with pytest.raises(formats.UnknownFormat, match="expected csv, parquet or ndjson, got 'xml'"):
         formats.get("xml")

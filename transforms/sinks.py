@@ -22,9 +22,10 @@ from apache_beam.metrics import Metrics
 
 from functions.file_layout import PROFILE_FILES, SHARD_TEMPLATE, profile_path, schema_path, shard_pattern
 from transforms import replace
-from transforms.formats import FORMATS, gzip_compressor
+from transforms.formats import FORMATS, SinkTarget, gzip_compressor
+from transforms.formats.csv import header
 from transforms.formats.ndjson import record_batch_to_ndjson
-from transforms.formats.parquet import parquet_ready, parquet_writer
+from transforms.formats.parquet import generated_dictionary, parquet_ready, parquet_writer
 from transforms.progress import NAMESPACE
 from transforms.text import record_batch_to_csv
 
@@ -281,3 +282,26 @@ class WriteParquet(beam.PTransform):
 
     def expand(self, batches):
         return batches | "WriteShards" >> Write(self.sink)
+
+
+# --- each format's sink, as its registration names it (transforms.formats) -------------------------------------
+
+def csv_sink(target: SinkTarget) -> WriteCsv:
+    return WriteCsv(target.prefix, header(target.schema), target.compression, target.num_shards,
+                    target.date_format, metrics_name=target.metrics_name)
+
+
+def parquet_sink(target: SinkTarget) -> WriteParquet:
+    """A generated dataset's shards carry its dictionary columns, so that every file of it is encoded alike
+    whatever process writes it."""
+    dictionary = None
+    if target.generated is not None:
+        from datagen.engine import compile_dataset
+
+        spec, run, seed, rows = target.generated
+        dictionary = generated_dictionary(compile_dataset(spec, run), seed, rows)
+    return WriteParquet(target.prefix, target.schema, target.compression, target.num_shards, dictionary=dictionary)
+
+
+def ndjson_sink(target: SinkTarget) -> WriteNdjson:
+    return WriteNdjson(target.prefix, target.compression, target.num_shards, metrics_name=target.metrics_name)

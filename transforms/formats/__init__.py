@@ -1,13 +1,14 @@
 """The output file formats, each registered here once: its name, its file suffix per compression, the compressions
-it takes (its default first), a few facts the jobs ask of it, and the module of its code. The BigQuery source
-format each suffix loads with is read from ``functions/ingest_naming.py``, where the ingest function (deployed
-from ``functions/`` alone) keeps it.
+it takes (its default first), a few facts the jobs ask of it, the module of its code and its sink. The BigQuery
+source format each suffix loads with is read from ``functions/ingest_naming.py``, where the ingest function
+(deployed from ``functions/`` alone) keeps it.
 
 Reading this module imports neither Beam nor Arrow: the jobs check ``--format`` and ``--compression`` against it
-before anything heavy is imported (so that ``--help`` and a usage error answer at once). A format's code is in
-its own module, ``transforms/formats/<name>.py``, imported when first used (:meth:`Format.code`), and defines:
+before anything heavy is imported (so that ``--help`` and a usage error answer at once). A format's sink is a Beam
+PTransform factory of ``transforms/sinks.py`` (``SinkTarget`` -> PTransform: Beam code wraps the format's library
+code), named by its registration and imported when a job writes (:meth:`Format.write`). Its code is in its own
+module, ``transforms/formats/<name>.py``, imported when first used (:meth:`Format.code`), with no Beam; it defines:
 
-- ``sink(target: SinkTarget)``: the Beam PTransform that writes record batches as its shards;
 - ``sample_bytes(gen, batch, compression, seed, date_format, block_rows)``: the bytes a sample of generated rows
   takes in its files (the ``--target_size`` estimate), and ``overhead_bytes(schema, compression)``: the bytes
   every file costs whatever its rows;
@@ -63,7 +64,8 @@ class Format:
     name: str  # as --format takes it
     title: str  # as messages name it
     suffixes: dict
-    module: str  # its code (sink, size estimate, reader), imported when first used
+    module: str  # its code (encoder, size estimate, reader), imported when first used
+    sink: str  # "module:function" of its sink factory, Beam code (SinkTarget -> PTransform), imported when used
     lists: bool = False  # writes array columns as lists (BigQuery REPEATED); else as JSON text (STRING)
     typed: bool = False  # its files carry their column types: a reader takes them there, not from a schema file
     dates_as_text: bool = False  # writes dates with --date_format (the BigQuery schema then says STRING if not ISO)
@@ -92,6 +94,11 @@ class Format:
     def code(self) -> ModuleType:
         return importlib.import_module(self.module)
 
+    def write(self, target: SinkTarget):
+        """The Beam PTransform that writes record batches as this format's shards (``target``: where and how)."""
+        module, _, factory = self.sink.partition(":")
+        return getattr(importlib.import_module(module), factory)(target)
+
 
 FORMATS: dict[str, Format] = {}
 
@@ -106,11 +113,13 @@ def register(fmt: Format) -> Format:
     return fmt
 
 
-register(Format("csv", "CSV", {"none": ".csv", "gzip": ".csv.gz"}, "transforms.formats.csv", dates_as_text=True))
+register(Format("csv", "CSV", {"none": ".csv", "gzip": ".csv.gz"}, "transforms.formats.csv",
+                "transforms.sinks:csv_sink", dates_as_text=True))
 register(Format("parquet", "Parquet", dict.fromkeys(("snappy", "gzip", "zstd", "none"), ".parquet"),
-                "transforms.formats.parquet", lists=True, typed=True, whole_groups=True))
+                "transforms.formats.parquet", "transforms.sinks:parquet_sink", lists=True, typed=True,
+                whole_groups=True))
 register(Format("ndjson", "newline-delimited JSON", {"none": ".json", "gzip": ".json.gz"},
-                "transforms.formats.ndjson", lists=True))
+                "transforms.formats.ndjson", "transforms.sinks:ndjson_sink", lists=True))
 
 
 def names() -> tuple[str, ...]:
@@ -156,7 +165,7 @@ PARQUET_CODECS = FORMATS["parquet"].compressions
 
 @dataclass(frozen=True)
 class SinkTarget:
-    """What a format's ``sink`` writes: record batches of ``schema`` as ``<prefix>-SSSSS-of-NNNNN<suffix>``
+    """What a format's sink writes: record batches of ``schema`` as ``<prefix>-SSSSS-of-NNNNN<suffix>``
     shards (``num_shards`` 0: the runner decides)."""
 
     prefix: str

@@ -1,5 +1,5 @@
-"""CSV: its sink, its size estimate and its reader (the encoder is :func:`transforms.text.record_batch_to_csv`).
-Registered in :mod:`transforms.formats`.
+"""CSV: its header, its size estimate and its reader (the encoder is :func:`transforms.text.record_batch_to_csv`,
+its sink :class:`transforms.sinks.WriteCsv`). Registered in :mod:`transforms.formats`.
 
 Read back, only an empty unquoted field is NULL, as in a BigQuery load; a quoted value holding a line break is not
 supported by the readers (a line belongs to the byte range it starts in), as in every CSV job here.
@@ -13,19 +13,12 @@ import io
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from transforms.formats import TEXT_BLOCK_BYTES, Part, SinkTarget, conform, line_parts, lines_in, written_bytes
+from transforms.formats import TEXT_BLOCK_BYTES, Part, conform, line_parts, lines_in, written_bytes
 
 
 def header(schema: pa.Schema) -> bytes:
     """The first line of every shard."""
     return (",".join(schema.names) + "\n").encode("utf-8")
-
-
-def sink(target: SinkTarget):
-    from transforms.sinks import WriteCsv
-
-    return WriteCsv(target.prefix, header(target.schema), target.compression, target.num_shards,
-                    target.date_format, metrics_name=target.metrics_name)
 
 
 def sample_bytes(gen, batch, compression: str, seed: int, date_format: str | None, block_rows: int) -> int:

@@ -1,5 +1,6 @@
 """Newline-delimited JSON (BigQuery's NEWLINE_DELIMITED_JSON): one object a line, its keys the columns in order.
-Its encoder, sink, size estimate and reader; registered in :mod:`transforms.formats`.
+Its encoder, size estimate and reader (its sink is :class:`transforms.sinks.WriteNdjson`); registered in
+:mod:`transforms.formats`.
 
 The text is made as the CSV encoder makes it (:mod:`transforms.text`), never a Python step per row: each column
 becomes a few slots of pieces (its values rendered column-wise, once per distinct value where they are few, each
@@ -27,7 +28,6 @@ from datagen.text import SMALL_RANGE, concatenated_bytes, split_integer_slots
 from transforms.formats import (
     TEXT_BLOCK_BYTES,
     Part,
-    SinkTarget,
     conform,
     line_parts,
     lines_in,
@@ -184,12 +184,6 @@ def _values(array: pa.Array) -> pa.StringArray:
 
 
 # --- the format's code (transforms.formats) -------------------------------------------------------------------
-
-def sink(target: SinkTarget):
-    from transforms.sinks import WriteNdjson
-
-    return WriteNdjson(target.prefix, target.compression, target.num_shards, metrics_name=target.metrics_name)
-
 
 def sample_bytes(gen, batch, compression: str, seed: int, date_format: str | None, block_rows: int) -> int:
     return written_bytes(record_batch_to_ndjson(batch), compression)

@@ -1,5 +1,6 @@
-"""Parquet: how its files are written (row groups, dictionary columns; Arrow is imported when a file is), its
-sink, its size estimate and its reader. Registered in :mod:`transforms.formats`.
+"""Parquet: how its files are written (row groups, dictionary columns; Arrow is imported when a file is), its size
+estimate and its reader (its sink is :class:`transforms.sinks.WriteParquet`). Registered in
+:mod:`transforms.formats`.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING
 
-from transforms.formats import Part, SinkTarget, conform
+from transforms.formats import Part, conform
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -164,20 +165,6 @@ def _dictionary_worthy(t: pa.DataType) -> bool:
 
 
 # --- the format's code (transforms.formats) -------------------------------------------------------------------
-
-def sink(target: SinkTarget):
-    """Shards of ``target.schema``'s types; a generated dataset's carry its dictionary columns, so that every file
-    of it is encoded alike whatever process writes it."""
-    from transforms.sinks import WriteParquet
-
-    dictionary = None
-    if target.generated is not None:
-        from datagen.engine import compile_dataset
-
-        spec, run, seed, rows = target.generated
-        dictionary = generated_dictionary(compile_dataset(spec, run), seed, rows)
-    return WriteParquet(target.prefix, target.schema, target.compression, target.num_shards, dictionary=dictionary)
-
 
 def sample_bytes(gen, batch, compression: str, seed: int, date_format: str | None, block_rows: int) -> int:
     """The bytes the rows of ``batch`` (rows [0, n) of ``gen`` under ``seed``) take in a file, less the file's own

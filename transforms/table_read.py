@@ -18,24 +18,9 @@ from transforms import formats
 from transforms.formats import SPLIT_BYTES, Part  # noqa: F401 (what readers import from here)
 
 
-def csv_file(path: str) -> bool:
-    return formats.FORMATS["csv"].holds(path)
-
-
-def parquet_file(path: str) -> bool:
-    return formats.FORMATS["parquet"].holds(path)
-
-
 def csv_parts(path: str, size: int, split_bytes: int = SPLIT_BYTES) -> list[Part]:
+    """A CSV (or any text) file's parts: :func:`transforms.formats.line_parts`."""
     return formats.line_parts(path, size, split_bytes)
-
-
-def parquet_parts(path: str, row_group_bytes: list[int], split_bytes: int = SPLIT_BYTES) -> list[Part]:
-    return formats.FORMATS["parquet"].code().parts(path, 0, row_group_bytes, split_bytes)
-
-
-def parse_csv(data: bytes, names: list[str], schema: pa.Schema | None, skip_header: bool) -> pa.Table:
-    return formats.FORMATS["csv"].code().parse(data, names, schema, skip_header)
 
 
 def read_part(part: Part, file_format: str, schema: pa.Schema):

@@ -17,6 +17,11 @@ SHARD_STEM = re.compile(r"^(?P<name>.+?)-\d+-of-\d+$")
 # (.temp-beam...), Hadoop-style writers (_temporary/).
 TEMPORARY = re.compile(r"(^|/)(beam-temp-[^/]*|\.temp-beam[^/]*|_temporary|\.beam-temp[^/]*)/")
 SCHEMA_SUFFIX = ".schema.json"  # the BigQuery schema a job writes beside its shards
+# Object suffix (lower case) -> the BigQuery source format it loads with: what the ingest chain loads
+# (ingest_naming) and the suffixes the jobs' formats write (transforms.formats reads it; a standard-library module,
+# so that reading the formats costs nothing more).
+SOURCE_FORMATS = {".csv": "CSV", ".csv.gz": "CSV", ".parquet": "PARQUET",
+                  ".json": "NEWLINE_DELIMITED_JSON", ".json.gz": "NEWLINE_DELIMITED_JSON"}
 
 # Google Cloud names (the patterns match a whole name).
 PROJECT_ID = r"[a-z][a-z0-9-]{4,28}[a-z0-9]"

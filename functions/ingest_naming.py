@@ -11,14 +11,11 @@ import unicodedata
 from dataclasses import dataclass
 
 try:  # deployed: this folder is the function's root
-    from file_layout import PROFILE_FOLDER, SCHEMA_SUFFIX, SHARD_STEM, TABLE_ID, TEMPORARY
+    from file_layout import PROFILE_FOLDER, SCHEMA_SUFFIX, SHARD_STEM, SOURCE_FORMATS, TABLE_ID, TEMPORARY
 except ImportError:  # imported as the package functions (tests, local stack, the jobs)
-    from functions.file_layout import PROFILE_FOLDER, SCHEMA_SUFFIX, SHARD_STEM, TABLE_ID, TEMPORARY
+    from functions.file_layout import PROFILE_FOLDER, SCHEMA_SUFFIX, SHARD_STEM, SOURCE_FORMATS, TABLE_ID, TEMPORARY
 
-# Object suffix (lower case) -> BigQuery source format: what the chain loads. The one place for it: the jobs'
-# formats (transforms.formats) take each suffix's load format from here.
-FORMATS = {".csv": "CSV", ".csv.gz": "CSV", ".parquet": "PARQUET",
-           ".json": "NEWLINE_DELIMITED_JSON", ".json.gz": "NEWLINE_DELIMITED_JSON"}
+FORMATS = SOURCE_FORMATS  # object suffix (lower case) -> BigQuery source format: what the chain loads
 LOADED = ", ".join(sorted(FORMATS)[:-1]) + " or " + sorted(FORMATS)[-1]  # for messages: .csv, ... or .parquet
 # One of our own shards: <prefix>/<dataset>/<dataset>-SSSSS-of-NNNNN<suffix>, as every job writes them (its
 # shards are named after their folder, functions.file_layout.output_name); Beam pads shard numbers to 5 digits.

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from functions.ingest_naming import FORMATS as LOADED
+from functions.file_layout import SOURCE_FORMATS as LOADED
 from tests.helpers import run_cli
 from transforms import formats
 from transforms.formats import CSV_COMPRESSIONS, PARQUET_CODECS, file_suffix
@@ -40,7 +40,7 @@ def test_every_format_loads_with_the_ingest_chains_source_format_and_defines_its
 
 
 def test_a_format_whose_suffix_the_chain_does_not_load_is_refused():
-    with pytest.raises(ValueError, match="ingest_naming"):
+    with pytest.raises(ValueError, match="SOURCE_FORMATS"):
         formats.register(formats.Format("xml", "XML", {"none": ".xml"}, "x", "x:y"))
     assert "xml" not in formats.FORMATS
     with pytest.raises(formats.UnknownFormat, match="expected csv, parquet or ndjson, got 'xml'"):

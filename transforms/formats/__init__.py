@@ -1,6 +1,6 @@
 """The output file formats, each registered here once: its name, its file suffix per compression, the compressions
 it takes (its default first), a few facts the jobs ask of it, the module of its code and its sink. The BigQuery
-source format each suffix loads with is read from ``functions/ingest_naming.py``, where the ingest function
+source format each suffix loads with is read from ``functions/file_layout.py``, where the ingest function
 (deployed from ``functions/`` alone) keeps it.
 
 Reading this module imports neither Beam nor Arrow: the jobs check ``--format`` and ``--compression`` against it
@@ -29,7 +29,7 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from functions.ingest_naming import FORMATS as LOAD_FORMATS
+from functions.file_layout import SOURCE_FORMATS as LOAD_FORMATS
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -107,7 +107,7 @@ def register(fmt: Format) -> Format:
     """Adds ``fmt``; its suffixes must be ones the ingest chain loads, all with one BigQuery source format."""
     loads = {LOAD_FORMATS.get(s) for s in fmt.suffixes.values()}
     if None in loads or len(loads) != 1:
-        raise ValueError(f"format {fmt.name!r}: every suffix must be one of functions/ingest_naming.FORMATS, all "
+        raise ValueError(f"format {fmt.name!r}: every suffix must be one of functions/file_layout.SOURCE_FORMATS, all "
                          f"loaded alike; got {sorted(set(fmt.suffixes.values()))}")
     FORMATS[fmt.name] = fmt
     return fmt

@@ -363,6 +363,20 @@ def test_types_are_inferred_without_a_schema_file_and_nulls_are_only_empty_field
     check_page(page, prof)
 
 
+def test_integers_past_two_to_the_53_are_profiled_beside_a_category(tmp_path):
+    """The per-category means add integers as doubles: one past 2**53 failed the whole profile (a safe cast)."""
+    (tmp_path / "in").mkdir()
+    big = [2**60 + i for i in range(60)]  # more values than a category column has
+    lines = ["big,tag"] + [f"{v},{'ab'[i % 2]}" for i, v in enumerate(big)]
+    (tmp_path / "in" / "part-1.csv").write_text("\n".join(lines) + "\n")
+    result = run_profile("--input", str(tmp_path / "in"), "--output", str(tmp_path / "p"))
+    assert result.returncode == 0, result.stderr
+    prof, _ = load(tmp_path / "p")
+    column = prof["columns"][0]
+    assert (column["kind"], column["min"], column["max"]) == ("integer", big[0], big[-1])
+    assert prof["category_columns"] == ["tag"]
+
+
 def test_csv_byte_ranges_read_every_row_once(tmp_path):
     path = tmp_path / "x.csv"
     rows = [["id", "name", "value"]] + [[str(i), f"n{i % 7},q" if i % 3 else f"n{i}", str(i * 0.25)]

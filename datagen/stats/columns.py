@@ -39,7 +39,7 @@ def ordered_values(col, kind: str) -> np.ndarray:
         return col.cast(pa.int64()).to_numpy()
     if kind == "integer":
         return col.cast(pa.int64()).to_numpy()
-    return col.cast(pa.float64()).to_numpy()
+    return col.cast(pa.float64(), safe=False).to_numpy()
 
 
 def finite(values: np.ndarray) -> np.ndarray:
@@ -48,7 +48,7 @@ def finite(values: np.ndarray) -> np.ndarray:
 
 def measure_array(col) -> pa.Array:
     """A numeric column as float64 with NULL for NaN and infinities (what the per-category sums add up)."""
-    x = col.cast(pa.float64())
+    x = col.cast(pa.float64(), safe=False)  # integers past 2**53 to their nearest double: a mean needs no more
     return pc.if_else(pc.is_finite(x), x, pa.scalar(None, pa.float64()))
 
 

@@ -269,7 +269,8 @@ def plan_profile(pattern: str, output: str, *, name: str | None = None, bins: in
                       else guess),
         input=pattern, output=output, file_format=file_format, schema=schema, columns=tuple(columns),
         files=tuple(files), parts=tuple(parts), total_bytes=total, schema_source=source, bins=bins,
-        top_values=top_values, max_categories=max_categories, buckets=buckets)
+        top_values=top_values, max_categories=max_categories, buckets=buckets,
+        typed_files=fmt.title if fmt.typed else "")
 
 
 # --- the output ---------------------------------------------------------------------------------------------

@@ -41,7 +41,3 @@ def shard_overhead_bytes(schema, file_format: str, compression: str) -> int:
     """Bytes every file costs whatever its rows (``schema``: the dataset's contract, :mod:`datagen.contract`): the
     CSV header, or Parquet's magic numbers and footer."""
     return formats.get(file_format).code().overhead_bytes(schema.arrow_schema, compression)
-
-
-def rows_for_size(target_bytes: int, bytes_per_row: float) -> int:
-    return max(1, round(target_bytes / bytes_per_row))

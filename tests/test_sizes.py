@@ -1,7 +1,8 @@
 import pytest
 
 from datagen.engine import builtin_generator
-from pipelines.sizes import encoded_bytes_per_row, parse_size, rows_for_size
+from datagen.plan import rows_for_size
+from pipelines.sizes import encoded_bytes_per_row, parse_size
 
 
 @pytest.mark.parametrize("text,expected", [

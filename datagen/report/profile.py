@@ -31,7 +31,7 @@ class ProfilePlan:
     name: str  # the dataset's name, for titles
     input: str
     output: str
-    file_format: str  # csv or parquet
+    file_format: str  # a registered format's name (transforms.formats)
     schema: pa.Schema  # the types every batch is read as
     columns: tuple[Column, ...]
     files: tuple[str, ...]
@@ -43,11 +43,12 @@ class ProfilePlan:
     max_categories: int = 50
     buckets: int = 16
     extra: dict = field(default_factory=dict)
+    typed_files: str = ""  # the format's title where its files carry their column types ("Parquet")
 
     @property
     def types_from(self) -> str:
-        if self.file_format == "parquet":
-            return "of the Parquet files' schemas"
+        if self.typed_files:
+            return f"of the {self.typed_files} files' schemas"
         if self.schema_source.endswith(SCHEMA_SUFFIX):
             return f"of {self.schema_source}"
         return "inferred from the first rows of the files; a schema file beside them fixes them"

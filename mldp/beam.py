@@ -19,9 +19,9 @@ from __future__ import annotations
 import mldp
 from datagen.blocks import DEFAULT_BLOCK_ROWS
 from transforms import source
-from transforms.sinks import WriteCsv, WriteParquet
+from transforms.sinks import WriteCsv, WriteNdjson, WriteParquet
 
-__all__ = ["GenerateDataset", "WriteCsv", "WriteParquet"]
+__all__ = ["GenerateDataset", "WriteCsv", "WriteNdjson", "WriteParquet"]
 
 
 class GenerateDataset(source.GenerateDataset):

@@ -118,6 +118,41 @@ def test_the_beam_transform_gives_the_same_rows_in_a_pipeline():
         GenerateDataset(ORDERS, rows=10)
 
 
+def test_the_sinks_write_whole_shards_in_a_pipeline_and_show_their_files(tmp_path):
+    import json
+
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.transforms.display import DisplayData
+
+    from mldp.beam import GenerateDataset, WriteCsv, WriteNdjson, WriteParquet
+
+    films = mldp.builtin("films")
+    schema = mldp.arrow_schema(films)
+    sinks = {"parquet": WriteParquet(str(tmp_path / "p" / "films"), schema, "zstd", num_shards=2),
+             "csv": WriteCsv(str(tmp_path / "c" / "films"), b",".join(n.encode() for n in schema.names) + b"\n",
+                             "gzip", num_shards=3),
+             "ndjson": WriteNdjson(str(tmp_path / "j" / "films"), num_shards=1)}
+    with TestPipeline() as p:
+        batches = p | GenerateDataset(films, rows=3000, seed=5, block_rows=1000)
+        for name, sink in sinks.items():
+            _ = batches | f"Write_{name}" >> sink
+    expected = mldp.generate(films, rows=3000, seed=5)
+    parquet = sorted(glob.glob(str(tmp_path / "p" / "films-*-of-00002.parquet")))
+    assert len(parquet) == 2
+    assert pa.concat_tables(pq.read_table(f) for f in parquet).sort_by("film_id").equals(expected)
+    assert len(glob.glob(str(tmp_path / "c" / "films-*-of-00003.csv.gz"))) == 3
+    lines = open(tmp_path / "j" / "films-00000-of-00001.json").read().splitlines()
+    assert sorted(json.loads(line)["film_id"] for line in lines) == list(range(1, 3001))
+
+    def shown(transform):
+        return {item.key: item.value for item in DisplayData.create_from(transform).items}
+
+    assert shown(sinks["parquet"])["compression"] == "zstd" and shown(sinks["parquet"])["shards"] == 2
+    assert shown(sinks["parquet"])["file_pattern"].endswith("films-%(shard_num)05d-of-%(num_shards)05d.parquet")
+    assert shown(sinks["csv"])["compression"] == "gzip" and shown(sinks["csv"])["file_pattern"].endswith(".csv.gz")
+    assert shown(sinks["ndjson"])["file_pattern"].endswith(".json")
+
+
 def python_blocks(path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", path.read_text(), re.S)
 

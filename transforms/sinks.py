@@ -19,6 +19,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.iobase import Write
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.display import DisplayDataItem
 
 from functions.file_layout import PROFILE_FILES, SHARD_TEMPLATE, profile_path, schema_path, shard_pattern
 from transforms import replace
@@ -96,6 +97,10 @@ class _TextSink(_StoppableSink):
     def _start(self, temp_path):
         return super().open(temp_path), gzip_compressor() if self._gzip else None
 
+    def display_data(self):  # Beam's says "uncompressed": it is told so, as this sink compresses itself
+        return {**super().display_data(),
+                "compression": DisplayDataItem("gzip" if self._gzip else "none", label="Compression")}
+
     def open(self, temp_path):
         opened = self._start(temp_path)
         self._write(opened, self._header)
@@ -141,7 +146,20 @@ class _CsvSink(_EncodedSink):
                          "text/csv")
 
 
-class WriteCsv(beam.PTransform):
+class _WriteShards(beam.PTransform):
+    """Writes its input through ``self.sink`` (Beam's ``Write``), and shows the sink's files, shard count and
+    compression as display data, as Beam's own file sinks do."""
+
+    sink: filebasedsink.FileBasedSink
+
+    def expand(self, pcoll):
+        return pcoll | "WriteShards" >> Write(self.sink)
+
+    def display_data(self):
+        return {"sink": self.sink.__class__, "sink_dd": self.sink}
+
+
+class WriteCsv(_WriteShards):
     """Writes record batches as CSV shards ``<prefix>-SSSSS-of-NNNNN.csv[.gz]``, each with ``header``; the bytes
     written are counted in the metric ``<metrics_name>_csv_bytes``."""
 
@@ -151,11 +169,9 @@ class WriteCsv(beam.PTransform):
         self.sink = _CsvSink(file_path_prefix, header, _suffix("csv", compression), num_shards,
                              compression, date_format, metrics_name)
 
-    def expand(self, batches):
-        return batches | "WriteShards" >> Write(self.sink)
 
 
-class WriteNdjson(beam.PTransform):
+class WriteNdjson(_WriteShards):
     """Writes record batches as newline-delimited JSON shards ``<prefix>-SSSSS-of-NNNNN.json[.gz]``
     (:func:`transforms.formats.ndjson.record_batch_to_ndjson`); the bytes written are counted in the metric
     ``<metrics_name>_json_bytes``."""
@@ -166,8 +182,6 @@ class WriteNdjson(beam.PTransform):
         self.sink = _EncodedSink(file_path_prefix, b"", _suffix("ndjson", compression), num_shards, compression,
                                  record_batch_to_ndjson, f"{metrics_name}_json_bytes", "application/x-ndjson")
 
-    def expand(self, batches):
-        return batches | "WriteShards" >> Write(self.sink)
 
 
 def _suffix(file_format: str, compression: str) -> str:
@@ -209,7 +223,7 @@ class _CsvLinesSink(_TextSink):
         super().close(opened[0])
 
 
-class WriteCsvLines(beam.PTransform):
+class WriteCsvLines(_WriteShards):
     """Writes CSV lines (strings without their line end) as shards ``<prefix>-SSSSS-of-NNNNN.csv[.gz]``, each
     starting with the line ``header``: the text Beam's ``WriteToText`` would write, with gzip as every gzip CSV
     of the project is written (:class:`_TextSink`)."""
@@ -218,8 +232,6 @@ class WriteCsvLines(beam.PTransform):
         super().__init__()
         self.sink = _CsvLinesSink(file_path_prefix, header, _suffix("csv", compression), num_shards, compression)
 
-    def expand(self, lines):
-        return lines | "WriteShards" >> Write(self.sink)
 
 
 class _ParquetSink(_StoppableSink):
@@ -251,6 +263,12 @@ class _ParquetSink(_StoppableSink):
     def open(self, temp_path):
         return [super().open(temp_path), None]
 
+    def display_data(self):
+        return {**super().display_data(),
+                "compression": DisplayDataItem(self._codec, label="Parquet codec"),
+                "dictionary": DisplayDataItem(", ".join(self.dictionary) if self.dictionary is not None
+                                              else "chosen by each worker", label="Dictionary-encoded columns")}
+
     def write_record(self, opened, batch: pa.RecordBatch):
         _check_not_stopped()
         batch = parquet_ready(batch, self._schema)
@@ -266,7 +284,7 @@ class _ParquetSink(_StoppableSink):
         handle.close()
 
 
-class WriteParquet(beam.PTransform):
+class WriteParquet(_WriteShards):
     """Writes record batches as Parquet shards ``<prefix>-SSSSS-of-NNNNN.parquet`` with ``schema``'s types.
 
     ``dictionary``: the columns every shard dictionary-encodes, e.g. a generated dataset's
@@ -280,8 +298,6 @@ class WriteParquet(beam.PTransform):
         super().__init__()
         self.sink = _ParquetSink(file_path_prefix, schema, codec, num_shards, dictionary)
 
-    def expand(self, batches):
-        return batches | "WriteShards" >> Write(self.sink)
 
 
 # --- each format's sink, as its registration names it (transforms.formats) -------------------------------------

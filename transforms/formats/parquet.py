@@ -50,10 +50,10 @@ def parquet_writer(sink, schema: pa.Schema, codec: str, first=None, dictionary=N
     strings, booleans, dates and dictionary columns, except text whose values mostly differ in ``first`` (the
     file's first record batch, when given: names, titles, addresses), and for the integer and float columns of
     ``first`` with few distinct values (scores, minutes, a class), decided once per schema and process: there it
-    makes pages smaller and the writer faster (films 9% smaller and faster, clients 17% faster). Not on other
-    numbers: on floats and wide integers with many values it costs time and makes files larger (measured: half
-    the write time on the credit-card table). No min/max statistics for strings: the min and max of names or
-    titles tell a reader nothing, and computing them was a fifth of the write time. The Arrow schema is not
+    makes pages smaller and the writer faster. Not on other numbers: on floats and wide integers with many values
+    it costs time and makes files larger. No min/max statistics for strings: the min and max of names or titles
+    tell a reader nothing, and computing them is a large part of the write (benchmarks/HISTORY.md, the Parquet
+    runs of 2026-12-03). The Arrow schema is not
     stored in the file, so that every reader sees the Parquet types (a dictionary-encoded column reads back as
     plain strings).
     """
@@ -126,9 +126,9 @@ def _mostly_distinct_text(column) -> bool:
 
     if not _is_text(column.type) or pa.types.is_dictionary(column.type) or len(column) < 4 * _FEW_VALUES:
         return False
-    # The first rows settle most columns at an eighth of the cost (films and clients: 0.2 s of a Parquet run's
-    # start-up, 0.03 s now): a few values over and over there (cities, languages) or nearly all different (names,
-    # titles). Only a column in between is counted whole.
+    # The first rows settle most columns at a fraction of the cost of counting the whole batch: a few values over
+    # and over there (cities, languages) or nearly all different (names, titles). Only a column in between is
+    # counted whole.
     head = column.slice(0, 4 * _FEW_VALUES)
     seen = pc.count_distinct(head).as_py()
     if seen <= len(head) // 4 or seen >= len(head) * 9 // 10:
@@ -143,8 +143,8 @@ def _few_numbers(column) -> bool:
     t = column.type
     if not (pa.types.is_integer(t) or pa.types.is_floating(t)) or len(column) < 4 * _FEW_VALUES:
         return False
-    # The rows' first values decide most columns at a fraction of the cost (a wide table of measurements:
-    # 0.26 s a file's first batch, 0.04 s now): more distinct values there than allowed means more in all.
+    # The rows' first values decide most columns at a fraction of the cost (a wide table of measurements has
+    # dozens of such columns): more distinct values there than allowed means more in all.
     if pc.count_distinct(column.slice(0, 4 * _FEW_VALUES)).as_py() > _FEW_VALUES:
         return False
     return pc.count_distinct(column).as_py() <= _FEW_VALUES

@@ -52,8 +52,8 @@ def parquet_writer(sink, schema: pa.Schema, codec: str, first=None, dictionary=N
     ``first`` with few distinct values (scores, minutes, a class), decided once per schema and process: there it
     makes pages smaller and the writer faster. Not on other numbers: on floats and wide integers with many values
     it costs time and makes files larger. No min/max statistics for strings: the min and max of names or titles
-    tell a reader nothing, and computing them is a large part of the write (benchmarks/HISTORY.md, the Parquet
-    runs of 2026-12-03). The Arrow schema is not
+    tell a reader nothing, and computing them is a large part of the write (benchmarks/HISTORY.md, the runs
+    of 2026-11-28). The Arrow schema is not
     stored in the file, so that every reader sees the Parquet types (a dictionary-encoded column reads back as
     plain strings).
     """

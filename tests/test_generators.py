@@ -126,7 +126,7 @@ def test_a_generator_is_one_class_and_one_registration(registry):
                                             "description, generator, nulls, hidden, per, clip, decimals, from"),
             ("    from: 10\n    type: string\n", "type string does not fit generator countdown: expected int64"),
             ("    from: 10\n    per: left\n", "per: only random generators (categorical, date_range, items, lognormal, "
-                                             "normal, timestamp_range, uniform, zipf) draw per entity")):
+                                             "normal, quantiles, timestamp_range, uniform, zipf) draw per entity")):
         with pytest.raises(spec.SpecError) as error:
             spec.parse(Countdown.example.spec.replace("    from: 10\n", mistake), "launch.yaml")
         assert str(error.value) == f"launch.yaml: column 'left': {message}"

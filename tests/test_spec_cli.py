@@ -27,6 +27,20 @@ def spec_file(tmp_path, extra: str, name: str = "orders.yaml", base: str = BASE)
 
 
 BAD = [
+    ("quantiles that decrease", """  - name: delay
+    generator: quantiles
+    values: [3, 1, 5]
+""", ["'delay'", "values: expected a list of at least two numbers in increasing order", "[3, 1, 5]"]),
+    ("quantiles' probabilities that do not end at 1", """  - name: delay
+    generator: quantiles
+    values: [1, 2, 5]
+    probabilities: [0, 0.5, 0.9]
+""", ["'delay'", "probabilities: expected 3 numbers rising from 0 to 1, one per value"]),
+    ("a quantile past its numeric type", """  - name: price
+    type: numeric(5, 2)
+    generator: quantiles
+    values: [1, 2, 5000]
+""", ["'price'", "values: 5000 does not fit numeric(5, 2)"]),
     ("a generated number that does not fit its numeric type", """  - name: amount
     type: numeric(5, 2)
     generator: normal

@@ -1,4 +1,4 @@
-"""The generators of numbers: sequence, uniform, normal, lognormal, zipf and permutation."""
+"""The generators of numbers: sequence, uniform, normal, lognormal, quantiles, zipf and permutation."""
 
 from __future__ import annotations
 
@@ -116,6 +116,79 @@ columns:
             lo, hi = int(p.min), int(p.max)
             return Col(np.minimum(np.floor(u * (hi - lo + 1)), hi - lo).astype(np.int64) + lo)
         return Col(p.min + u * (p.max - p.min))
+
+
+def _delays_follow_their_quantiles(rows):
+    delay, party = np.asarray(rows["delay_min"], float), rows["party"]
+    assert delay.min() >= -30 and delay.max() <= 600
+    assert abs(np.mean(delay <= 0) - 0.6) < 0.01  # 0 is the 60th percentile: a spike of on-time departures
+    assert abs(np.median(delay)) < 0.1 and abs(np.quantile(delay, 0.9) - 45) < 2
+    party = np.asarray(party)
+    assert set(party) <= set(range(1, 13)) and abs(np.mean(party == 1) - 0.5) < 0.01
+    assert abs(np.mean(party <= 2) - 0.75) < 0.01 and abs(np.mean(party <= 3) - 0.95) < 0.01
+
+
+class Quantiles(Generator):
+    """A distribution given by its quantiles, as learnt from real data: ``values`` are the column's values at the
+    ``probabilities`` (increasing from 0 to 1; default evenly spaced, so the first value is the minimum and the
+    last the maximum). A row's value is drawn by the inverse of the piecewise-linear distribution through those
+    points: any shape, skewed or with spikes (a value repeated over several quantiles is a point mass). An int64
+    column takes the next whole number up, so that a value listed at probability p holds at least p of the rows
+    up to it."""
+
+    name = "quantiles"
+    keys, required = ("values", "probabilities"), ("values",)
+    types, default_type = _NUMBERS, "float64"
+    random = may_be_by = True
+    example = Example(
+        spec="""\
+dataset: departures
+columns:
+  - name: delay_min
+    generator: quantiles          # minutes late, at the 0%, 10%, ..., 100% points
+    values: [-30, -8, -5, -3, -1, 0, 0, 8, 20, 45, 600]
+  - name: party
+    type: int64
+    generator: quantiles
+    values: [1, 1, 2, 3, 12]
+    probabilities: [0, 0.5, 0.75, 0.95, 1]
+""",
+        shows="`delay_min` runs from 30 minutes early to 600 late, on time or early in 60% of the rows (0 is both "
+              "the 50% and the 60% point: a spike at 0, the median), 10% of the rows past 45 minutes; `party` is a "
+              "whole number from 1 to 12: 1 in half the rows, 2 or fewer in 75%, 3 or fewer in 95%.",
+        check=_delays_follow_their_quantiles)
+
+    @dataclass(frozen=True)
+    class Params(Parameters):
+        values: tuple[float, ...]
+        probabilities: tuple[float, ...]
+
+    @classmethod
+    def check(cls, given, ctype, where):
+        values = given.get("values")
+        if (not isinstance(values, (list, tuple)) or len(values) < 2 or not all(checks.is_number(v) for v in values)
+                or any(b < a for a, b in zip(values, values[1:]))):
+            raise where.error(f"values: expected a list of at least two numbers in increasing order (the "
+                              f"quantiles), got {values!r}")
+        for v in (values[0], values[-1]):
+            checks.fits(v, ctype, where, "values")
+        probs = given.get("probabilities")
+        if probs is None:
+            probs = [k / (len(values) - 1) for k in range(len(values))]
+        elif (not isinstance(probs, (list, tuple)) or len(probs) != len(values)
+              or not all(checks.is_number(q) for q in probs) or probs[0] != 0 or probs[-1] != 1
+              or any(b <= a for a, b in zip(probs, probs[1:]))):
+            raise where.error(f"probabilities: expected {len(values)} numbers rising from 0 to 1, one per value, "
+                              f"got {probs!r}")
+        return cls.Params(tuple(float(v) for v in values), tuple(float(q) for q in probs)), ()
+
+    def make(self, b, positions):
+        p = self.params
+        u = b.uniform(self.name, positions)
+        x = np.interp(u, p.probabilities, p.values)
+        if self.column.type.name == "int64":  # the next whole number up: at most value k at probability k's
+            x = np.ceil(x)
+        return Col(x)
 
 
 def _heights_around_170_and_scores_in_range(rows):

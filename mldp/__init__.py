@@ -15,7 +15,7 @@ the commands print. :mod:`mldp.beam` holds the same as Beam transforms, for a pi
 
 from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,7 +102,7 @@ def explain(spec) -> Explanation:
 
 
 def _parameters(c: ColumnSpec) -> str:
-    params = asdict(c.params) if is_dataclass(c.params) else dict(c.params or {})
+    params = asdict(c.params)  # every generator's parameters are a dataclass (datagen/generators)
     shown = {k: v for k, v in params.items() if v not in (None, (), [], {})}
     extra = {"nulls": c.nulls or None, "per": c.per, "clip": c.clip, "decimals": c.decimals}
     shown.update({k: v for k, v in extra.items() if v is not None})
@@ -117,9 +117,8 @@ def _depends_on(c: ColumnSpec) -> list[str]:
     found = list(c.depends_on)
     if c.per and c.per not in found:
         found.insert(0, c.per)
-    if c.generator == "reference":
-        params = asdict(c.params) if is_dataclass(c.params) else c.params
-        found.append(f"{params['dataset']}.{params.get('column') or '(its row number)'}")
+    for dataset in c.references:  # another dataset's column (a reference), by its parameters' names
+        found.append(f"{dataset}.{getattr(c.params, 'column', None) or '(its row number)'}")
     return found
 
 
